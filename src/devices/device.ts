@@ -1,0 +1,34 @@
+import type { AccessSize } from '../types.js';
+
+/**
+ * A bus device: a register model addressed relative to its base (STYLE.md rule 4). Bus devices
+ * run on the main thread, one access at a time (serialised like QEMU's BQL).
+ *
+ * Access sizes: `implSizes` lists the widths the handlers implement natively. The bus splits a
+ * wider access into little-endian pieces of the widest implemented size that fits (as QEMU's
+ * access_with_adjusted_size does); a narrower access is passed through and is the device's
+ * business.
+ */
+export interface PioDevice {
+  /** Short name used in traces and reports ("uart", "debug-exit", "testdev"). */
+  readonly name: string;
+  readonly implSizes: readonly AccessSize[];
+  /** Value read at `offset` (0-based from the device's base), masked to `size` by the bus. */
+  read(offset: number, size: AccessSize): number;
+  write(offset: number, size: AccessSize, value: number): void;
+  /** Optional whole-batch handlers for INS/OUTS; the bus loops element by element without them. */
+  readString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
+  writeString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
+  /** Called once, after a grace period, when the device has been unplugged. */
+  destroy?(): void;
+}
+
+/** What the VM gives a device: sinks and the clock are handed in, never reached for. */
+export interface DeviceContext {
+  /** Guest serial output (UART transmit). */
+  serialWrite(byte: number): void;
+  /** Ends the VM with the guest-chosen code (isa-debug-exit). */
+  requestExit(value: number): void;
+  /** Monotonic nanoseconds, for devices that need time. */
+  nowNs(): bigint;
+}

@@ -1,0 +1,29 @@
+/** Types shared by more than one module. Each module that owns a concept keeps its own types. */
+
+/** Port access width in bytes. */
+export type AccessSize = 1 | 2 | 4;
+
+/** Direction of a port access, numbered as in KVM's kvm_run io.direction. */
+export const DIR_OUT = 0;
+export const DIR_IN = 1;
+export type Direction = typeof DIR_OUT | typeof DIR_IN;
+
+/** How the vCPU and the main thread wait for each other (DESIGN.md §2, `--wait`). */
+export type WaitMode = 'spin' | 'block' | 'adaptive';
+export const WAIT_MODES: readonly WaitMode[] = ['spin', 'block', 'adaptive'];
+
+/** How many INS/OUTS elements one exit carries (DESIGN.md §3, `--string-batch`). */
+export type StringBatchMode = 'page' | 'kvm' | '1';
+export const STRING_BATCH_MODES: readonly StringBatchMode[] = ['page', 'kvm', '1'];
+
+/** Size of the per-vCPU data page that carries string batches (KVM's PIO data page). */
+export const DATA_PAGE_BYTES = 4096;
+
+/** The architectural register file as the control plane and reports see it. */
+export interface RegisterSnapshot {
+  eax: number; ebx: number; ecx: number; edx: number;
+  esi: number; edi: number; ebp: number; esp: number;
+  eip: number; eflags: number;
+  cs: number; ds: number; es: number; ss: number; fs: number; gs: number;
+}
+export type RegisterName = keyof RegisterSnapshot;

@@ -1,0 +1,91 @@
+import type { RegisterSnapshot, StringBatchMode, WaitMode, AccessSize } from './types.js';
+
+/**
+ * The contract between src/vm.ts (which builds and runs a VM) and its users: the CLI, tests and
+ * benchmarks. Options follow STYLE.md rule 8: all optional here, one defaults constant in vm.ts,
+ * validated there with messages that name the option.
+ */
+export interface VmOptions {
+  /** Flat guest binary, loaded at 0000:7C00. 1 byte to (memoryBytes - 0x7C00). */
+  guest: Uint8Array;
+  /** 1..64, default 1. */
+  vcpus?: number;
+  /** Guest RAM in bytes, default 1 MiB. */
+  memoryBytes?: number;
+  /** Default 'adaptive'. */
+  wait?: WaitMode;
+  /** Default 'page'. */
+  stringBatch?: StringBatchMode;
+  /** Watchdog in milliseconds; 0 or absent means none. */
+  timeoutMs?: number;
+  /** Guest serial output; default: process.stdout. */
+  serialWrite?: (byte: number) => void;
+  /** One call per device access, in the order the devices saw them (a string batch: one per element). */
+  onDeviceAccess?: (access: DeviceAccessRecord) => void;
+  /** One call per exit, in the order the main thread served them. */
+  onExit?: (exit: ExitRecord) => void;
+}
+
+export interface DeviceAccessRecord {
+  vcpu: number;
+  dir: 'in' | 'out';
+  port: number;
+  size: AccessSize;
+  value: number;
+  /** Device name, or "unassigned". */
+  dev: string;
+}
+
+export interface ExitRecord {
+  vcpu: number;
+  dir: 'in' | 'out';
+  port: number;
+  size: AccessSize;
+  /** Elements carried by this exit (1 for the fast path). */
+  count: number;
+  /** The 32-bit SDM exit qualification. */
+  qualification: number;
+  string: boolean;
+  rep: boolean;
+}
+
+export type VmOutcome =
+  | { kind: 'halted' }
+  | { kind: 'debug-exit'; value: number }
+  | { kind: 'guest-fault'; vcpu: number; cs: number; ip: number; bytes: number[]; message: string }
+  | { kind: 'timeout'; timeoutMs: number }
+  | { kind: 'host-failure'; message: string };
+
+export interface LatencySummary {
+  /** Round trips measured (exit posted -> completion seen by the vCPU), in nanoseconds. */
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export interface VcpuReport {
+  vcpu: number;
+  instructions: number;
+  exits: { fastIn: number; fastOut: number; stringIn: number; stringOut: number; total: number };
+  stringElements: number;
+  /** Guest memory accesses outside RAM (read as all ones / dropped). */
+  memoryOutOfRange: number;
+  /** How this vCPU ended: 'halted' | 'stopped' | 'fault' | 'crashed'. */
+  state: string;
+  registers: RegisterSnapshot;
+  latency: LatencySummary;
+}
+
+export interface VmResult {
+  outcome: VmOutcome;
+  wallMs: number;
+  vcpus: VcpuReport[];
+  /** All vCPUs together. */
+  latency: LatencySummary;
+  unassigned: { reads: number; writes: number };
+  /** Guest RAM after the run (a copy), for tests that check memory. */
+  memory: Uint8Array;
+}
