@@ -1,0 +1,65 @@
+import { isPiosimError, type PiosimErrorCode } from '../errors.js';
+import type { VmOutcome } from '../vm-api.js';
+
+/**
+ * The one place where piosim's outcomes become process exit statuses (issue 2 item 9).
+ *
+ * Odd statuses belong to the guest, QEMU's isa-debug-exit convention: a write of V to port 0xf4
+ * ends the run with (V << 1) | 1, so harnesses written for QEMU work unchanged. Like QEMU's exit(),
+ * only the low 8 bits reach the shell, so we cut to 8 bits here rather than let the OS do it.
+ * Even statuses are piosim's own.
+ */
+export const STATUS_HALTED = 0;
+export const STATUS_USAGE = 2;
+export const STATUS_GUEST_FAULT = 4;
+export const STATUS_TIMEOUT = 6;
+export const STATUS_HOST_FAILURE = 8;
+/** Ctrl-C during a run: 128 + SIGINT, as shells report it (src/cli/run-command.ts). */
+export const STATUS_INTERRUPTED = 130;
+
+export function debugExitStatus(value: number): number {
+  return (((value << 1) | 1) & 0xff) >>> 0;
+}
+
+/**
+ * Options for commands that run a guest whose exit convention they know. `piosim demo` sets
+ * `successValue: 0`: the demo guest writes 0 to 0xf4 when all went well (kvm-unit-tests' "PASS"
+ * convention), and `npm start` must then exit 0, not 1.
+ */
+export interface StatusOptions {
+  successValue?: number;
+}
+
+export function exitStatusForOutcome(outcome: VmOutcome, options: StatusOptions = {}): number {
+  switch (outcome.kind) {
+    case 'halted':
+      return STATUS_HALTED;
+    case 'debug-exit':
+      return outcome.value === options.successValue ? STATUS_HALTED : debugExitStatus(outcome.value);
+    case 'guest-fault':
+      return STATUS_GUEST_FAULT;
+    case 'timeout':
+      return STATUS_TIMEOUT;
+    case 'host-failure':
+      return STATUS_HOST_FAILURE;
+  }
+}
+
+const STATUS_BY_ERROR_CODE: Record<PiosimErrorCode, number> = {
+  'usage': STATUS_USAGE,
+  'bad-option': STATUS_USAGE,
+  'guest-file': STATUS_USAGE,
+  'bus-range': STATUS_HOST_FAILURE,
+  'bus-overlap': STATUS_HOST_FAILURE,
+  'bus-full': STATUS_HOST_FAILURE,
+  'bus-not-found': STATUS_HOST_FAILURE,
+  'bus-access-size': STATUS_HOST_FAILURE,
+  'guest-fault': STATUS_GUEST_FAULT,
+  'worker-crash': STATUS_HOST_FAILURE,
+  'host': STATUS_HOST_FAILURE,
+};
+
+/** Status for an error thrown instead of an outcome; anything that is not a PiosimError is a host failure. */
+export function exitStatusForError(error: unknown): number {
+  return isPiosimError(error) ? STATUS_BY_ERROR_CODE[error.code] ?? STATUS_HOST_FAILURE : STATUS_HOST_FAILURE;
+}

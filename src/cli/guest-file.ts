@@ -1,0 +1,136 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PiosimError } from '../errors.js';
+import { GUEST_LOAD_ADDRESS, OUTPUT_FLAGS, type OutputPaths } from './options.js';
+
+export interface GuestImage {
+  /** As given on the command line. */
+  path: string;
+  bytes: Uint8Array;
+  /** Identity of the file, so no output can be written over it. */
+  dev: number;
+  ino: number;
+}
+
+function guestError(message: string, cause?: unknown): PiosimError {
+  return new PiosimError('guest-file', message, { cause });
+}
+
+/** Most guest bytes that fit: from the load address to the end of RAM. */
+export function maxGuestBytes(memoryBytes: number): number {
+  return memoryBytes - GUEST_LOAD_ADDRESS;
+}
+
+/**
+ * Reads a flat guest binary, refusing anything that is not a non-empty regular file that fits in
+ * RAM. The size is checked before reading, so a huge file is never loaded.
+ */
+export function loadGuest(file: string, memoryBytes: number): GuestImage {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw guestError(`guest file "${file}": ${describeFsError(e)}`, e);
+  }
+  if (st.isDirectory()) throw guestError(`guest "${file}" is a directory, expected a flat binary file`);
+  if (!st.isFile()) throw guestError(`guest "${file}" is not a regular file`);
+  if (st.size === 0) throw guestError(`guest file "${file}" is empty`);
+  const max = maxGuestBytes(memoryBytes);
+  if (st.size > max) {
+    throw guestError(
+      `guest file "${file}" is ${st.size} bytes; at most ${max} fit in ${memoryBytes} bytes of RAM above 0x7c00 (see --memory)`,
+    );
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(fs.readFileSync(file));
+  } catch (e) {
+    throw guestError(`guest file "${file}": ${describeFsError(e)}`, e);
+  }
+  return { path: file, bytes, dev: st.dev, ino: st.ino };
+}
+
+/**
+ * Refuses an output that is the guest itself (by path or, when it exists, by inode: a hard link or
+ * a different spelling is caught too) and two outputs naming the same file.
+ */
+export function checkOutputPaths(outputs: OutputPaths, guest: GuestImage | null): void {
+  const seen = new Map<string, string>();
+  for (const key of Object.keys(OUTPUT_FLAGS) as (keyof OutputPaths)[]) {
+    const file = outputs[key];
+    if (file === undefined) continue;
+    const flag = OUTPUT_FLAGS[key];
+    const resolved = path.resolve(file);
+    const earlier = seen.get(resolved);
+    if (earlier !== undefined) {
+      throw new PiosimError('bad-option', `${flag} and ${earlier} name the same file "${file}"`);
+    }
+    seen.set(resolved, flag);
+    if (guest === null) continue;
+    let same = resolved === path.resolve(guest.path);
+    try {
+      const st = fs.statSync(file);
+      same ||= st.dev === guest.dev && st.ino === guest.ino;
+    } catch {
+      // Does not exist yet: it cannot be the guest.
+    }
+    if (same) throw new PiosimError('bad-option', `refusing to write ${flag} over the guest file "${guest.path}"`);
+  }
+}
+
+/** The project root: the nearest folder above this module holding piosim's package.json. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        if ((JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'piosim') return dir;
+      } catch {
+        // Not ours or unreadable: keep walking up.
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new PiosimError('host', 'cannot find the piosim project root (package.json)');
+    dir = parent;
+  }
+}
+
+/** Path of the embedded demo guest, guests/demo.bin in the project. */
+export function demoGuestPath(): string {
+  return path.join(projectRoot(), 'guests', 'demo.bin');
+}
+
+/** Marks the byte `piosim demo` patches with the vCPU count (guests/demo.asm). */
+export const DEMO_SIGNATURE = 'PIOSIM-DEMO';
+/** The debug-exit value the demo guest writes on success. */
+export const DEMO_SUCCESS_VALUE = 0;
+
+/** Writes the vCPU count into the demo guest image (the byte after its signature). */
+export function patchDemoVcpuCount(bytes: Uint8Array, vcpus: number): void {
+  const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(DEMO_SIGNATURE, 0, 'latin1');
+  if (at < 0 || at + DEMO_SIGNATURE.length >= bytes.length) {
+    throw new PiosimError('guest-file', `the demo guest has no "${DEMO_SIGNATURE}" signature; rebuild guests/demo.bin`);
+  }
+  bytes[at + DEMO_SIGNATURE.length] = vcpus;
+}
+
+function describeFsError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'not found';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+      return 'a parent is not a directory';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return code ?? (e instanceof Error ? e.message : String(e));
+  }
+}
+
+export { describeFsError };

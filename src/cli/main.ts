@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError, type OptionValues } from 'commander';
+import { isPiosimError } from '../errors.js';
+import { exitStatusForError, STATUS_HOST_FAILURE, STATUS_USAGE } from './exit-status.js';
+import { DEMO_SUCCESS_VALUE, demoGuestPath, loadGuest, patchDemoVcpuCount, projectRoot } from './guest-file.js';
+import { CLI_DEFAULTS, MAX_VCPUS, resolveRunConfig, type RawRunOptions } from './options.js';
+import { runGuest } from './run-command.js';
+
+/**
+ * The `piosim` command:
+ *   piosim run GUEST.bin [options]   run a flat guest binary loaded at 0000:7C00
+ *   piosim demo [options]            run the embedded demo guest (guests/demo.bin), 4 vCPUs by default
+ * Exit statuses: src/cli/exit-status.ts.
+ */
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function addRunOptions(cmd: Command, defaultVcpus: number): Command {
+  return cmd
+    .option('--vcpus <n>', `vCPU worker threads, 1 to ${MAX_VCPUS} (default ${defaultVcpus})`)
+    .option('--serial <file>', 'write the guest serial output to FILE (default: stdout)')
+    .option('--trace <file>', 'device trace, JSON lines: one line per device access')
+    .option('--exit-trace <file>', 'exit trace, JSON lines: one line per VM exit')
+    .option('--json <file>', 'write the run report (per-vCPU counters, exits, latency) as JSON')
+    .option('--wait <mode>', 'how the vCPUs and the io loop wait: spin, block or adaptive (default adaptive)')
+    .option('--string-batch <mode>', 'INS/OUTS elements per exit: page, kvm or 1 (default page)')
+    .option('--timeout <seconds>', 'watchdog: stop the VM after SECONDS (exit status 6); 0 = none (default)')
+    .option('--memory <size>', 'guest RAM, e.g. 1M, 640K, 16M (default 1M)');
+}
+
+function rawOptions(opts: OptionValues): RawRunOptions {
+  return opts as RawRunOptions;
+}
+
+function buildProgram(setStatus: (status: number) => void): Command {
+  const ver = version();
+  const program = new Command();
+  program
+    .name('piosim')
+    .description('Worker-thread simulator of x86 port-I/O VM exits: each vCPU a thread, exits to a main-thread io-bus')
+    .version(ver)
+    // Before any .command(): subcommands inherit these settings.
+    .exitOverride()
+    .showHelpAfterError('(run "piosim --help" for usage)')
+    .allowExcessArguments(false);
+
+  addRunOptions(
+    program.command('run').description('run a flat x86 real-mode guest binary (loaded at 0000:7C00)'),
+    CLI_DEFAULTS.vcpus,
+  )
+    .argument('<guest>', 'guest binary (NASM `bits 16`, `org 0x7c00`, -f bin)')
+    .action(async (guestPath: string, opts: OptionValues) => {
+      const config = resolveRunConfig(rawOptions(opts), CLI_DEFAULTS.vcpus);
+      const guest = loadGuest(guestPath, config.memoryBytes);
+      setStatus(await runGuest({ guest, config, version: ver }));
+    });
+
+  addRunOptions(
+    program.command('demo').description('run the embedded demo guest: every vCPU reports over the UART'),
+    CLI_DEFAULTS.demoVcpus,
+  ).action(async (opts: OptionValues) => {
+    const config = resolveRunConfig(rawOptions(opts), CLI_DEFAULTS.demoVcpus);
+    const guest = loadGuest(demoGuestPath(), config.memoryBytes);
+    // The demo learns the vCPU count from this byte when CPUID does not give it (guests/demo.asm).
+    patchDemoVcpuCount(guest.bytes, config.vcpus);
+    setStatus(await runGuest({ guest, config, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
+  });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let status = 0;
+  const program = buildProgram((s) => {
+    status = s;
+  });
+  try {
+    await program.parseAsync(argv);
+    return status;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has already printed its message (or the help/version text).
+      return e.exitCode === 0 ? 0 : STATUS_USAGE;
+    }
+    if (isPiosimError(e)) {
+      process.stderr.write(`piosim: error: ${e.message}\n`);
+      return exitStatusForError(e);
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`piosim: internal error: ${message}\n`);
+    if (process.env['PIOSIM_DEBUG'] && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return STATUS_HOST_FAILURE;
+  }
+}
+
+// A reader that goes away (`piosim demo | head -1`) must not turn into a crash with a stack trace:
+// the guest's output is simply dropped from then on.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') process.stderr.write(`piosim: cannot write to stdout: ${e.message}\n`);
+});
+
+// Exit explicitly: stdout/stderr writes to files and pipes are synchronous on Linux, so nothing is
+// lost, and a lingering handle (a worker that would not die) can never keep the command alive.
+process.exit(await main(process.argv));

@@ -1,0 +1,132 @@
+import { PiosimError } from '../errors.js';
+import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MAX_VCPUS, MIN_MEMORY_BYTES } from '../vm-options.js';
+import { STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
+
+/** Options as commander hands them over: every value a string, every one optional. */
+export interface RawRunOptions {
+  vcpus?: string;
+  serial?: string;
+  trace?: string;
+  exitTrace?: string;
+  json?: string;
+  wait?: string;
+  stringBatch?: string;
+  timeout?: string;
+  memory?: string;
+}
+
+/** Files the run writes; absent ones are not written (serial then goes to stdout). */
+export interface OutputPaths {
+  serial?: string;
+  trace?: string;
+  exitTrace?: string;
+  json?: string;
+}
+
+/** Validated, filled options of `piosim run` / `piosim demo`. */
+export interface RunConfig {
+  vcpus: number;
+  wait: WaitMode;
+  stringBatch: StringBatchMode;
+  /** 0 = no watchdog. */
+  timeoutMs: number;
+  memoryBytes: number;
+  outputs: OutputPaths;
+}
+
+// The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
+export { GUEST_LOAD_ADDRESS, MAX_VCPUS, MIN_MEMORY_BYTES, MAX_MEMORY_BYTES };
+/** setTimeout's limit (2^31 - 1 ms), in whole seconds. */
+export const MAX_TIMEOUT_SECONDS = 2_147_483;
+
+export const CLI_DEFAULTS = {
+  vcpus: 1,
+  demoVcpus: 4,
+  wait: 'adaptive' as WaitMode,
+  stringBatch: 'page' as StringBatchMode,
+  timeoutSeconds: 0,
+  memoryBytes: 1024 * 1024,
+} as const;
+
+/** The command-line spelling of each output option, for messages. */
+export const OUTPUT_FLAGS: Record<keyof OutputPaths, string> = {
+  serial: '--serial',
+  trace: '--trace',
+  exitTrace: '--exit-trace',
+  json: '--json',
+};
+
+function bad(message: string): PiosimError {
+  return new PiosimError('bad-option', message);
+}
+
+export function parseVcpus(text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got "${text}"`);
+  const n = Number(text.trim());
+  if (n < 1 || n > MAX_VCPUS) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${n}`);
+  return n;
+}
+
+export function parseWait(text: string): WaitMode {
+  if ((WAIT_MODES as readonly string[]).includes(text)) return text as WaitMode;
+  throw bad(`--wait must be one of ${WAIT_MODES.join(', ')}, got "${text}"`);
+}
+
+export function parseStringBatch(text: string): StringBatchMode {
+  if ((STRING_BATCH_MODES as readonly string[]).includes(text)) return text as StringBatchMode;
+  throw bad(`--string-batch must be one of ${STRING_BATCH_MODES.join(', ')}, got "${text}"`);
+}
+
+/** Seconds (decimals allowed) -> milliseconds; 0 means no watchdog. */
+export function parseTimeout(text: string): number {
+  const t = text.trim();
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(t)) {
+    throw bad(`--timeout must be a number of seconds >= 0 (0 = no watchdog), got "${text}"`);
+  }
+  const seconds = Number(t);
+  if (seconds > MAX_TIMEOUT_SECONDS) throw bad(`--timeout must be at most ${MAX_TIMEOUT_SECONDS} seconds, got ${t}`);
+  const ms = Math.round(seconds * 1000);
+  if (seconds > 0 && ms === 0) throw bad(`--timeout must be at least 0.001 seconds (or 0 for none), got ${t}`);
+  return ms;
+}
+
+const MEMORY_UNITS: Record<string, number> = {
+  '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3,
+};
+
+/** "1048576", "640K", "640KiB", "16M", "16MiB" -> bytes. */
+export function parseMemory(text: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? MEMORY_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw bad(`--memory must be a size like 1048576, 640K or 16M, got "${text}"`);
+  const bytes = Number(m[1]) * unit;
+  if (bytes < MIN_MEMORY_BYTES || bytes > MAX_MEMORY_BYTES) {
+    throw bad(`--memory must be from ${sizeText(MIN_MEMORY_BYTES)} to ${sizeText(MAX_MEMORY_BYTES)}, got ${text.trim()} (${bytes} bytes)`);
+  }
+  return bytes;
+}
+
+function sizeText(bytes: number): string {
+  if (bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2}M`;
+  if (bytes % 1024 === 0) return `${bytes / 1024}K`;
+  return String(bytes);
+}
+
+/** Validates every option at the boundary; the first bad one throws PiosimError('bad-option'). */
+export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_DEFAULTS.vcpus): RunConfig {
+  const outputs: OutputPaths = {};
+  for (const key of Object.keys(OUTPUT_FLAGS) as (keyof OutputPaths)[]) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (value.trim() === '') throw bad(`${OUTPUT_FLAGS[key]} needs a file name, got an empty string`);
+    outputs[key] = value;
+  }
+  return {
+    vcpus: raw.vcpus === undefined ? defaultVcpus : parseVcpus(raw.vcpus),
+    wait: raw.wait === undefined ? CLI_DEFAULTS.wait : parseWait(raw.wait),
+    stringBatch: raw.stringBatch === undefined ? CLI_DEFAULTS.stringBatch : parseStringBatch(raw.stringBatch),
+    timeoutMs: raw.timeout === undefined ? CLI_DEFAULTS.timeoutSeconds * 1000 : parseTimeout(raw.timeout),
+    memoryBytes: raw.memory === undefined ? CLI_DEFAULTS.memoryBytes : parseMemory(raw.memory),
+    outputs,
+  };
+}

@@ -1,0 +1,91 @@
+import type { LatencySummary, VcpuReport, VmOutcome, VmResult } from '../vm-api.js';
+
+/** One line saying how the run ended, e.g. "debug-exit value 0x0". */
+export function describeOutcome(outcome: VmOutcome): string {
+  switch (outcome.kind) {
+    case 'halted':
+      return 'every vCPU halted';
+    case 'debug-exit':
+      return `guest wrote 0x${outcome.value.toString(16)} to isa-debug-exit (0xf4)`;
+    case 'guest-fault':
+      return `guest fault on vCPU ${outcome.vcpu} at ${hex4(outcome.cs)}:${hex4(outcome.ip)} (bytes ${bytesHex(outcome.bytes)}): ${faultReason(outcome.message)}`;
+    case 'timeout':
+      return `timeout: the watchdog fired after ${outcome.timeoutMs / 1000} s`;
+    case 'host-failure':
+      return `host failure: ${outcome.message}`;
+  }
+}
+
+/** The CPU's fault message names CS:IP and the bytes itself; we print those once, structured. */
+function faultReason(message: string): string {
+  return message.replace(/\s+at [0-9a-f]{4}:[0-9a-f]{4}\b.*$/is, '') || message;
+}
+
+function hex4(n: number): string {
+  return n.toString(16).toUpperCase().padStart(4, '0');
+}
+
+function bytesHex(bytes: readonly number[]): string {
+  return bytes.length === 0 ? '(none)' : bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+/** Nanoseconds, short: 850ns, 12.3us, 4.1ms. */
+export function formatNs(ns: number): string {
+  if (!Number.isFinite(ns) || ns <= 0) return '-';
+  if (ns < 1_000) return `${Math.round(ns)}ns`;
+  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(ns < 10_000 ? 2 : 1)}us`;
+  return `${(ns / 1_000_000).toFixed(2)}ms`;
+}
+
+const COLUMNS = ['vCPU', 'state', 'instructions', 'exits', 'in', 'out', 'ins', 'outs', 'elements', 'p50', 'p99', 'max'];
+
+function row(name: string, state: string, r: Pick<VcpuReport, 'instructions' | 'exits' | 'stringElements'>, l: LatencySummary): string[] {
+  return [
+    name,
+    state,
+    String(r.instructions),
+    String(r.exits.total),
+    String(r.exits.fastIn),
+    String(r.exits.fastOut),
+    String(r.exits.stringIn),
+    String(r.exits.stringOut),
+    String(r.stringElements),
+    formatNs(l.p50),
+    formatNs(l.p99),
+    formatNs(l.max),
+  ];
+}
+
+/**
+ * The short summary `piosim` prints to stderr: how the run ended, then one row per vCPU
+ * (instructions, exits by kind: fast-path in/out and string batches ins/outs, string elements,
+ * round-trip latency percentiles) and a total row.
+ */
+export function formatSummary(result: VmResult, status: number): string {
+  const rows: string[][] = [COLUMNS];
+  const total = {
+    instructions: 0,
+    stringElements: 0,
+    exits: { fastIn: 0, fastOut: 0, stringIn: 0, stringOut: 0, total: 0 },
+  };
+  for (const v of result.vcpus) {
+    rows.push(row(String(v.vcpu), v.state, v, v.latency));
+    total.instructions += v.instructions;
+    total.stringElements += v.stringElements;
+    total.exits.fastIn += v.exits.fastIn;
+    total.exits.fastOut += v.exits.fastOut;
+    total.exits.stringIn += v.exits.stringIn;
+    total.exits.stringOut += v.exits.stringOut;
+    total.exits.total += v.exits.total;
+  }
+  if (result.vcpus.length > 1) rows.push(row('all', '', total, result.latency));
+  const widths = COLUMNS.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const table = rows.map((r) => r.map((cell, c) => (c <= 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+  return [
+    `piosim: ${describeOutcome(result.outcome)} -> exit status ${status}`,
+    `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall (worker start-up included); ` +
+      `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
+    ...table,
+    '',
+  ].join('\n');
+}

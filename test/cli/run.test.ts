@@ -1,0 +1,132 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, ROOT, runCli } from './helpers.js';
+
+/**
+ * The built `piosim` end to end: real workers, the default bus, the demo guest and small guests in
+ * guests/cli. Checks exit statuses, serial output and that every output file is complete and
+ * well-formed after the process has exited.
+ */
+const guest = (name: string): string => path.join(ROOT, 'guests', name);
+let dir: string;
+const out = (name: string): string => path.join(dir, name);
+
+beforeAll(() => {
+  ensureBuilt();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'piosim-run-'));
+});
+
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function jsonLines(file: string): Record<string, unknown>[] {
+  const text = fs.readFileSync(file, 'utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const DEMO_LINES = (n: number): string => Array.from({ length: n }, (_, i) => `vCPU ${i} reporting\n`).join('');
+
+describe('piosim demo', () => {
+  it('prints one whole line per vCPU in vCPU order, then the summary, and exits 0', () => {
+    const r = runCli(['demo', '--timeout', '30']);
+    expect(r.stderr).toMatch(/exit status 0/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(DEMO_LINES(4));
+    expect(r.stderr).toMatch(/^vCPU\s+state\s+instructions\s+exits/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('honours --vcpus and writes --serial, --trace, --exit-trace and --json completely', () => {
+    const r = runCli([
+      'demo', '--vcpus', '3', '--timeout', '30',
+      '--serial', out('serial.txt'), '--trace', out('trace.jsonl'),
+      '--exit-trace', out('exits.jsonl'), '--json', out('report.json'),
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    const serial = fs.readFileSync(out('serial.txt'), 'utf8');
+    expect(serial).toBe(DEMO_LINES(3));
+
+    // Device trace: the UART THR writes, in the order the device saw them, spell the serial output.
+    const trace = jsonLines(out('trace.jsonl'));
+    for (const t of trace) {
+      expect(Object.keys(t)).toEqual(['vcpu', 'dir', 'port', 'size', 'value', 'dev']);
+    }
+    const thr = trace.filter((t) => t['port'] === 0x3f8 && t['dir'] === 'out');
+    expect(String.fromCharCode(...thr.map((t) => t['value'] as number))).toBe(serial);
+    expect(thr.every((t) => t['dev'] === 'uart' && t['size'] === 1)).toBe(true);
+    expect(trace).toContainEqual({ vcpu: 0, dir: 'out', port: 0xf4, size: 1, value: 0, dev: 'debug-exit' });
+    expect(trace).toContainEqual({ vcpu: 0, dir: 'in', port: 0x3ff, size: 1, value: 0xa5, dev: 'uart' });
+
+    // Exit trace: one REP OUTSB batch of " reporting\n" (11 bytes) per vCPU in page mode.
+    const exits = jsonLines(out('exits.jsonl'));
+    for (const e of exits) {
+      expect(Object.keys(e)).toEqual(['vcpu', 'dir', 'port', 'size', 'count', 'qualification', 'string', 'rep']);
+    }
+    const batches = exits.filter((e) => e['string'] === true);
+    expect(batches.map((e) => [e['vcpu'], e['count'], e['rep'], e['dir'], e['port']]).sort()).toEqual(
+      [0, 1, 2].map((v) => [v, 11, true, 'out', 0x3f8]),
+    );
+    // SDM qualification of `rep outsb` with DX: size-1 = 0, OUT, string, REP, DX operand, port 0x3f8.
+    expect(batches[0]!['qualification']).toBe(((0x3f8 << 16) | 0x10 | 0x20) >>> 0);
+
+    const report = JSON.parse(fs.readFileSync(out('report.json'), 'utf8')) as Record<string, any>;
+    expect(report['memory']).toBeUndefined();
+    expect(report['exitStatus']).toBe(0);
+    expect(report['outcome']).toEqual({ kind: 'debug-exit', value: 0 });
+    expect(report['vcpus']).toHaveLength(3);
+    const total = (report['vcpus'] as any[]).reduce((s, v) => s + v.exits.total, 0);
+    expect(total).toBe(exits.length);
+    expect(report['totals'].exits.total).toBe(exits.length);
+    expect(report['totals'].stringElements).toBe(33);
+    expect(report['latency'].count).toBeGreaterThan(0);
+  });
+
+  it('gives identical output with every --string-batch and --wait mode', () => {
+    for (const [batch, wait] of [['1', 'spin'], ['kvm', 'block'], ['page', 'adaptive']] as const) {
+      const exitsFile = out(`exits-${batch}.jsonl`);
+      const r = runCli(['demo', '--vcpus', '2', '--string-batch', batch, '--wait', wait, '--timeout', '30', '--exit-trace', exitsFile]);
+      expect(r.status, `${batch}/${wait}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toBe(DEMO_LINES(2));
+      const strings = jsonLines(exitsFile).filter((e) => e['string'] === true);
+      // OUTS: page mode carries the 11 bytes in one exit; kvm and 1 carry one element per exit.
+      expect(strings.length).toBe(batch === 'page' ? 2 : 22);
+    }
+  });
+});
+
+describe('piosim run: exit statuses', () => {
+  it('0 when every vCPU halts', () => {
+    const r = runCli(['run', guest('cli/halt.bin'), '--vcpus', '4', '--timeout', '30']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/every vCPU halted/);
+  });
+
+  it('(V << 1) | 1 when the guest writes V to 0xf4', () => {
+    const r = runCli(['run', guest('cli/exit-value.bin'), '--vcpus', '2', '--timeout', '30']);
+    expect(r.status, r.stderr).toBe(0x21);
+    // The demo binary run directly follows the plain QEMU convention: 0 -> 1.
+    const demo = runCli(['run', guest('demo.bin'), '--timeout', '30']);
+    expect(demo.status, demo.stderr).toBe(1);
+    expect(demo.stdout).toBe('vCPU 0 reporting\n');
+  });
+
+  it('4 on a guest fault, naming the vCPU, CS:IP and the bytes', () => {
+    const r = runCli(['run', guest('cli/bad-opcode.bin'), '--timeout', '30']);
+    expect(r.status, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/guest fault on vCPU 0 at 0000:7C02 \(bytes 0f 0b/);
+  });
+
+  it('6 when the --timeout watchdog fires', () => {
+    const r = runCli(['run', guest('cli/spin.bin'), '--timeout', '0.5', '--json', out('timeout.json')]);
+    expect(r.status, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/timeout/);
+    const report = JSON.parse(fs.readFileSync(out('timeout.json'), 'utf8')) as Record<string, any>;
+    expect(report['outcome'].kind).toBe('timeout');
+    expect(report['exitStatus']).toBe(6);
+  });
+});
