@@ -1,0 +1,149 @@
+import type { RegisterSnapshot } from '../types.js';
+import type { GuestMemory } from './memory.js';
+import type { PortIo } from './port-io.js';
+import { resetDecodeState, step } from './execute.js';
+import { FLAGS_POPF_WRITABLE } from './flags.js';
+import { CS, CpuState, DS, EAX, EBP, EBX, ECX, EDI, EDX, ES, ESI, ESP, FS, GS, PENDING_NONE, SS } from './state.js';
+
+/** Why run() returned. */
+export const RUN_BUDGET = 0;
+export const RUN_HALT = 1;
+export const RUN_FAULT = 2;
+export const RUN_STOP = 3;
+
+/** Default entry point: the boot-sector load address 0000:7C00. */
+export const DEFAULT_ENTRY_IP = 0x7c00;
+/** Initial SP after reset: the stack grows down from just below the loaded guest, as BIOSes leave it. */
+export const RESET_SP = 0x7c00;
+/** Bytes of the faulting instruction kept in a fault report. */
+export const FAULT_BYTES = 8;
+
+export interface GuestFaultInfo { cs: number; ip: number; bytes: number[]; message: string }
+export interface CpuOptions { memory: GuestMemory; io: PortIo; vcpuIndex: number }
+
+/**
+ * One vCPU: an x86 real-mode interpreter over shared guest RAM, doing port I/O only through
+ * its PortIo. run() never throws: an unsupported or faulting instruction (or an internal error)
+ * ends the slice with RUN_FAULT and `fault` set, IP left at the faulting instruction.
+ *
+ * Instruction counting: every instruction retires once, except that a REP string instruction
+ * retires once per step it takes: one INS/OUTS batch (one exit) or one chunk of up to
+ * REP_CHUNK memory-string iterations.
+ */
+export class Cpu extends CpuState {
+  private faultInfo: GuestFaultInfo | null = null;
+
+  constructor(options: CpuOptions) {
+    super(options.memory, options.io, options.vcpuIndex);
+    this.reset();
+  }
+
+  get fault(): GuestFaultInfo | null {
+    return this.faultInfo;
+  }
+
+  /** Real mode: CS=DS=ES=SS=FS=GS=0, IP=entry, SP=RESET_SP, other GPRs 0, EFLAGS=0x2. */
+  reset(entryIp: number = DEFAULT_ENTRY_IP): void {
+    this.r32.fill(0);
+    for (let i = 0; i < 6; i++) this.setSeg(i, 0);
+    this.r16[ESP << 1] = RESET_SP;
+    this.ip = entryIp & 0xffff;
+    this.flags = 2;
+    this.pending = PENDING_NONE;
+    this.faultInfo = null;
+    resetDecodeState(this);
+  }
+
+  /** Executes up to `budget` instructions; returns RUN_BUDGET, RUN_HALT, RUN_FAULT or RUN_STOP. */
+  run(budget: number): number {
+    if (this.faultInfo !== null) return RUN_FAULT;
+    if (this.pending !== PENDING_NONE) return this.takePending();
+    let done = 0;
+    try {
+      while (done < budget) {
+        step(this);
+        if (this.pending !== PENDING_NONE) {
+          // A fault does not retire; HALT and an instruction that ended with a stop request do.
+          if (this.pending !== RUN_FAULT) done++;
+          break;
+        }
+        done++;
+      }
+    } catch (e) {
+      // A bug in the interpreter must not take the worker down: report it as a guest fault.
+      this.pending = RUN_FAULT;
+      this.faultMessage = `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    this.instructions += done;
+    if (this.pending === PENDING_NONE) return RUN_BUDGET;
+    return this.takePending();
+  }
+
+  /** Makes run() return RUN_STOP at the next instruction boundary (callable from PortIo callbacks). */
+  requestStop(): void {
+    if (this.pending === PENDING_NONE) this.pending = RUN_STOP;
+  }
+
+  private takePending(): number {
+    const reason = this.pending;
+    if (reason === RUN_FAULT) {
+      this.ip = this.startIp;
+      this.faultInfo = {
+        cs: this.sreg[CS],
+        ip: this.startIp,
+        bytes: this.instructionBytes(),
+        message: '',
+      };
+      this.faultInfo.message = `${this.faultMessage} at ${hex(this.sreg[CS], 4)}:${hex(this.startIp, 4)} ` +
+        `(bytes ${this.faultInfo.bytes.map((b) => hex(b, 2)).join(' ')})`;
+      return RUN_FAULT;
+    }
+    this.pending = PENDING_NONE;
+    return reason;
+  }
+
+  private instructionBytes(): number[] {
+    const out: number[] = [];
+    const base = this.sbase[CS];
+    for (let i = 0; i < FAULT_BYTES; i++) {
+      const a = base + ((this.startIp + i) & 0xffff);
+      out.push(a < this.memSize ? this.bytes[a] : 0xff);
+    }
+    return out;
+  }
+
+  getRegisters(): RegisterSnapshot {
+    const r = this.r32;
+    return {
+      eax: r[EAX], ebx: r[EBX], ecx: r[ECX], edx: r[EDX],
+      esi: r[ESI], edi: r[EDI], ebp: r[EBP], esp: r[ESP],
+      eip: this.ip, eflags: this.flags,
+      cs: this.sreg[CS], ds: this.sreg[DS], es: this.sreg[ES], ss: this.sreg[SS], fs: this.sreg[FS], gs: this.sreg[GS],
+    };
+  }
+
+  /** Sets the given registers (values truncated to their width; EFLAGS bit 1 forced on). */
+  setRegisters(regs: Partial<RegisterSnapshot>): void {
+    const r = this.r32;
+    if (regs.eax !== undefined) r[EAX] = regs.eax;
+    if (regs.ebx !== undefined) r[EBX] = regs.ebx;
+    if (regs.ecx !== undefined) r[ECX] = regs.ecx;
+    if (regs.edx !== undefined) r[EDX] = regs.edx;
+    if (regs.esi !== undefined) r[ESI] = regs.esi;
+    if (regs.edi !== undefined) r[EDI] = regs.edi;
+    if (regs.ebp !== undefined) r[EBP] = regs.ebp;
+    if (regs.esp !== undefined) r[ESP] = regs.esp;
+    if (regs.eip !== undefined) this.ip = regs.eip & 0xffff;
+    if (regs.eflags !== undefined) this.flags = (regs.eflags & FLAGS_POPF_WRITABLE) | 2;
+    if (regs.cs !== undefined) this.setSeg(CS, regs.cs);
+    if (regs.ds !== undefined) this.setSeg(DS, regs.ds);
+    if (regs.es !== undefined) this.setSeg(ES, regs.es);
+    if (regs.ss !== undefined) this.setSeg(SS, regs.ss);
+    if (regs.fs !== undefined) this.setSeg(FS, regs.fs);
+    if (regs.gs !== undefined) this.setSeg(GS, regs.gs);
+  }
+}
+
+function hex(v: number, width: number): string {
+  return v.toString(16).toUpperCase().padStart(width, '0');
+}
