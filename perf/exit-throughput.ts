@@ -1,0 +1,154 @@
+/**
+ * Exit-throughput benchmark (issue 2): a guest looping `out dx, al` to the test device at 0xE0,
+ * on 1 and 4 vCPUs, in each --wait mode, beside a raw SharedArrayBuffer ping-pong between one
+ * worker and the main thread (the floor: the cheapest round trip these threads can do).
+ *
+ *   npm run bench:exits     (env: PIOSIM_BENCH_REPEATS=N, PIOSIM_BENCH_SECONDS=S, PIOSIM_BENCH_ONLY=label)
+ *
+ * Each configuration runs several times, interleaved with the others; the table shows medians. The guest marks the start and
+ * the end of its loop with a UART byte, so worker start-up is not counted. Round-trip latencies
+ * are the VM's own sampled histogram (src/exit/latency.ts). Results go to
+ * perf/results/exit-throughput.json.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { runVm, projectRoot } from '../src/vm.js';
+import { WAIT_MODES, type WaitMode } from '../src/types.js';
+import { FLOOR_DONE, FLOOR_FIELDS, FLOOR_FLAG } from './floor-worker.js';
+
+const REPEATS = Number(process.env.PIOSIM_BENCH_REPEATS ?? 5);
+/** Rough length of one measured loop. */
+const TARGET_SECONDS = Number(process.env.PIOSIM_BENCH_SECONDS ?? 0.4);
+const VCPU_COUNTS = [1, 4];
+
+interface Sample { exitsPerSec: number; p50Ns: number; p99Ns: number }
+interface Row { config: string; vcpus: number; wait: WaitMode | 'floor'; runs: Sample[]; median: Sample }
+
+const root = projectRoot();
+const guestTemplate = readFileSync(join(root, 'guests', 'runtime', 'exit-bench.bin'));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function medianSample(runs: Sample[]): Sample {
+  return {
+    exitsPerSec: median(runs.map((r) => r.exitsPerSec)),
+    p50Ns: median(runs.map((r) => r.p50Ns)),
+    p99Ns: median(runs.map((r) => r.p99Ns)),
+  };
+}
+
+/** One VM run: `iterations` OUTs per vCPU; exits/s over the guest's marked loop. */
+async function vmRun(vcpus: number, wait: WaitMode, iterations: number): Promise<Sample> {
+  const guest = Uint8Array.from(guestTemplate);
+  new DataView(guest.buffer).setUint32(guest.length - 4, iterations, true); // `iterations:` is the last dword
+  let firstStart = Infinity;
+  let lastEnd = 0;
+  const result = await runVm({
+    guest, vcpus, wait, timeoutMs: 120_000,
+    serialWrite: (byte) => {
+      const now = performance.now();
+      if (byte === 0x53 /* S */ && now < firstStart) firstStart = now;
+      if (byte === 0x45 /* E */ && now > lastEnd) lastEnd = now;
+    },
+  });
+  if (result.outcome.kind !== 'halted') throw new Error(`benchmark VM ended with ${JSON.stringify(result.outcome)}`);
+  const seconds = (lastEnd - firstStart) / 1000;
+  return { exitsPerSec: (vcpus * iterations) / seconds, p50Ns: result.latency.p50, p99Ns: result.latency.p99 };
+}
+
+/** The floor: `roundTrips` spinning SAB round trips between a worker and this thread. */
+async function floorRun(roundTrips: number): Promise<Sample> {
+  const buffer = new SharedArrayBuffer(FLOOR_FIELDS * 4);
+  const w = new Int32Array(buffer);
+  const worker = new Worker(join(root, 'dist', 'perf', 'floor-worker.js'), { workerData: { buffer, roundTrips } });
+  const done = new Promise<{ ms: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  // Serve synchronously: the floor has no event loop work to do between round trips.
+  while (Atomics.load(w, FLOOR_DONE) === 0) {
+    if (Atomics.load(w, FLOOR_FLAG) === 1) Atomics.store(w, FLOOR_FLAG, 2);
+  }
+  const { ms } = await done;
+  await worker.terminate();
+  const perTripNs = (ms * 1e6) / roundTrips;
+  return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: perTripNs, p99Ns: Number.NaN };
+}
+
+interface Config { label: string; vcpus: number; wait: WaitMode | 'floor'; total: number }
+
+async function runOnce(c: Config): Promise<Sample> {
+  return c.wait === 'floor' ? floorRun(c.total) : vmRun(c.vcpus, c.wait, Math.ceil(c.total / c.vcpus));
+}
+
+/**
+ * Calibrate every configuration so a measured loop lasts about TARGET_SECONDS, then run the
+ * repeats round-robin (floor, then each configuration, REPEATS times): on a shared host the load
+ * changes over time, and interleaving lets every configuration see the same mix of conditions.
+ */
+async function measureAll(configs: Omit<Config, 'total'>[]): Promise<Row[]> {
+  const calibrated: Config[] = [];
+  for (const c of configs) {
+    const probe = c.wait === 'floor' ? await floorRun(100_000) : await vmRun(c.vcpus, c.wait, 2_000);
+    const total = Math.max(2_000, Math.min(20_000_000, Math.round(probe.exitsPerSec * TARGET_SECONDS)));
+    calibrated.push({ ...c, total });
+  }
+  const runs: Sample[][] = calibrated.map(() => []);
+  for (let i = 0; i < REPEATS; i++) {
+    for (let k = 0; k < calibrated.length; k++) runs[k].push(await runOnce(calibrated[k]));
+    process.stderr.write(`  round ${i + 1}/${REPEATS} done\n`);
+  }
+  return calibrated.map((c, k) => ({ config: c.label, vcpus: c.vcpus, wait: c.wait, runs: runs[k], median: medianSample(runs[k]) }));
+}
+
+function fmtRate(x: number): string {
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(1)} k/s`;
+}
+
+function fmtNs(x: number): string {
+  if (Number.isNaN(x)) return '-';
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)} ms` : x >= 1e3 ? `${(x / 1e3).toFixed(2)} us` : `${Math.round(x)} ns`;
+}
+
+async function main(): Promise<void> {
+  process.stderr.write(`exit-throughput: ${REPEATS} runs per configuration, ~${TARGET_SECONDS}s each, ${cpus().length} CPUs\n`);
+  const configs: Omit<Config, 'total'>[] = [{ label: 'floor (raw SAB ping-pong)', vcpus: 1, wait: 'floor' }];
+  for (const vcpus of VCPU_COUNTS) {
+    for (const wait of WAIT_MODES) configs.push({ label: `${vcpus} vCPU ${wait}`, vcpus, wait });
+  }
+  const only = process.env.PIOSIM_BENCH_ONLY; // e.g. "1 vCPU" to run a subset (the floor always runs)
+  const rows = await measureAll(configs.filter((c) => c.wait === 'floor' || only === undefined || c.label.includes(only)));
+  const floor = rows[0].median.exitsPerSec;
+  const header = ['configuration', 'exits/s', 'vs floor', 'p50 round trip', 'p99 round trip'];
+  const body = rows.map((r) => [
+    r.config, fmtRate(r.median.exitsPerSec), `${((100 * r.median.exitsPerSec) / floor).toFixed(0)}%`,
+    fmtNs(r.median.p50Ns), fmtNs(r.median.p99Ns),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  for (const b of body) console.log(line(b));
+  const adaptive1 = rows.find((r) => r.vcpus === 1 && r.wait === 'adaptive');
+  const ratio = adaptive1 !== undefined ? adaptive1.median.exitsPerSec / floor : Number.NaN;
+  console.log(`\nadaptive, 1 vCPU: ${(ratio * 100).toFixed(0)}% of the floor (target >= 50%)`);
+
+  const out = join(root, 'perf', 'results', 'exit-throughput.json');
+  mkdirSync(join(root, 'perf', 'results'), { recursive: true });
+  writeFileSync(out, JSON.stringify({
+    date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '',
+    repeats: REPEATS, targetSeconds: TARGET_SECONDS, adaptiveOneVcpuVsFloor: ratio,
+    rows: rows.map((r) => ({ config: r.config, vcpus: r.vcpus, wait: r.wait, median: r.median, runs: r.runs })),
+  }, null, 2) + '\n');
+  console.log(`wrote ${out}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  process.exitCode = 1;
+});

@@ -1,0 +1,185 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { DIR_IN, type AccessSize, type WaitMode } from '../types.js';
+import type { ExitRecord } from '../vm-api.js';
+import { RequestRing } from './request-ring.js';
+import {
+  RP_COUNT, RP_DIRECTION, RP_PORT, RP_QUALIFICATION, RP_SEQUENCE, RP_SIZE,
+  RP_SLEEPING, RP_STATE, RP_STRING, RP_VALUE, STATE_EXIT_ABORTED, STATE_EXIT_DONE,
+  STATE_EXIT_PENDING, type RunPage,
+} from './run-page.js';
+import { DoorbellWaiter } from './wait.js';
+
+/** What the io loop needs from the io-bus (src/bus/io-bus.ts IoBus satisfies it). */
+export interface ExitBus {
+  read(vcpu: number, port: number, size: AccessSize): number;
+  write(vcpu: number, port: number, size: AccessSize, value: number): void;
+  readString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void;
+  writeString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void;
+}
+
+/** Yield to the event loop after this long of uninterrupted serving (timers, comlink, watchdog). */
+export const IO_LOOP_YIELD_MS = 2;
+/** Served exits between two looks at the clock while the ring keeps delivering. */
+const CLOCK_CHECK_EVERY = 64;
+/** Qualification bit 5: REP prefixed (SDM "Exit Qualification for I/O Instructions"). */
+const QUAL_REP = 1 << 5;
+
+export interface IoLoopOptions {
+  ring: RequestRing;
+  pages: readonly RunPage[];
+  bus: ExitBus;
+  wait: WaitMode;
+  onExit?: (exit: ExitRecord) => void;
+  /** A device (or onExit) threw while serving an exit: the VM turns it into a host failure. */
+  onError: (error: unknown) => void;
+}
+
+/**
+ * The main thread's io loop (DESIGN.md §3 step 4): pop descriptors in arrival order, dispatch to
+ * the bus, write IN results into the run page, publish the completion and wake the vCPU.
+ * It drains in synchronous bursts and yields to the event loop at least every IO_LOOP_YIELD_MS.
+ *
+ * Shutdown has two phases. `abort()`: from then on every exit, popped or found pending in a run
+ * page, is completed with STATE_EXIT_ABORTED and no device sees it; the loop keeps running so a
+ * vCPU that posts one more exit before it notices its stop request is not left waiting.
+ * `stop()`: the loop ends (the VM calls it once every vCPU task has settled).
+ */
+export class IoLoop {
+  /** Exits completed with a device access, all vCPUs. */
+  served = 0;
+  /**
+   * The same per vCPU. Kept here, not in the run page: a main-thread store into the header line
+   * the vCPU writes on every exit would add a cache-line transfer to each round trip.
+   */
+  readonly servedBy: Float64Array;
+  /** Exits completed as aborted (shutdown) or skipped (stale descriptor, dead vCPU). */
+  aborted = 0;
+  private stopped = false;
+  private aborting = false;
+  private readonly dead: Uint8Array;
+  private readonly waiter: DoorbellWaiter;
+
+  constructor(private readonly o: IoLoopOptions) {
+    this.dead = new Uint8Array(o.pages.length);
+    this.servedBy = new Float64Array(o.pages.length);
+    this.waiter = new DoorbellWaiter(o.wait, o.ring);
+  }
+
+  async run(): Promise<void> {
+    let since = 0;
+    let sliceStart = performance.now();
+    while (!this.stopped) {
+      if (this.drain() > 0 || this.waiter.spin()) {
+        if (++since >= CLOCK_CHECK_EVERY) {
+          since = 0;
+          if (performance.now() - sliceStart >= IO_LOOP_YIELD_MS) {
+            await yieldToEventLoop();
+            sliceStart = performance.now();
+          }
+        }
+        continue;
+      }
+      if (this.aborting) this.abortPendingPages();
+      await this.waiter.sleep();
+      since = 0;
+      sliceStart = performance.now();
+    }
+  }
+
+  /** Serve every descriptor now in the ring; returns how many. */
+  drain(): number {
+    const ring = this.o.ring;
+    let n = 0;
+    for (let vcpu = ring.pop(); vcpu >= 0; vcpu = ring.pop()) {
+      this.serve(vcpu, ring.lastExitSeq);
+      n++;
+    }
+    return n;
+  }
+
+  /** From now on complete every exit as aborted (see the class comment). */
+  abort(): void {
+    this.aborting = true;
+    this.abortPendingPages();
+    this.o.ring.ring();
+  }
+
+  /** End the loop; wakes it if it sleeps on the doorbell. */
+  stop(): void {
+    this.stopped = true;
+    this.o.ring.ring();
+  }
+
+  /** The worker behind this vCPU is gone: its descriptors are skipped, never served. */
+  markDead(vcpu: number): void {
+    this.dead[vcpu] = 1;
+  }
+
+  get sleeps(): number {
+    return this.waiter.sleeps;
+  }
+
+  private serve(vcpu: number, exitSeq: number): void {
+    const page = this.o.pages[vcpu];
+    if (page === undefined) return; // cannot happen with our producers; never index out of range
+    const f = page.fields;
+    // A descriptor whose exit was already aborted (or one from a dead worker) is skipped.
+    if (this.dead[vcpu] !== 0 || f[RP_SEQUENCE] !== exitSeq || Atomics.load(f, RP_STATE) !== STATE_EXIT_PENDING) {
+      this.aborted++;
+      return;
+    }
+    if (this.aborting) {
+      this.complete(f, STATE_EXIT_ABORTED);
+      this.aborted++;
+      return;
+    }
+    const port = f[RP_PORT];
+    const size = f[RP_SIZE] as AccessSize;
+    const isIn = f[RP_DIRECTION] === DIR_IN;
+    const isString = f[RP_STRING] !== 0;
+    const bus = this.o.bus;
+    try {
+      if (!isString) {
+        if (isIn) f[RP_VALUE] = bus.read(vcpu, port, size);
+        else bus.write(vcpu, port, size, size === 4 ? f[RP_VALUE] >>> 0 : f[RP_VALUE]);
+      } else if (isIn) {
+        bus.readString(vcpu, port, size, f[RP_COUNT], page.data);
+      } else {
+        bus.writeString(vcpu, port, size, f[RP_COUNT], page.data);
+      }
+      if (this.o.onExit !== undefined) {
+        const qualification = f[RP_QUALIFICATION];
+        this.o.onExit({
+          vcpu, dir: isIn ? 'in' : 'out', port, size, count: f[RP_COUNT],
+          qualification: qualification >>> 0, string: isString, rep: (qualification & QUAL_REP) !== 0,
+        });
+      }
+    } catch (e) {
+      // A device or a user hook threw: end the VM, but never leave the vCPU waiting.
+      this.complete(f, STATE_EXIT_ABORTED);
+      this.o.onError(e);
+      return;
+    }
+    this.servedBy[vcpu]++;
+    this.served++;
+    this.complete(f, STATE_EXIT_DONE);
+  }
+
+  /** Publish the completion (and with it RP_VALUE / the data page) and wake the vCPU if it sleeps. */
+  private complete(f: Int32Array, state: number): void {
+    // This store publishes the IN result written above; the vCPU reads it after seeing the state.
+    Atomics.store(f, RP_STATE, state);
+    // Read after the store: pairs with the vCPU's RP_SLEEPING store before its Atomics.wait.
+    if (Atomics.load(f, RP_SLEEPING) !== 0) Atomics.notify(f, RP_STATE, 1);
+  }
+
+  /** Shutdown: complete every exit still pending in a run page, whether or not its descriptor is reachable. */
+  private abortPendingPages(): void {
+    for (const page of this.o.pages) {
+      if (Atomics.compareExchange(page.fields, RP_STATE, STATE_EXIT_PENDING, STATE_EXIT_ABORTED) === STATE_EXIT_PENDING) {
+        Atomics.notify(page.fields, RP_STATE);
+        this.aborted++;
+      }
+    }
+  }
+}

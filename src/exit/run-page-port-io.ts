@@ -1,0 +1,148 @@
+import type { PortIo } from '../cpu/port-io.js';
+import { PiosimError } from '../errors.js';
+import { DATA_PAGE_BYTES, DIR_IN, DIR_OUT, type AccessSize, type StringBatchMode, type WaitMode } from '../types.js';
+import { LATENCY_TIME_ALL_FIRST, recordLatencyNs, LatencySampler, type LatencyHistogram } from './latency.js';
+import { RequestRing } from './request-ring.js';
+import {
+  EXIT_REASON_IO, RP_COUNT, RP_DATA_OFFSET, RP_DIRECTION, RP_EXIT_REASON, RP_EXITS_FAST_IN,
+  RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN, RP_EXITS_STRING_OUT, RP_PORT, RP_QUALIFICATION,
+  RP_REQUEST, RP_SEQUENCE, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE,
+  STATE_EXIT_ABORTED, STATE_EXIT_PENDING, type RunPage,
+} from './run-page.js';
+import { CompletionWaiter } from './wait.js';
+
+/** What the exit path kicks when a request is pending: the CPU (its requestStop). */
+export interface StopTarget {
+  requestStop(): void;
+}
+
+/**
+ * The vCPU worker's PortIo (src/cpu/port-io.ts): every access is an exit over the run page and
+ * the request ring (DESIGN.md §3 step 3). Non-string accesses carry their value in RP_VALUE (the
+ * fast path); INS/OUTS batches travel in the data page.
+ *
+ * Written for speed (STYLE.md rule 12): the views, the waiter and the sampler are built once; an
+ * exit is plain stores into the run page, one Atomics.store, one ring push and a wait, with no
+ * allocation, closure, Map lookup or message.
+ */
+export class RunPagePortIo implements PortIo {
+  readonly dataPage: Uint8Array;
+  /** Set once the CPU exists: at an exit with a request pending, the CPU is asked to stop its slice. */
+  stopTarget: StopTarget | null = null;
+  private readonly f: Int32Array;
+  private readonly waiter: CompletionWaiter;
+  private readonly sampler: LatencySampler;
+  private seq = 0;
+  private readonly maxOutElements: readonly number[];
+  private readonly maxInElements: readonly number[];
+
+  constructor(
+    private readonly page: RunPage,
+    private readonly ring: RequestRing,
+    wait: WaitMode,
+    batch: StringBatchMode,
+    private readonly latency: LatencyHistogram,
+    latencySampleShift?: number,
+  ) {
+    this.f = page.fields;
+    this.dataPage = page.data;
+    this.waiter = new CompletionWaiter(wait, page.fields);
+    this.sampler = new LatencySampler(0x5eed + page.vcpu * 7919, latencySampleShift);
+    // Indexed by access size (1, 2, 4) so the hot path does no branching on the mode.
+    this.maxInElements = [0, 0, 0, 0, 0].map((_, size) => (size === 0 ? 0 : batchLimit(batch, size, true)));
+    this.maxOutElements = [0, 0, 0, 0, 0].map((_, size) => (size === 0 ? 0 : batchLimit(batch, size, false)));
+  }
+
+  maxStringElements(size: AccessSize, isIn: boolean): number {
+    return isIn ? this.maxInElements[size] : this.maxOutElements[size];
+  }
+
+  portIn(port: number, size: AccessSize, qualification: number): number {
+    const f = this.f;
+    this.fill(DIR_IN, port, size, 1, qualification, 0);
+    f[RP_VALUE] = 0;
+    f[RP_EXITS_FAST_IN]++;
+    // An aborted exit (VM shutting down) reads as all ones, like an unassigned port.
+    const v = this.exit() === STATE_EXIT_ABORTED ? -1 : f[RP_VALUE];
+    return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
+  }
+
+  portOut(port: number, size: AccessSize, value: number, qualification: number): void {
+    const f = this.f;
+    this.fill(DIR_OUT, port, size, 1, qualification, 0);
+    f[RP_VALUE] = value;
+    f[RP_EXITS_FAST_OUT]++;
+    this.exit();
+  }
+
+  stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
+    this.checkBatch(size, count);
+    const f = this.f;
+    this.fill(DIR_IN, port, size, count, qualification, 1);
+    f[RP_EXITS_STRING_IN]++;
+    f[RP_STRING_ELEMENTS] += count;
+    if (this.exit() === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
+  }
+
+  stringOut(port: number, size: AccessSize, count: number, qualification: number): void {
+    this.checkBatch(size, count);
+    const f = this.f;
+    this.fill(DIR_OUT, port, size, count, qualification, 1);
+    f[RP_EXITS_STRING_OUT]++;
+    f[RP_STRING_ELEMENTS] += count;
+    this.exit();
+  }
+
+  private fill(dir: number, port: number, size: number, count: number, qualification: number, string: number): void {
+    const f = this.f;
+    f[RP_EXIT_REASON] = EXIT_REASON_IO;
+    f[RP_QUALIFICATION] = qualification;
+    f[RP_DIRECTION] = dir;
+    f[RP_SIZE] = size;
+    f[RP_PORT] = port;
+    f[RP_COUNT] = count;
+    f[RP_DATA_OFFSET] = 0;
+    f[RP_STRING] = string;
+  }
+
+  /** A batch that would not fit the data page is a CPU bug; refuse it rather than corrupt memory. */
+  private checkBatch(size: number, count: number): void {
+    if (!(count >= 1 && count * size <= DATA_PAGE_BYTES)) {
+      throw new PiosimError('host', `string batch of ${count} x ${size} bytes does not fit the ${DATA_PAGE_BYTES}-byte data page`);
+    }
+  }
+
+  /** Post the exit filled in the run page and wait for its completion; returns the completion state. */
+  private exit(): number {
+    const f = this.f;
+    const seq = (this.seq + 1) | 0;
+    this.seq = seq;
+    f[RP_SEQUENCE] = seq;
+    // Must precede the push: the main thread may complete the exit before we start waiting. A
+    // plain store suffices (and saves a fence per exit): the push's Atomics.store of the slot
+    // publishes it with the io fields, and the main thread only completes after seeing the slot.
+    f[RP_STATE] = STATE_EXIT_PENDING;
+    // Short runs time every exit; long ones a random sample (src/exit/latency.ts).
+    const timed = seq <= LATENCY_TIME_ALL_FIRST || this.sampler.next();
+    const t0 = timed ? performance.now() : 0;
+    // The push's slot store publishes the io fields written above to the main thread.
+    if (!this.ring.push(this.page.vcpu, seq)) {
+      throw new PiosimError('host', `request ring full (capacity ${this.ring.capacity}) at vCPU ${this.page.vcpu}`);
+    }
+    const state = this.waiter.wait();
+    if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6);
+    // A signal-like kick: a pending stop/pause/control call ends the current run slice.
+    if (Atomics.load(f, RP_REQUEST) !== 0 && this.stopTarget !== null) this.stopTarget.requestStop();
+    return state;
+  }
+}
+
+/** Elements per string exit for a batching mode (DESIGN.md §3). */
+export function batchLimit(mode: StringBatchMode, size: number, isIn: boolean): number {
+  switch (mode) {
+    case 'page': return DATA_PAGE_BYTES / size;
+    // KVM's emulator: INS in chunks of up to 1024 bytes, OUTS one element per exit.
+    case 'kvm': return isIn ? 1024 / size : 1;
+    case '1': return 1;
+  }
+}

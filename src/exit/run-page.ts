@@ -1,0 +1,135 @@
+import { DATA_PAGE_BYTES } from '../types.js';
+
+/**
+ * The per-vCPU run page: piosim's `struct kvm_run` plus KVM's PIO data page (DESIGN.md §2).
+ * This file is the only place that knows the layout; everyone else uses the RP_* indices.
+ *
+ * One SharedArrayBuffer holds the run pages of all vCPUs, each at `vcpu * RUN_PAGE_STRIDE_BYTES`:
+ *
+ *   +-------------------------------+  vcpu * RUN_PAGE_STRIDE_BYTES
+ *   | header: RUN_PAGE_FIELDS int32 |  (padded to RUN_PAGE_HEADER_BYTES)
+ *   +-------------------------------+
+ *   | data page: DATA_PAGE_BYTES    |  string batches, element i at offset i*size
+ *   +-------------------------------+
+ *
+ * Who writes what (the "owner" of each field; the other side only reads it):
+ *  - vCPU worker: the io fields (sequence .. value for OUT), RP_STATE = EXIT_PENDING, its
+ *    counters, RP_LIFECYCLE, RP_THREAD_ID, RP_SLEEPING, RP_SPIN_BUDGET_NS.
+ *  - main thread: RP_VALUE for IN, RP_STATE = EXIT_DONE / EXIT_ABORTED (the completion), and
+ *    the request bits REQ_STOP / control-call count in RP_REQUEST. (Its own statistics stay in
+ *    main-thread memory: every extra store into this header costs a cache-line transfer.)
+ *  - RP_REQUEST is changed by both sides only with Atomics.or/and/add/sub.
+ * Plain writes to io fields are published by the Atomics.store that follows them (the ring slot
+ * for a request, RP_STATE for a completion); the reader does an Atomics.load of that word first.
+ */
+
+// --- header fields (Int32Array indices) -------------------------------------------------------
+/** The futex both sides wait on: one of the STATE_* values. */
+export const RP_STATE = 0;
+/** Exit number of the current exit (vCPU counts from 1); the ring descriptor carries it too. */
+export const RP_SEQUENCE = 1;
+/** EXIT_REASON_*: why the vCPU left guest mode (KVM's exit_reason). */
+export const RP_EXIT_REASON = 2;
+/** The 32-bit SDM exit qualification of the access (src/exit/qualification.ts). */
+export const RP_QUALIFICATION = 3;
+/** DIR_OUT / DIR_IN (src/types.ts), as kvm_run io.direction. */
+export const RP_DIRECTION = 4;
+/** Access size in bytes: 1, 2 or 4. */
+export const RP_SIZE = 5;
+export const RP_PORT = 6;
+/** Elements in this exit: 1 on the fast path, the batch size on the string path. */
+export const RP_COUNT = 7;
+/** Byte offset of the batch in the data page (always 0 here; kept for kvm_run parity). */
+export const RP_DATA_OFFSET = 8;
+/** OUT: the value written (vCPU writes). IN: the value read (main thread writes). */
+export const RP_VALUE = 9;
+/** 1 when this exit is a string (INS/OUTS) batch, else 0. */
+export const RP_STRING = 10;
+/** Request bits from the main thread and the control plane: REQ_* below. */
+export const RP_REQUEST = 11;
+/** LIFECYCLE_*: what the vCPU worker is doing, for stats and crash handling. */
+export const RP_LIFECYCLE = 12;
+/** 1 while the vCPU is in (or about to enter) Atomics.wait on RP_STATE: the main thread notifies only then. */
+export const RP_SLEEPING = 13;
+/** worker_threads threadId of the worker running this vCPU (0 until it starts). */
+export const RP_THREAD_ID = 14;
+// vCPU-owned counters (plain writes, read as statistics; exact once the vCPU has ended)
+export const RP_EXITS_FAST_IN = 15;
+export const RP_EXITS_FAST_OUT = 16;
+export const RP_EXITS_STRING_IN = 17;
+export const RP_EXITS_STRING_OUT = 18;
+export const RP_STRING_ELEMENTS = 19;
+/** Times the vCPU slept (Atomics.wait) waiting for a completion. */
+export const RP_SLEEPS = 20;
+/** The vCPU's current adaptive spin budget in ns (informational). */
+export const RP_SPIN_BUDGET_NS = 21;
+/** Number of header fields; the header is sized from it. */
+export const RUN_PAGE_FIELDS = 22;
+
+// --- values ------------------------------------------------------------------------------------
+/** RP_STATE: the vCPU is running guest code (no exit outstanding). */
+export const STATE_RUNNING = 0;
+/** RP_STATE: an exit is posted and the vCPU waits for its completion. */
+export const STATE_EXIT_PENDING = 1;
+/** RP_STATE: the main thread completed the exit (RP_VALUE holds an IN result). */
+export const STATE_EXIT_DONE = 2;
+/** RP_STATE: the VM is shutting down; the exit was not served (IN reads all ones). */
+export const STATE_EXIT_ABORTED = 3;
+
+export const EXIT_REASON_NONE = 0;
+/** Same number as KVM_EXIT_IO. */
+export const EXIT_REASON_IO = 2;
+
+/** RP_REQUEST bit: end the vCPU task (VM is stopping). */
+export const REQ_STOP = 0x1;
+/** RP_REQUEST bit: stay out of the guest loop until cleared (control-plane pause). */
+export const REQ_PAUSE = 0x2;
+/** RP_REQUEST: control-plane calls in flight are counted from this unit up (bits 8..30). */
+export const REQ_CONTROL_UNIT = 0x100;
+
+export const LIFECYCLE_STARTING = 0;
+export const LIFECYCLE_RUNNING = 1;
+/** Out of the guest loop, serving its event loop (control calls, pause). */
+export const LIFECYCLE_SERVICING = 2;
+export const LIFECYCLE_HALTED = 3;
+export const LIFECYCLE_STOPPED = 4;
+export const LIFECYCLE_FAULT = 5;
+/** The task ended with an internal error (reported as a host failure). */
+export const LIFECYCLE_ERROR = 6;
+
+// --- sizes -------------------------------------------------------------------------------------
+/** Header bytes, rounded up to a 64-byte cache line so the data page starts on its own line. */
+export const RUN_PAGE_HEADER_BYTES = Math.ceil((RUN_PAGE_FIELDS * 4) / 64) * 64;
+/** Distance between two vCPUs' run pages; 4 KiB-aligned so pages never share a cache line. */
+export const RUN_PAGE_STRIDE_BYTES = Math.ceil((RUN_PAGE_HEADER_BYTES + DATA_PAGE_BYTES) / 4096) * 4096;
+
+/** The shared buffer holding `vcpus` run pages, zeroed (STATE_RUNNING, no requests). */
+export function createRunPagesBuffer(vcpus: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(vcpus * RUN_PAGE_STRIDE_BYTES);
+}
+
+/** Typed views of one vCPU's run page. Create once per vCPU and per thread, never per exit. */
+export interface RunPage {
+  readonly vcpu: number;
+  /** The header (RP_* indices). */
+  readonly fields: Int32Array;
+  /** The 4 KiB data page. */
+  readonly data: Uint8Array;
+}
+
+export function runPageOf(buffer: SharedArrayBuffer, vcpu: number): RunPage {
+  const base = vcpu * RUN_PAGE_STRIDE_BYTES;
+  if (!Number.isInteger(vcpu) || vcpu < 0 || base + RUN_PAGE_STRIDE_BYTES > buffer.byteLength) {
+    throw new RangeError(`run page ${vcpu} is outside a buffer of ${buffer.byteLength} bytes`);
+  }
+  return {
+    vcpu,
+    fields: new Int32Array(buffer, base, RUN_PAGE_FIELDS),
+    data: new Uint8Array(buffer, base + RUN_PAGE_HEADER_BYTES, DATA_PAGE_BYTES),
+  };
+}
+
+/** Number of vCPUs a run-pages buffer holds. */
+export function runPageCount(buffer: SharedArrayBuffer): number {
+  return Math.floor(buffer.byteLength / RUN_PAGE_STRIDE_BYTES);
+}

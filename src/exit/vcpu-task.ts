@@ -1,0 +1,58 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { RegisterSnapshot, StringBatchMode, WaitMode } from '../types.js';
+
+/**
+ * The messages between src/vm.ts and the vCPU worker (workers/vcpu.ts): one piscina task per vCPU,
+ * long-running, and its result. Shared buffers travel by reference; the control port is
+ * transferred (transferList).
+ */
+export interface VcpuTask {
+  vcpu: number;
+  /** Guest RAM, shared by every vCPU. */
+  ram: SharedArrayBuffer;
+  /** All run pages (src/exit/run-page.ts). */
+  runPages: SharedArrayBuffer;
+  /** The request ring (src/exit/request-ring.ts). */
+  ring: SharedArrayBuffer;
+  /** One Int32 word: the guest-invisible spinlock for LOCKed accesses crossing 8-byte lines. */
+  lockWord: SharedArrayBuffer;
+  wait: WaitMode;
+  stringBatch: StringBatchMode;
+  /** Where every vCPU starts (0000:entryIp). */
+  entryIp: number;
+  /** Instructions per run slice; the request word is checked between slices. */
+  sliceInstructions: number;
+  /** 1 in 2^shift round trips is timed (src/exit/latency.ts). */
+  latencySampleShift: number;
+  /** comlink endpoint of this vCPU's control plane (src/control.ts). */
+  control: MessagePort;
+}
+
+/** How a vCPU task ended. 'error' is an internal failure of the worker (a host failure). */
+export type VcpuEndState = 'halted' | 'stopped' | 'fault' | 'error';
+
+export interface VcpuFault {
+  cs: number;
+  ip: number;
+  bytes: number[];
+  message: string;
+}
+
+/** What a vCPU task resolves with. The worker never rejects on purpose: failures come back here. */
+export interface VcpuTaskResult {
+  vcpu: number;
+  state: VcpuEndState;
+  instructions: number;
+  registers: RegisterSnapshot;
+  fault: VcpuFault | null;
+  /** For state 'error': what went wrong. */
+  error: string | null;
+  memoryOutOfRange: number;
+  /** Round-trip histogram, hdr compressed base64 (src/exit/latency.ts). */
+  latency: string;
+}
+
+export const ZERO_REGISTERS: RegisterSnapshot = {
+  eax: 0, ebx: 0, ecx: 0, edx: 0, esi: 0, edi: 0, ebp: 0, esp: 0,
+  eip: 0, eflags: 0, cs: 0, ds: 0, es: 0, ss: 0, fs: 0, gs: 0,
+};

@@ -1,0 +1,90 @@
+import { PiosimError } from './errors.js';
+import { STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
+import type { VmOptions } from './vm-api.js';
+
+/** Guest entry point: the boot-sector address 0000:7C00 (DESIGN.md §6). */
+export const GUEST_LOAD_ADDRESS = 0x7c00;
+export const MAX_VCPUS = 64;
+/** Smallest RAM that holds the load address, the largest real mode can address (1 MiB + HMA) rounded up. */
+export const MIN_MEMORY_BYTES = 0x8000;
+export const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
+/** setTimeout's limit (2^31 - 1 ms). */
+export const MAX_TIMEOUT_MS = 0x7fffffff;
+
+/** VmOptions with every default filled in (STYLE.md rule 8). */
+export interface FilledVmOptions {
+  guest: Uint8Array;
+  vcpus: number;
+  memoryBytes: number;
+  wait: WaitMode;
+  stringBatch: StringBatchMode;
+  /** 0: no watchdog. */
+  timeoutMs: number;
+  serialWrite: ((byte: number) => void) | null;
+  onDeviceAccess: VmOptions['onDeviceAccess'] | null;
+  onExit: VmOptions['onExit'] | null;
+}
+
+export const VM_DEFAULTS = {
+  vcpus: 1,
+  memoryBytes: 1024 * 1024,
+  wait: 'adaptive' as WaitMode,
+  stringBatch: 'page' as StringBatchMode,
+  timeoutMs: 0,
+} as const;
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return `a ${typeof v}`;
+}
+
+function badOption(name: string, value: unknown, expected: string): PiosimError {
+  return new PiosimError('bad-option', `option ${name}: expected ${expected}, got ${describe(value)}`);
+}
+
+function optionalFunction<T>(name: string, v: T | undefined): T | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'function') throw badOption(name, v, 'a function');
+  return v;
+}
+
+/** Validate and fill VmOptions; throws PiosimError('bad-option' | 'guest-file') naming the option and value. */
+export function fillVmOptions(options: VmOptions): FilledVmOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new PiosimError('bad-option', `VM options: expected an object, got ${describe(options)}`);
+  }
+  const vcpus = options.vcpus ?? VM_DEFAULTS.vcpus;
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) {
+    throw badOption('vcpus', vcpus, `an integer from 1 to ${MAX_VCPUS}`);
+  }
+  const memoryBytes = options.memoryBytes ?? VM_DEFAULTS.memoryBytes;
+  if (!Number.isInteger(memoryBytes) || memoryBytes < MIN_MEMORY_BYTES || memoryBytes > MAX_MEMORY_BYTES) {
+    throw badOption('memoryBytes', memoryBytes, `an integer from ${MIN_MEMORY_BYTES} to ${MAX_MEMORY_BYTES}`);
+  }
+  const wait = options.wait ?? VM_DEFAULTS.wait;
+  if (!WAIT_MODES.includes(wait)) throw badOption('wait', wait, `one of ${WAIT_MODES.join(', ')}`);
+  const stringBatch = options.stringBatch ?? VM_DEFAULTS.stringBatch;
+  if (!STRING_BATCH_MODES.includes(stringBatch)) {
+    throw badOption('stringBatch', stringBatch, `one of ${STRING_BATCH_MODES.join(', ')}`);
+  }
+  const timeoutMs = options.timeoutMs ?? VM_DEFAULTS.timeoutMs;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw badOption('timeoutMs', timeoutMs, `a number of milliseconds from 0 (no watchdog) to ${MAX_TIMEOUT_MS}`);
+  }
+  const guest = options.guest;
+  if (!(guest instanceof Uint8Array)) {
+    throw new PiosimError('guest-file', `guest: expected the guest binary as a Uint8Array, got ${describe(guest)}`);
+  }
+  const room = memoryBytes - GUEST_LOAD_ADDRESS;
+  if (guest.length < 1 || guest.length > room) {
+    throw new PiosimError('guest-file',
+      `guest binary is ${guest.length} bytes; expected 1 to ${room} bytes (it is loaded at 0x7C00 into ${memoryBytes} bytes of RAM)`);
+  }
+  return {
+    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs,
+    serialWrite: optionalFunction('serialWrite', options.serialWrite),
+    onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
+    onExit: optionalFunction('onExit', options.onExit),
+  };
+}

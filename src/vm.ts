@@ -1,0 +1,277 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { VcpuControl } from './control.js';
+import { createDefaultBus } from './devices/index.js';
+import type { DeviceContext } from './devices/device.js';
+import { PiosimError } from './errors.js';
+import { IoLoop } from './exit/io-loop.js';
+import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
+import { createRequestRingBuffer, RequestRing } from './exit/request-ring.js';
+import {
+  createRunPagesBuffer, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  RP_EXITS_STRING_OUT, RP_REQUEST, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
+} from './exit/run-page.js';
+import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
+import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
+import type { VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
+
+export { fillVmOptions, VM_DEFAULTS } from './vm-options.js';
+
+/** Instructions per run slice: how often a vCPU looks at its request word without exits. */
+export const SLICE_INSTRUCTIONS = 4096;
+/** After a stop, how long vCPUs get to leave before their worker threads are terminated. */
+export const STOP_GRACE_MS = 1000;
+
+/** Run a VM to its end (src/vm-api.ts). Rejects only for bad options or a missing build. */
+export async function runVm(options: VmOptions): Promise<VmResult> {
+  return new Vm(options).run();
+}
+
+/**
+ * One VM: guest RAM, run pages, the request ring, the io-bus and one piscina task per vCPU.
+ * `run()` starts it and resolves with its result; while it runs, `vcpu(i)` is the control plane of
+ * vCPU i (src/control.ts). The outcome is the first of: every vCPU halted, a debug-exit write, a
+ * guest fault, the watchdog, a host failure (a worker that errs, crashes or dies).
+ */
+export class Vm {
+  readonly options: FilledVmOptions;
+  private readonly ram: SharedArrayBuffer;
+  private readonly runPages: SharedArrayBuffer;
+  private readonly pages: RunPage[];
+  private readonly ringBuffer: SharedArrayBuffer;
+  private readonly ioLoop: IoLoop;
+  private readonly bus: ReturnType<typeof createDefaultBus>;
+  private readonly serial: SerialSink;
+  private readonly controls: VcpuControl[] = [];
+  private readonly results: (VcpuTaskResult | null)[];
+  private readonly crashed: (string | null)[];
+  private pool: Piscina<VcpuTask, VcpuTaskResult> | null = null;
+  private outcome: VmOutcome | null = null;
+  private settled = 0;
+  private started = false;
+  private allSettled!: () => void;
+  private readonly allSettledPromise = new Promise<void>((resolve) => { this.allSettled = resolve; });
+  private graceTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: VmOptions) {
+    this.options = fillVmOptions(options);
+    const o = this.options;
+    this.ram = new SharedArrayBuffer(o.memoryBytes);
+    new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);
+    this.runPages = createRunPagesBuffer(o.vcpus);
+    this.pages = Array.from({ length: o.vcpus }, (_, i) => runPageOf(this.runPages, i));
+    this.ringBuffer = createRequestRingBuffer(o.vcpus);
+    this.results = new Array(o.vcpus).fill(null);
+    this.crashed = new Array(o.vcpus).fill(null);
+    this.serial = new SerialSink(o.serialWrite);
+    const ctx: DeviceContext = {
+      serialWrite: (byte) => this.serial.write(byte),
+      requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
+      nowNs: () => process.hrtime.bigint(),
+    };
+    this.bus = createDefaultBus(ctx);
+    this.bus.onAccess = o.onDeviceAccess ?? null;
+    this.ioLoop = new IoLoop({
+      ring: new RequestRing(this.ringBuffer),
+      pages: this.pages,
+      bus: this.bus,
+      wait: o.wait,
+      onExit: o.onExit ?? undefined,
+      onError: (e) => this.decide({ kind: 'host-failure', message: `serving an exit failed: ${errorText(e)}` }),
+    });
+  }
+
+  /** The control plane of vCPU `index` (valid once run() has been called). */
+  vcpu(index: number): VcpuControl {
+    const c = this.controls[index];
+    if (c === undefined) {
+      throw new PiosimError('bad-option', `vCPU ${index} does not exist${this.started ? '' : ' yet (call run() first)'}; this VM has ${this.options.vcpus}`);
+    }
+    return c;
+  }
+
+  /** Fault injection for tests: terminate the worker thread running vCPU `index`, as a crash would. */
+  async killWorker(index: number): Promise<void> {
+    const id = Atomics.load(this.pages[index].fields, RP_THREAD_ID);
+    const worker = this.pool?.threads.find((w) => w.threadId === id);
+    if (worker === undefined) throw new PiosimError('host', `no running worker for vCPU ${index}`);
+    await worker.terminate();
+  }
+
+  async run(): Promise<VmResult> {
+    if (this.started) throw new PiosimError('usage', 'this VM has already been run');
+    this.started = true;
+    const o = this.options;
+    const t0 = performance.now();
+    const filename = vcpuWorkerPath();
+    // A pending Atomics.waitAsync does not keep Node alive (Node 20): hold a ref'd handle while we run.
+    const keepAlive = setInterval(() => { /* keeps the event loop alive */ }, 1 << 30);
+    const watchdog = o.timeoutMs > 0
+      ? setTimeout(() => this.decide({ kind: 'timeout', timeoutMs: o.timeoutMs }), o.timeoutMs)
+      : null;
+    const pool = new Piscina<VcpuTask, VcpuTaskResult>({
+      filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
+      // Tasks are long-running and use their event loop (comlink): no Atomics-based task handoff.
+      atomics: 'disabled', concurrentTasksPerWorker: 1,
+    });
+    this.pool = pool;
+    const loopDone = this.ioLoop.run().catch((e) => {
+      this.decide({ kind: 'host-failure', message: `io loop failed: ${errorText(e)}` });
+    });
+    const lockWord = new SharedArrayBuffer(4);
+    for (let i = 0; i < o.vcpus; i++) {
+      const { port1, port2 } = new MessageChannel();
+      this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
+      const task: VcpuTask = {
+        vcpu: i, ram: this.ram, runPages: this.runPages, ring: this.ringBuffer,
+        lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
+        sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
+      };
+      pool.run(task, { transferList: [port2] }).then(
+        (r) => this.onTaskResult(i, r),
+        (e) => this.onTaskCrash(i, e),
+      );
+    }
+    await this.allSettledPromise;
+    this.ioLoop.stop();
+    await loopDone;
+    clearInterval(keepAlive);
+    if (watchdog !== null) clearTimeout(watchdog);
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    this.serial.flush();
+    await pool.destroy().catch(() => { /* workers already gone */ });
+    return this.buildResult(performance.now() - t0);
+  }
+
+  /** The first outcome wins; any outcome stops every vCPU. */
+  private decide(outcome: VmOutcome): void {
+    if (this.outcome !== null) return;
+    this.outcome = outcome;
+    for (const page of this.pages) {
+      Atomics.or(page.fields, RP_REQUEST, REQ_STOP);
+      // Wakes a vCPU that is paused or serving control calls (it waits on its request word).
+      Atomics.notify(page.fields, RP_REQUEST);
+    }
+    // vCPUs waiting for (or about to post) an exit get it completed as aborted.
+    this.ioLoop.abort();
+    if (this.settled < this.options.vcpus) {
+      this.graceTimer = setTimeout(() => {
+        // A vCPU that does not leave promptly (or a wedged worker) is terminated with the pool.
+        void this.pool?.destroy().catch(() => { /* reported through the task rejections */ });
+      }, STOP_GRACE_MS);
+    }
+  }
+
+  private onTaskResult(i: number, r: VcpuTaskResult): void {
+    this.results[i] = r;
+    this.controls[i].markEnded(r.state);
+    if (r.state === 'fault') {
+      const f = r.fault ?? { cs: 0, ip: 0, bytes: [], message: 'guest fault' };
+      this.decide({ kind: 'guest-fault', vcpu: i, cs: f.cs, ip: f.ip, bytes: f.bytes, message: f.message });
+    } else if (r.state === 'error') {
+      this.decide({ kind: 'host-failure', message: `vCPU ${i} failed: ${r.error ?? 'unknown error'}` });
+    }
+    this.taskSettled();
+  }
+
+  private onTaskCrash(i: number, e: unknown): void {
+    this.crashed[i] = errorText(e);
+    this.ioLoop.markDead(i);
+    this.controls[i].markEnded('worker died');
+    this.decide({ kind: 'host-failure', message: `the worker running vCPU ${i} died: ${errorText(e)}` });
+    this.taskSettled();
+  }
+
+  private taskSettled(): void {
+    if (++this.settled < this.options.vcpus) return;
+    if (this.outcome === null) this.outcome = { kind: 'halted' }; // every task ended without another outcome
+    this.allSettled();
+  }
+
+  private buildResult(wallMs: number): VmResult {
+    const histograms: LatencyHistogram[] = [];
+    const vcpus: VcpuReport[] = this.pages.map((page, i) => {
+      const r = this.results[i];
+      const f = page.fields;
+      const fastIn = f[RP_EXITS_FAST_IN], fastOut = f[RP_EXITS_FAST_OUT];
+      const stringIn = f[RP_EXITS_STRING_IN], stringOut = f[RP_EXITS_STRING_OUT];
+      let latency = { ...EMPTY_LATENCY };
+      if (r !== null) {
+        const h = decodeLatency(r.latency);
+        histograms.push(h);
+        latency = summarizeLatency(h);
+      }
+      return {
+        vcpu: i,
+        instructions: r?.instructions ?? 0,
+        exits: { fastIn, fastOut, stringIn, stringOut, total: fastIn + fastOut + stringIn + stringOut },
+        stringElements: f[RP_STRING_ELEMENTS],
+        memoryOutOfRange: r?.memoryOutOfRange ?? 0,
+        state: r === null || r.state === 'error' ? 'crashed' : r.state,
+        registers: r?.registers ?? { ...ZERO_REGISTERS },
+        latency,
+      };
+    });
+    return {
+      outcome: this.outcome ?? { kind: 'host-failure', message: 'the VM ended without an outcome' },
+      wallMs,
+      vcpus,
+      latency: histograms.length > 0 ? summarizeLatency(mergeLatency(histograms)) : { ...EMPTY_LATENCY },
+      unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },
+      memory: new Uint8Array(this.ram).slice(),
+    };
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Guest serial output. The default sink buffers bytes for process.stdout and flushes at a newline,
+ * when full, and at the end of the run (one write per byte would dominate a chatty guest).
+ */
+class SerialSink {
+  private readonly buffer = Buffer.alloc(4096);
+  private used = 0;
+
+  constructor(private readonly sink: ((byte: number) => void) | null) {}
+
+  write(byte: number): void {
+    if (this.sink !== null) { this.sink(byte); return; }
+    this.buffer[this.used++] = byte;
+    if (byte === 0x0a || this.used === this.buffer.length) this.flush();
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    process.stdout.write(Buffer.from(this.buffer.subarray(0, this.used)));
+    this.used = 0;
+  }
+}
+
+/** The project root: the nearest directory above this module whose package.json is piosim's. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'piosim') return dir;
+      } catch { /* not ours; keep looking */ }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new PiosimError('host', `cannot find the piosim project root above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+/** The compiled vCPU worker (works whether this module runs from src/ under vitest or from dist/). */
+export function vcpuWorkerPath(): string {
+  const path = join(projectRoot(), 'dist', 'workers', 'vcpu.js');
+  if (!existsSync(path)) throw new PiosimError('host', `the vCPU worker ${path} does not exist: run "npm run build" first`);
+  return path;
+}
