@@ -1,20 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cpu, RUN_BUDGET } from '../src/cpu/cpu.js';
 import { GuestMemory } from '../src/cpu/memory.js';
 import type { PortIo } from '../src/cpu/port-io.js';
 import { DATA_PAGE_BYTES } from '../src/types.js';
 
 /**
- * Interpreter speed with no VM around it: a compute-bound ALU loop run directly on one Cpu
- * (`node dist/perf/cpu-direct.js [iterations]`). Prints instructions per second.
+ * Interpreter speed with no VM around it: a compute-bound loop run directly on one Cpu.
+ * Prints instructions per wall- and per CPU-second.
  *
+ *   node dist/perf/cpu-direct.js [iterations] [--guest simple|alu-loop] [--reps R]
+ *
+ * `simple` (the default):
  *     mov ecx, N
  * l:  add eax, ebx / xor edx, eax / inc ebx / dec ecx / jnz l      (5 instructions per iteration)
  *     hlt
+ * `alu-loop`: guests/perf/alu-loop.bin, the guest perf/interp-vs-qemu.ts races against QEMU
+ * (ADD XOR ROL SUB IMUL SHR OR ADC DEC JNZ, 10 instructions per iteration); its port writes go
+ * nowhere here. With --reps R it runs R times and also prints the median.
  */
-const LOOP = [
+const SIMPLE_LOOP = [
   0x66, 0xb9, 0, 0, 0, 0, // mov ecx, N (patched)
   0x66, 0x01, 0xd8, 0x66, 0x31, 0xc2, 0x66, 0x43, 0x66, 0x49, 0x75, 0xf4, 0xf4,
 ];
+const SIMPLE_ITERATIONS_OFFSET = 2;
+const ALU_LOOP_ITERATIONS_OFFSET = 6;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const nullIo: PortIo = {
   dataPage: new Uint8Array(DATA_PAGE_BYTES),
@@ -25,12 +37,40 @@ const nullIo: PortIo = {
   stringOut: () => {},
 };
 
-function main(): void {
-  const iterations = Number(process.argv[2] ?? 20_000_000);
+interface Options { iterations: number; guest: 'simple' | 'alu-loop'; reps: number }
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { iterations: 20_000_000, guest: 'simple', reps: 1 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--guest') {
+      const g = argv[++i];
+      if (g !== 'simple' && g !== 'alu-loop') throw new Error(`--guest: expected simple or alu-loop, got ${JSON.stringify(g)}`);
+      o.guest = g;
+    } else if (a === '--reps') {
+      o.reps = Number(argv[++i]);
+      if (!Number.isInteger(o.reps) || o.reps < 1) throw new Error(`--reps: expected a positive integer`);
+    } else {
+      o.iterations = Number(a);
+      if (!Number.isInteger(o.iterations) || o.iterations < 1 || o.iterations > 0xffffffff) {
+        throw new Error(`iterations: expected an integer in 1..4294967295, got ${JSON.stringify(a)}`);
+      }
+    }
+  }
+  return o;
+}
+
+function guestImage(o: Options): Uint8Array {
+  const code = o.guest === 'simple'
+    ? Uint8Array.from(SIMPLE_LOOP)
+    : new Uint8Array(readFileSync(join(ROOT, 'guests', 'perf', 'alu-loop.bin')));
+  const at = o.guest === 'simple' ? SIMPLE_ITERATIONS_OFFSET : ALU_LOOP_ITERATIONS_OFFSET;
+  new DataView(code.buffer, code.byteOffset).setUint32(at, o.iterations, true);
+  return code;
+}
+
+function runOnce(code: Uint8Array): number {
   const memory = new GuestMemory(new SharedArrayBuffer(1 << 20));
-  const code = LOOP.slice();
-  code[2] = iterations & 0xff; code[3] = (iterations >>> 8) & 0xff;
-  code[4] = (iterations >>> 16) & 0xff; code[5] = (iterations >>> 24) & 0xff;
   memory.bytes.set(code, 0x7c00);
   const cpu = new Cpu({ memory, io: nullIo, vcpuIndex: 0 });
   const t0 = process.hrtime.bigint();
@@ -38,6 +78,7 @@ function main(): void {
   while (cpu.run(4096) === RUN_BUDGET) { /* slice like the vCPU worker does */ }
   const ns = Number(process.hrtime.bigint() - t0);
   const cpuUs = process.cpuUsage(c0).user;
+  if (cpu.fault !== null) throw new Error(`guest faulted: ${cpu.fault.message}`);
   const ips = cpu.instructions / (ns / 1e9);
   // CPU time is the fairer figure on a shared machine: wall time includes time spent descheduled.
   const ipsCpu = cpu.instructions / (cpuUs / 1e6);
@@ -46,6 +87,25 @@ function main(): void {
     instructionsPerWallSecond: Math.round(ips), instructionsPerCpuSecond: Math.round(ipsCpu),
   }));
   console.log(`cpu-direct: ${(ips / 1e6).toFixed(1)} M instructions/s wall, ${(ipsCpu / 1e6).toFixed(1)} M per CPU-second`);
+  return ipsCpu;
 }
 
-main();
+function main(): void {
+  const o = parseArgs(process.argv.slice(2));
+  const code = guestImage(o);
+  const runs: number[] = [];
+  for (let i = 0; i < o.reps; i++) runs.push(runOnce(code));
+  if (o.reps > 1) {
+    const s = [...runs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    const med = s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+    console.log(`cpu-direct (${o.guest}): median ${(med / 1e6).toFixed(1)} M instructions per CPU-second over ${o.reps} runs`);
+  }
+}
+
+try {
+  main();
+} catch (e: unknown) {
+  process.stderr.write(`cpu-direct: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+}

@@ -71,7 +71,9 @@ export function shift(c: CpuState, op: number, v: number, count: number, size: n
   if (count === 0) return v;
   const bits = size * 8;
   const sign = signBit(size);
-  let f = c.flags;
+  // Rotates keep SF ZF AF PF, so they need the pending lazy record materialized; SHL/SHR/SAR
+  // replace all six arithmetic flags, so the stale bits in flagBits are as good (and cheaper).
+  let f = op < 4 ? c.flags : c.flagBits;
   let r: number;
   switch (op) {
     case 0: { // ROL
@@ -121,16 +123,18 @@ export function shift(c: CpuState, op: number, v: number, count: number, size: n
       break;
     }
     case 4: case 6: { // SHL / SAL
-      const before = count <= 32 ? (count === 32 ? 0 : v * 2 ** (count - 1)) : 0; // v << (count-1), exact
-      r = trunc(before * 2, size);
+      // count is 1..31 here, so the low 32 bits of v << (count-1) are all the bits we look at
+      // (integer shifts: `2 ** n` compiled to a call to pow on this hot path).
+      const before = v << (count - 1);
+      r = trunc(before << 1, size);
       const cf = (trunc(before, size) & sign) !== 0 && count <= bits ? 1 : 0;
       f = (f & ~FLAGS_ARITH) | szp(r, size) | cf;
       if ((((r & sign) !== 0 ? 1 : 0) ^ cf) !== 0) f |= FLAG_OF;
       break;
     }
     case 5: { // SHR
-      const before = count > bits ? 0 : Math.floor(v / 2 ** (count - 1));
-      r = Math.floor(before / 2);
+      const before = count > bits ? 0 : v >>> (count - 1);
+      r = before >>> 1;
       const cf = before & 1;
       f = (f & ~FLAGS_ARITH) | szp(r, size) | cf;
       if ((((before & sign) !== 0) !== ((r & sign) !== 0))) f |= FLAG_OF;
@@ -182,7 +186,8 @@ export function doubleShift(c: CpuState, left: boolean, dst: number, src: number
   }
   const sign = signBit(size);
   const cf = left ? ((before & sign) !== 0 ? 1 : 0) : before & 1;
-  let f = (c.flags & ~FLAGS_ARITH) | szp(r, size) | cf;
+  // All six arithmetic flags are replaced: no need to materialize the lazy record first.
+  let f = (c.flagBits & ~FLAGS_ARITH) | szp(r, size) | cf;
   if (((before ^ r) & sign) !== 0) f |= FLAG_OF;
   c.flags = f;
   return r;
@@ -190,7 +195,8 @@ export function doubleShift(c: CpuState, left: boolean, dst: number, src: number
 
 /** Flags after MUL/IMUL: CF = OF = `overflow`; SF/ZF/PF from the low half (undefined on Intel). */
 export function mulFlags(c: CpuState, low: number, overflow: boolean, size: number): void {
-  let f = (c.flags & ~FLAGS_ARITH) | szp(low, size);
+  // All six arithmetic flags are replaced: no need to materialize the lazy record first.
+  let f = (c.flagBits & ~FLAGS_ARITH) | szp(low, size);
   if (overflow) f |= FLAG_CF | FLAG_OF;
   c.flags = f;
 }

@@ -1,7 +1,8 @@
 import type { RegisterSnapshot } from '../types.js';
 import type { GuestMemory } from './memory.js';
 import type { PortIo } from './port-io.js';
-import { resetDecodeState, step } from './execute.js';
+import { resetDecodeState } from './execute.js';
+import { runSlice } from './run-loop.js';
 import { FLAGS_POPF_WRITABLE } from './flags.js';
 import { CS, CpuState, DS, EAX, EBP, EBX, ECX, EDI, EDX, ES, ESI, ESP, FS, GS, PENDING_NONE, SS } from './state.js';
 
@@ -60,15 +61,8 @@ export class Cpu extends CpuState {
     if (this.pending !== PENDING_NONE) return this.takePending();
     let done = 0;
     try {
-      while (done < budget) {
-        step(this);
-        if (this.pending !== PENDING_NONE) {
-          // A fault does not retire; HALT and an instruction that ended with a stop request do.
-          if (this.pending !== RUN_FAULT) done++;
-          break;
-        }
-        done++;
-      }
+      // A fault does not retire; HALT and an instruction that ended with a stop request do.
+      done = runSlice(this, budget);
     } catch (e) {
       // A bug in the interpreter must not take the worker down: report it as a guest fault.
       this.pending = RUN_FAULT;

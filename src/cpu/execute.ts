@@ -1,6 +1,6 @@
-import { imulTrunc, logic } from './alu.js';
+import { logic } from './alu.js';
 import { FLAG_CF, FLAG_DF, FLAG_IF, FLAG_OF, FLAGS_POPF_WRITABLE, signExtend } from './flags.js';
-import { enter, group3, group5, interrupt, jumpRel, rmwUnary, shiftRm, UN_DEC, UN_INC, xchgRm } from './groups.js';
+import { enter, group3, group5, interrupt, jumpRel, rmwUnary, UN_DEC, UN_INC, xchgRm } from './groups.js';
 import { asciiAdjust, asciiAdjustDivide, asciiAdjustMultiply, decimalAdjust } from './bcd.js';
 import { execute0f } from './execute-0f.js';
 import { portIn, portOut, stringIo } from './port-ops.js';
@@ -24,12 +24,12 @@ const MAX_INSTRUCTION_BYTES = 15;
  * handlers into one huge function, so each handler gets its own inlining budget for the ALU,
  * ModR/M and register helpers it calls: measured about 30% faster on ALU loops.
  */
-type Handler = (c: CpuState, op: number) => void;
-const HANDLERS: Handler[] = [];
+export type Handler = (c: CpuState, op: number) => void;
+export const HANDLERS: Handler[] = [];
 for (let op = 0; op < 256; op++) HANDLERS.push(hotHandler(op) ?? execute);
 
 /** PREFIX[b] = 1 for the prefix bytes: segment overrides, 66, 67, F0, F2, F3. */
-const PREFIX = new Uint8Array(256);
+export const PREFIX = new Uint8Array(256);
 for (const b of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PREFIX[b] = 1;
 
 /**
@@ -40,11 +40,13 @@ for (const b of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf
  */
 export function step(c: CpuState): void {
   c.startIp = c.ip;
-  let op = c.fetch8();
-  if (PREFIX[op] === 0) {
-    HANDLERS[op](c, op);
-    return;
-  }
+  const op = c.fetch8();
+  if (PREFIX[op] === 0) HANDLERS[op](c, op);
+  else stepPrefixed(c, op);
+}
+
+/** The rest of an instruction whose first byte `op` (already fetched) is a prefix. */
+export function stepPrefixed(c: CpuState, op: number): void {
   if (op === 0x66) {
     // Fast path for the commonest prefix alone (32-bit operands in real-mode code).
     const next = c.fetch8();
@@ -132,13 +134,6 @@ function execute(c: CpuState, op: number): void {
     }
     case 0x68: c.push(os, c.fetchImm(os)); return;
     case 0x6a: { const v = signExtend(c.fetch8(), 1); c.push(os, os === 4 ? v >>> 0 : v & 0xffff); return; }
-    case 0x69: case 0x6b: {
-      c.decodeModrm();
-      const a = c.readRm(os);
-      const b = op === 0x69 ? c.fetchImm(os) : signExtend(c.fetch8(), 1) >>> 0;
-      c.setReg(os, c.reg, imulTrunc(c, a, b, os));
-      return;
-    }
     case 0x6c: stringIo(c, 1, true); return;
     case 0x6d: stringIo(c, os, true); return;
     case 0x6e: stringIo(c, 1, false); return;
@@ -216,8 +211,6 @@ function execute(c: CpuState, op: number): void {
     case 0xad: stringOp(c, STR_LODS, os); return;
     case 0xae: stringOp(c, STR_SCAS, 1); return;
     case 0xaf: stringOp(c, STR_SCAS, os); return;
-    case 0xc0: c.decodeModrm(); shiftRm(c, 1, c.fetch8()); return;
-    case 0xc1: c.decodeModrm(); shiftRm(c, os, c.fetch8()); return;
     case 0xc2: { const n = c.fetch16(); c.ip = c.pop(os) & 0xffff; r16[ESP << 1] += n; return; }
     case 0xc3: c.ip = c.pop(os) & 0xffff; return;
     case 0xc4: case 0xc5: { // LES / LDS
@@ -255,10 +248,6 @@ function execute(c: CpuState, op: number): void {
       c.flags = (c.pop(os) & FLAGS_POPF_WRITABLE) | 2;
       return;
     }
-    case 0xd0: c.decodeModrm(); shiftRm(c, 1, 1); return;
-    case 0xd1: c.decodeModrm(); shiftRm(c, os, 1); return;
-    case 0xd2: c.decodeModrm(); shiftRm(c, 1, r8[4]); return;
-    case 0xd3: c.decodeModrm(); shiftRm(c, os, r8[4]); return;
     case 0xd4: asciiAdjustMultiply(c, c.fetch8()); return;
     case 0xd5: asciiAdjustDivide(c, c.fetch8()); return;
     case 0xd6: r8[0] = (c.flags & FLAG_CF) !== 0 ? 0xff : 0; return; // SALC

@@ -1,13 +1,14 @@
-import { aluRm } from './groups.js';
-import { arith, incDec, logic, OP_CMP } from './alu.js';
+import { aluRm, shiftRm } from './groups.js';
+import { arith, imulTrunc, incDec, logic, OP_CMP } from './alu.js';
 import { signExtend } from './flags.js';
 import { condition, zeroFlag } from './lazy-flags.js';
 import { EAX, ECX, type CpuState } from './state.js';
 
 /**
  * Handlers for the opcodes that dominate real guest loops (ALU, INC/DEC, PUSH/POP, MOV, Jcc,
- * LOOP), each a small function so V8 optimizes it with the ALU and ModR/M helpers inlined.
- * execute.ts dispatches to them through its opcode table.
+ * LOOP, shifts, IMUL by immediate), each a small function so V8 optimizes it with the ALU and
+ * ModR/M helpers inlined. execute.ts dispatches to them through its opcode table; run-loop.ts
+ * runs the register-only forms of the hottest ones inline before it gets there.
  */
 export type HotHandler = (c: CpuState, op: number) => void;
 
@@ -23,6 +24,8 @@ export function hotHandler(op: number): HotHandler | undefined {
   if (op >= 0x88 && op <= 0x8b) return movRm;
   if (op >= 0xb0 && op <= 0xbf) return movImm;
   if (op >= 0xe0 && op <= 0xe2) return loop;
+  if ((op >= 0xc0 && op <= 0xc1) || (op >= 0xd0 && op <= 0xd3)) return shiftGroup;
+  if (op === 0x69 || op === 0x6b) return imulImm;
   if (op === 0xeb) return jmpShort;
   return undefined;
 }
@@ -58,8 +61,10 @@ function aluOpcode(c: CpuState, op: number): void {
 
 /** 40-4F: INC/DEC r16/r32. */
 function incDecReg(c: CpuState, op: number): void {
-  const os = c.opSize;
-  c.setReg(os, op & 7, incDec(c, c.getReg(os, op & 7), op >= 0x48, os));
+  const n = op & 7;
+  const dec = op >= 0x48;
+  if (c.opSize === 4) c.r32[n] = incDec(c, c.r32[n], dec, 4);
+  else c.r16[n << 1] = incDec(c, c.r16[n << 1], dec, 2);
 }
 
 /** 50-57: PUSH r (PUSH SP pushes the value before the decrement). */
@@ -97,6 +102,22 @@ function group1(c: CpuState, op: number): void {
     imm = c.fetchImm(size);
   }
   aluRm(c, c.reg, size, imm);
+}
+
+/** C0 C1 D0-D3: group 2 shifts and rotates of r/m by imm8, 1 or CL. */
+function shiftGroup(c: CpuState, op: number): void {
+  c.decodeModrm();
+  const size = (op & 1) === 0 ? 1 : c.opSize;
+  shiftRm(c, size, op < 0xd0 ? c.fetch8() : op < 0xd2 ? 1 : c.r8[4]);
+}
+
+/** 69/6B: IMUL r, r/m, imm (6B sign-extends imm8). */
+function imulImm(c: CpuState, op: number): void {
+  c.decodeModrm();
+  const os = c.opSize;
+  const a = c.readRm(os);
+  const b = op === 0x69 ? c.fetchImm(os) : signExtend(c.fetch8(), 1) >>> 0;
+  c.setReg(os, c.reg, imulTrunc(c, a, b, os));
 }
 
 /** 84/85: TEST r/m, reg. */

@@ -1,0 +1,165 @@
+import { HANDLERS, PREFIX, stepPrefixed } from './execute.js';
+import { condition } from './lazy-flags.js';
+import { aluRegImm8, aluRegReg, imulRegImm, incDecRegN, movRegReg, shiftReg, testRegReg } from './reg-ops.js';
+import type { CpuState } from './state.js';
+
+/**
+ * The interpreter's hot loop. Profiling showed dispatch dominating the cost of a simple
+ * instruction: the megamorphic call through the opcode table cost about as much as the work of
+ * a register ADD. So the commonest register-only forms are decoded here, in one switch that V8
+ * compiles to a jump table, and run by small helpers (reg-ops.ts) called directly with register
+ * *numbers*: a direct call is cheap, and small-integer arguments are never boxed, whether or
+ * not V8 inlines the helper. The forms, each 16-bit and, under a lone 0x66 prefix, 32-bit:
+ *   ALU r,r (00-3F forms 1/3, mod = 3)   INC/DEC r (40-4F)   Jcc rel8 (70-7F)   JMP rel8 (EB)
+ *   group 1 r, imm8 (83, mod = 3)   TEST r,r (85)   MOV r,r (89/8B)   MOV r, imm (B8-BF)
+ *   shift/rotate r by imm8, 1 or CL (C1 D1 D3, mod = 3)   IMUL r, r, imm (69/6B, mod = 3)
+ * Everything else (memory operands, other prefixes, every other opcode) goes through the opcode
+ * table as before. These paths are shortcuts only: they do exactly what the table handlers do,
+ * and the conformance vectors and the QEMU differential run through them.
+ *
+ * The numeric literals are deliberate: an imported `const` (CS, PENDING_NONE, ...) is a module
+ * cell that V8 reloads and hole-checks at every use.
+ */
+
+/** RUN_FAULT (cpu.ts): the pending reason of a fault, which does not retire. */
+const PENDING_FAULT = 2;
+
+/**
+ * Executes up to `budget` instructions and returns how many retired; stops early once an
+ * instruction sets `pending` (HALT, a stop request or a fault).
+ */
+export function runSlice(c: CpuState, budget: number): number {
+  const handlers = HANDLERS;
+  const prefix = PREFIX;
+  const bytes = c.bytes;
+  const memSize = c.memSize;
+  const sbase = c.sbase;
+  let done = 0;
+  while (done < budget) {
+    const ip = c.ip;
+    c.startIp = ip;
+    const a = sbase[1 /* CS */] + ip;
+    let op = a < memSize ? bytes[a] : c.mem.read8(a);
+    let wide = false; // a lone 0x66 prefix: 32-bit operands
+    if (prefix[op] === 0) {
+      c.ip = (ip + 1) & 0xffff;
+    } else if (op === 0x66 && ip !== 0xffff && a + 1 < memSize && prefix[bytes[a + 1]] === 0) {
+      // A lone 0x66 (32-bit operands in real-mode code) is common enough to take inline too.
+      op = bytes[a + 1];
+      c.ip = (ip + 2) & 0xffff;
+      wide = true;
+    } else {
+      c.ip = (ip + 1) & 0xffff;
+      stepPrefixed(c, op);
+      op = -1;
+    }
+    // The inline forms: `continue` when done, `break fast` to fall back to the table.
+    if (op >= 0) {
+      // The byte after the opcode (ModR/M or rel8) for the inline forms, or -1 past the end of
+      // RAM, where the table handler's fetch does the out-of-range accounting.
+      const na = sbase[1 /* CS */] + c.ip;
+      const m = na < memSize ? bytes[na] : -1;
+      fast: {
+        switch (op) {
+          case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39: {
+            if (m < 0xc0) break fast;
+            c.ip = (c.ip + 1) & 0xffff;
+            aluRegReg(c, op >> 3, m & 7, (m >> 3) & 7, wide);
+            done++;
+            continue; // inline forms never fault, halt or stop the slice
+          }
+          case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b: {
+            if (m < 0xc0) break fast;
+            c.ip = (c.ip + 1) & 0xffff;
+            aluRegReg(c, op >> 3, (m >> 3) & 7, m & 7, wide);
+            done++;
+            continue;
+          }
+          case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+          case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+            incDecRegN(c, op & 7, op >= 0x48, wide);
+            done++;
+            continue;
+          case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+          case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+            if (m < 0) break fast;
+            const rel = (m << 24) >> 24;
+            // JZ/JNZ (the loop-closing branch) read ZF straight from the lazy record.
+            const taken = (op & 14) === 4
+              ? (c.lzOp === 0 /* LZ_NONE */ ? (c.flagBits & 0x40 /* ZF */) !== 0 : c.lzR === 0) === (op === 0x74)
+              : condition(op & 15, c);
+            c.ip = (c.ip + 1 + (taken ? rel : 0)) & 0xffff;
+            done++;
+            continue;
+          }
+          case 0xeb: {
+            if (m < 0) break fast;
+            c.ip = (c.ip + 1 + ((m << 24) >> 24)) & 0xffff;
+            done++;
+            continue;
+          }
+          case 0x83: {
+            if (m < 0xc0) break fast;
+            c.ip = (c.ip + 1) & 0xffff;
+            aluRegImm8(c, (m >> 3) & 7, m & 7, (c.fetch8() << 24) >> 24, wide);
+            done++;
+            continue;
+          }
+          case 0x85: {
+            if (m < 0xc0) break fast;
+            c.ip = (c.ip + 1) & 0xffff;
+            testRegReg(c, m & 7, (m >> 3) & 7, wide);
+            done++;
+            continue;
+          }
+          case 0x89: case 0x8b: {
+            if (m < 0xc0) break fast;
+            c.ip = (c.ip + 1) & 0xffff;
+            if (op === 0x89) movRegReg(c, m & 7, (m >> 3) & 7, wide);
+            else movRegReg(c, (m >> 3) & 7, m & 7, wide);
+            done++;
+            continue;
+          }
+          case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
+            if (wide) c.r32[op & 7] = c.fetch32();
+            else c.r16[(op & 7) << 1] = c.fetch16();
+            done++;
+            continue;
+          case 0xc1: case 0xd1: case 0xd3: {
+            if (m < 0xc0) break fast;
+            c.ip = (c.ip + 1) & 0xffff;
+            const count = op === 0xc1 ? c.fetch8() : op === 0xd1 ? 1 : c.r8[4 /* CL */];
+            shiftReg(c, (m >> 3) & 7, m & 7, count, wide);
+            done++;
+            continue;
+          }
+          case 0x69: case 0x6b: {
+            if (m < 0xc0) break fast;
+            c.ip = (c.ip + 1) & 0xffff;
+            // The immediate as a signed int: small (a Smi) for the common 6B form.
+            const imm = op === 0x6b ? (c.fetch8() << 24) >> 24 : wide ? c.fetch32() | 0 : (c.fetch16() << 16) >> 16;
+            imulRegImm(c, (m >> 3) & 7, m & 7, imm, wide);
+            done++;
+            continue;
+          }
+          default:
+            break fast;
+        }
+      }
+      const handler = handlers[op];
+      if (wide) {
+        c.opSize = 4;
+        handler(c, op);
+        c.opSize = 2;
+      } else {
+        handler(c, op);
+      }
+    }
+    if (c.pending !== 0 /* PENDING_NONE */) {
+      if (c.pending !== PENDING_FAULT) done++; // HALT and a stop request retire; a fault does not
+      break;
+    }
+    done++;
+  }
+  return done;
+}
