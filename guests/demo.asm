@@ -7,9 +7,8 @@
 ; register and writes the exit value to isa-debug-exit (0xf4); the others HLT. Lines therefore come
 ; out whole and in vCPU order.
 ;
-; The vCPU count: CPUID leaf 1 EBX[23:16] when EDX.HTT (bit 28) is set and it is nonzero; otherwise
-; the byte at `vcpu_count`, which `piosim demo` patches to --vcpus (it finds it right after the
-; "PIOSIM-DEMO" signature). Its default, 1, suits QEMU's single CPU.
+; The vCPU count: CPUID leaf 1 EBX[23:16] when EDX.HTT (bit 28) is set and it is nonzero (piosim
+; and QEMU set both when there is more than one vCPU); otherwise the byte at `vcpu_count`, 1.
 ;
 ; Exit value: 0 = success (QEMU status (0 << 1) | 1 = 1; `piosim demo` reports that as status 0),
 ; 1 = the UART scratch register did not read back.
@@ -32,7 +31,7 @@ entry:
     jmp short main
     nop
 signature:  db 'PIOSIM-DEMO'
-vcpu_count: db 1                 ; patched by `piosim demo`
+vcpu_count: db 1                 ; the count when CPUID reports none (a single vCPU)
 
 main:
     cli

@@ -102,19 +102,8 @@ export function demoGuestPath(): string {
   return path.join(projectRoot(), 'guests', 'demo.bin');
 }
 
-/** Marks the byte `piosim demo` patches with the vCPU count (guests/demo.asm). */
-export const DEMO_SIGNATURE = 'PIOSIM-DEMO';
 /** The debug-exit value the demo guest writes on success. */
 export const DEMO_SUCCESS_VALUE = 0;
-
-/** Writes the vCPU count into the demo guest image (the byte after its signature). */
-export function patchDemoVcpuCount(bytes: Uint8Array, vcpus: number): void {
-  const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(DEMO_SIGNATURE, 0, 'latin1');
-  if (at < 0 || at + DEMO_SIGNATURE.length >= bytes.length) {
-    throw new PiosimError('guest-file', `the demo guest has no "${DEMO_SIGNATURE}" signature; rebuild guests/demo.bin`);
-  }
-  bytes[at + DEMO_SIGNATURE.length] = vcpus;
-}
 
 function describeFsError(e: unknown): string {
   const code = (e as NodeJS.ErrnoException | null)?.code;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, CommanderError, type OptionValues } from 'commander';
 import { isPiosimError } from '../errors.js';
 import { exitStatusForError, STATUS_HOST_FAILURE, STATUS_USAGE } from './exit-status.js';
-import { DEMO_SUCCESS_VALUE, demoGuestPath, loadGuest, patchDemoVcpuCount, projectRoot } from './guest-file.js';
+import { DEMO_SUCCESS_VALUE, demoGuestPath, loadGuest, projectRoot } from './guest-file.js';
 import { CLI_DEFAULTS, MAX_VCPUS, resolveRunConfig, type RawRunOptions } from './options.js';
 import { runGuest } from './run-command.js';
 
@@ -70,8 +70,6 @@ function buildProgram(setStatus: (status: number) => void): Command {
   ).action(async (opts: OptionValues) => {
     const config = resolveRunConfig(rawOptions(opts), CLI_DEFAULTS.demoVcpus);
     const guest = loadGuest(demoGuestPath(), config.memoryBytes);
-    // The demo learns the vCPU count from this byte when CPUID does not give it (guests/demo.asm).
-    patchDemoVcpuCount(guest.bytes, config.vcpus);
     setStatus(await runGuest({ guest, config, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
   });
 

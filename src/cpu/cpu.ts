@@ -20,7 +20,13 @@ export const RESET_SP = 0x7c00;
 export const FAULT_BYTES = 8;
 
 export interface GuestFaultInfo { cs: number; ip: number; bytes: number[]; message: string }
-export interface CpuOptions { memory: GuestMemory; io: PortIo; vcpuIndex: number }
+export interface CpuOptions {
+  memory: GuestMemory;
+  io: PortIo;
+  vcpuIndex: number;
+  /** vCPUs in the VM, 1 to 255; default 1. */
+  vcpuCount?: number;
+}
 
 /**
  * One vCPU: an x86 real-mode interpreter over shared guest RAM, doing port I/O only through
@@ -35,7 +41,7 @@ export class Cpu extends CpuState {
   private faultInfo: GuestFaultInfo | null = null;
 
   constructor(options: CpuOptions) {
-    super(options.memory, options.io, options.vcpuIndex);
+    super(options.memory, options.io, options.vcpuIndex, options.vcpuCount ?? 1);
     this.reset();
   }
 

@@ -12,6 +12,8 @@ export const CPUID_VENDOR = 'PiosimVCPU86';
 export const CPUID_SIGNATURE = 0x400;
 /** Leaf 1 EDX: TSC (bit 4), the only optional feature implemented. */
 export const CPUID_FEATURES_EDX = 1 << 4;
+/** Leaf 1 EDX.HTT: EBX[23:16] holds the logical processor count. */
+export const CPUID_EDX_HTT = 1 << 28;
 
 const vendorWord = (i: number): number =>
   (CPUID_VENDOR.charCodeAt(i) | (CPUID_VENDOR.charCodeAt(i + 1) << 8) |
@@ -88,14 +90,22 @@ export function execute0f(c: CpuState): void {
   c.raiseFault(MSG_UNSUPPORTED);
 }
 
-/** CPUID leaves 0 and 1; leaf 1 EBX[31:24] is the initial APIC ID = vCPU index. Others: zeros. */
+/**
+ * CPUID leaves 0 and 1; leaf 1 EBX[31:24] is the initial APIC ID = vCPU index. With more than one
+ * vCPU, leaf 1 also sets EDX.HTT and EBX[23:16] = the vCPU count, as QEMU does for a multi-CPU
+ * package, so a guest can learn how many vCPUs there are. Other leaves: zeros.
+ */
 function cpuid(c: CpuState): void {
   const r = c.r32;
   const leaf = r[EAX];
   if (leaf === 0) {
     r[EAX] = CPUID_MAX_LEAF; r[EBX] = VENDOR_EBX; r[EDX] = VENDOR_EDX; r[ECX] = VENDOR_ECX;
   } else if (leaf === 1) {
-    r[EAX] = CPUID_SIGNATURE; r[EBX] = (c.vcpuIndex & 0xff) << 24; r[ECX] = 0; r[EDX] = CPUID_FEATURES_EDX;
+    const multi = c.vcpuCount > 1;
+    r[EAX] = CPUID_SIGNATURE;
+    r[EBX] = ((c.vcpuIndex & 0xff) << 24) | (multi ? (c.vcpuCount & 0xff) << 16 : 0);
+    r[ECX] = 0;
+    r[EDX] = CPUID_FEATURES_EDX | (multi ? CPUID_EDX_HTT : 0);
   } else {
     r[EAX] = 0; r[EBX] = 0; r[ECX] = 0; r[EDX] = 0;
   }

@@ -61,6 +61,8 @@ export class CpuState {
   readonly memSize: number;
   readonly io: PortIo;
   readonly vcpuIndex: number;
+  /** vCPUs in the VM (CPUID leaf 1 reports it when > 1). */
+  readonly vcpuCount: number;
 
   // ---- decode state of the current instruction ----
   /** IP of the first prefix byte: where a fault or a restarted REP resumes. */
@@ -90,12 +92,13 @@ export class CpuState {
   pending = PENDING_NONE;
   faultMessage = '';
 
-  constructor(mem: GuestMemory, io: PortIo, vcpuIndex: number) {
+  constructor(mem: GuestMemory, io: PortIo, vcpuIndex: number, vcpuCount = 1) {
     this.mem = mem;
     this.bytes = mem.bytes;
     this.memSize = mem.size;
     this.io = io;
     this.vcpuIndex = vcpuIndex;
+    this.vcpuCount = vcpuCount;
   }
 
   /** EFLAGS with every arithmetic flag current (materializes a pending lazy record). */

@@ -109,10 +109,11 @@ describe('piosim run: exit statuses', () => {
   it('(V << 1) | 1 when the guest writes V to 0xf4', () => {
     const r = runCli(['run', guest('cli/exit-value.bin'), '--vcpus', '2', '--timeout', '30']);
     expect(r.status, r.stderr).toBe(0x21);
-    // The demo binary run directly follows the plain QEMU convention: 0 -> 1.
-    const demo = runCli(['run', guest('demo.bin'), '--timeout', '30']);
+    // The demo binary run directly follows the plain QEMU convention: 0 -> 1. It learns the
+    // vCPU count from CPUID leaf 1 (EBX[23:16] with EDX.HTT), so every vCPU reports.
+    const demo = runCli(['run', guest('demo.bin'), '--vcpus', '3', '--timeout', '30']);
     expect(demo.status, demo.stderr).toBe(1);
-    expect(demo.stdout).toBe('vCPU 0 reporting\n');
+    expect(demo.stdout).toBe('vCPU 0 reporting\nvCPU 1 reporting\nvCPU 2 reporting\n');
   });
 
   it('4 on a guest fault, naming the vCPU, CS:IP and the bytes', () => {

@@ -185,7 +185,18 @@ describe('CPUID and RDTSC', () => {
     expect(Buffer.from(m.mem.bytes.subarray(0x100, 0x10c)).toString('latin1')).toBe('PiosimVCPU86');
     expect(r.esi).toBe(1);
     expect(r.ebx >>> 24).toBe(5);
+    expect((r.ebx >>> 16) & 0xff).toBe(0); // a single vCPU reports no count, as QEMU does
     expect(r.edx & 0x10).toBe(0x10);
+    expect(r.edx & (1 << 28)).toBe(0);
+  });
+
+  it('leaf 1 with several vCPUs: EDX.HTT set and EBX[23:16] = vCPU count', () => {
+    const m = machine(S.CPUID, 1 << 20, 2, 6);
+    expect(runToEnd(m.cpu)).toBe(RUN_HALT);
+    const r = m.cpu.getRegisters();
+    expect(r.ebx >>> 24).toBe(2);
+    expect((r.ebx >>> 16) & 0xff).toBe(6);
+    expect(r.edx & (1 << 28)).toBe(1 << 28);
   });
 
   it('RDTSC moves forward and is deterministic (derived from retired instructions)', () => {

@@ -58,11 +58,11 @@ export class TestPortIo implements PortIo {
 export interface Machine { cpu: Cpu; io: TestPortIo; mem: GuestMemory }
 
 /** 1 MiB of RAM with `code` at 0000:7C00 and a reset Cpu. */
-export function machine(code: readonly number[], ramBytes = 1 << 20, vcpuIndex = 0): Machine {
+export function machine(code: readonly number[], ramBytes = 1 << 20, vcpuIndex = 0, vcpuCount = 1): Machine {
   const mem = new GuestMemory(new ArrayBuffer(ramBytes));
   mem.bytes.set(code, 0x7c00);
   const io = new TestPortIo();
-  const cpu = new Cpu({ memory: mem, io, vcpuIndex });
+  const cpu = new Cpu({ memory: mem, io, vcpuIndex, vcpuCount });
   return { cpu, io, mem };
 }
 
