@@ -87,44 +87,7 @@ start:
     out 0xf4, al
     hlt
 
-; --- serial helpers (UART THR at 0x3f8) ---
-print_chr:                      ; AL
-    push dx
-    mov dx, 0x3f8
-    out dx, al
-    pop dx
-    ret
-
-print_str:                      ; DS:SI, zero-terminated
-    push ax
-.next:
-    lodsb
-    test al, al
-    jz .done
-    call print_chr
-    jmp .next
-.done:
-    pop ax
-    ret
-
-print_hex32:                    ; EAX as 8 hex digits
-    push ecx
-    push eax
-    mov cx, 8
-.digit:
-    rol eax, 4
-    push eax
-    and al, 0x0f
-    add al, '0'
-    cmp al, '9'
-    jbe .out
-    add al, 'a' - '0' - 10
-.out:
-    call print_chr
-    pop eax
-    loop .digit
-    pop eax
-    pop ecx
-    ret
+; --- serial helpers ---
+%include "uart-print.inc"
 
 msg: db 'io-forms ', 0

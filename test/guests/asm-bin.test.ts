@@ -36,7 +36,7 @@ describe.skipIf(missing !== undefined)('guests: every .asm assembles to its comm
   it.each(sources)('%s', (rel) => {
     const asm = join(GUESTS, rel);
     const bin = asm.replace(/\.asm$/, '.bin');
-    expect(existsSync(bin), `${rel}: no committed ${relative(GUESTS, bin)} beside it (nasm -f bin ${rel} -o ...)`).toBe(true);
+    expect(existsSync(bin), `${rel}: no committed ${relative(GUESTS, bin)} beside it (nasm -f bin -i <its folder>/ ${rel} -o ...)`).toBe(true);
     const out = join(scratch, rel.replace(/[\\/]/g, '_').replace(/\.asm$/, '.bin'));
     assembleFile(asm, out);
     const built = readFileSync(out);

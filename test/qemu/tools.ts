@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { PiosimError } from '../../src/errors.js';
 
 /**
@@ -33,9 +33,13 @@ export function missingTools(commands: readonly string[]): string | undefined {
   return `${missing.join(' and ')} not found on PATH (Debian: apt-get install -y nasm qemu-system-x86; .ci/run installs them)`;
 }
 
-/** Assembles a file with `nasm -f bin`. Throws a PiosimError carrying nasm's own message. */
+/**
+ * Assembles a file with `nasm -f bin`, finding `%include` files beside the source (nasm itself
+ * looks only in the current directory). Throws a PiosimError carrying nasm's own message.
+ */
 export function assembleFile(asmPath: string, outPath: string): void {
-  const r = spawnSync(NASM, ['-f', 'bin', asmPath, '-o', outPath], { encoding: 'utf8' });
+  const includeDir = dirname(resolve(asmPath)) + sep;
+  const r = spawnSync(NASM, ['-f', 'bin', '-i', includeDir, asmPath, '-o', outPath], { encoding: 'utf8' });
   if (r.error !== undefined) {
     throw new PiosimError('host', `cannot run ${NASM}: ${r.error.message}`, { cause: r.error });
   }
