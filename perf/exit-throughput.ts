@@ -1,7 +1,8 @@
 /**
  * Exit-throughput benchmark (issue 2): a guest looping `out dx, al` to the test device at 0xE0,
  * on 1 and 4 vCPUs, in each --wait mode, beside a raw SharedArrayBuffer ping-pong between one
- * worker and the main thread (the floor: the cheapest round trip these threads can do).
+ * worker and the main thread (the floor: the cheapest round trip these threads can do) and the
+ * request ring's protocol alone (perf/ring-worker.ts: what the ring costs before any compute).
  *
  *   npm run bench:exits     (env: PIOSIM_BENCH_REPEATS=N, PIOSIM_BENCH_SECONDS=S, PIOSIM_BENCH_ONLY=label)
  *
@@ -15,6 +16,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { runVm, projectRoot } from '../src/vm.js';
+import { createRequestRingBuffer, RequestRing } from '../src/exit/request-ring.js';
+import { createRunPagesBuffer, RP_PORT, RP_SEQUENCE, RP_STATE, RP_VALUE, runPageOf, STATE_EXIT_DONE } from '../src/exit/run-page.js';
+import { RING_BENCH_DONE } from './ring-worker.js';
 import { WAIT_MODES, type WaitMode } from '../src/types.js';
 import { FLOOR_DONE, FLOOR_FIELDS, FLOOR_FLAG } from './floor-worker.js';
 
@@ -24,7 +28,7 @@ const TARGET_SECONDS = Number(process.env.PIOSIM_BENCH_SECONDS ?? 0.4);
 const VCPU_COUNTS = [1, 4];
 
 interface Sample { exitsPerSec: number; p50Ns: number; p99Ns: number }
-interface Row { config: string; vcpus: number; wait: WaitMode | 'floor'; runs: Sample[]; median: Sample }
+interface Row { config: string; vcpus: number; wait: WaitMode | 'floor' | 'ring'; runs: Sample[]; median: Sample }
 
 const root = projectRoot();
 const guestTemplate = readFileSync(join(root, 'guests', 'runtime', 'exit-bench.bin'));
@@ -43,10 +47,19 @@ function medianSample(runs: Sample[]): Sample {
   };
 }
 
+/**
+ * Untimed OUTs per vCPU before the measured loop (at most `iterations`): every VM starts fresh
+ * worker threads, whose interpreter is cold; without a warm-up a 0.4 s loop measured mostly JIT
+ * tier-up (1 vCPU spin: ~0.7 M/s measured, ~2.7 M/s warm).
+ */
+const WARMUP_ITERATIONS = 200_000;
+
 /** One VM run: `iterations` OUTs per vCPU; exits/s over the guest's marked loop. */
 async function vmRun(vcpus: number, wait: WaitMode, iterations: number): Promise<Sample> {
   const guest = Uint8Array.from(guestTemplate);
-  new DataView(guest.buffer).setUint32(guest.length - 4, iterations, true); // `iterations:` is the last dword
+  const view = new DataView(guest.buffer);
+  view.setUint32(guest.length - 8, Math.min(iterations, WARMUP_ITERATIONS), true); // `warmup:`, the second-to-last dword
+  view.setUint32(guest.length - 4, iterations, true); // `iterations:` is the last dword
   let firstStart = Infinity;
   let lastEnd = 0;
   const result = await runVm({
@@ -81,10 +94,45 @@ async function floorRun(roundTrips: number): Promise<Sample> {
   return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: perTripNs, p99Ns: Number.NaN };
 }
 
-interface Config { label: string; vcpus: number; wait: WaitMode | 'floor'; total: number }
+/**
+ * The ring protocol alone (perf/ring-worker.ts): `roundTrips` exits through a real RequestRing,
+ * both sides spinning, the main thread completing each with no device. Sits between the floor
+ * and a VM: what the ring costs over the floor, before interpreter, bus and bookkeeping.
+ */
+async function ringRun(roundTrips: number): Promise<Sample> {
+  const ring = new RequestRing(createRequestRingBuffer(1));
+  const runPages = createRunPagesBuffer(1);
+  const f = runPageOf(runPages, 0).fields;
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(join(root, 'dist', 'perf', 'ring-worker.js'), {
+    workerData: { ring: ring.words.buffer, runPages, done: done.buffer, roundTrips },
+  });
+  const finished = new Promise<{ ms: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  // Serve synchronously, as the io loop's drain does: pop, write the IN value, publish the completion.
+  while (Atomics.load(done, RING_BENCH_DONE) === 0) {
+    if (ring.pop() < 0) continue;
+    // Read the run page as the io loop does (the descriptor names the exit; the fields say what it is).
+    if (f[RP_SEQUENCE] !== ring.lastExitSeq || f[RP_PORT] !== 0xe0) throw new Error('ring benchmark: run page and descriptor disagree');
+    f[RP_VALUE] = 1;
+    Atomics.store(f, RP_STATE, STATE_EXIT_DONE);
+  }
+  const { ms } = await finished;
+  await worker.terminate();
+  const perTripNs = (ms * 1e6) / roundTrips;
+  return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: perTripNs, p99Ns: Number.NaN };
+}
+
+type BenchKind = WaitMode | 'floor' | 'ring';
+
+interface Config { label: string; vcpus: number; wait: BenchKind; total: number }
 
 async function runOnce(c: Config): Promise<Sample> {
-  return c.wait === 'floor' ? floorRun(c.total) : vmRun(c.vcpus, c.wait, Math.ceil(c.total / c.vcpus));
+  if (c.wait === 'floor') return floorRun(c.total);
+  if (c.wait === 'ring') return ringRun(c.total);
+  return vmRun(c.vcpus, c.wait, Math.ceil(c.total / c.vcpus));
 }
 
 /**
@@ -95,7 +143,12 @@ async function runOnce(c: Config): Promise<Sample> {
 async function measureAll(configs: Omit<Config, 'total'>[]): Promise<Row[]> {
   const calibrated: Config[] = [];
   for (const c of configs) {
-    const probe = c.wait === 'floor' ? await floorRun(100_000) : await vmRun(c.vcpus, c.wait, 2_000);
+    // Two probes: a 2,000-exit VM run is dominated by JIT warm-up and would size the measured
+    // loop at a small fraction of TARGET_SECONDS (then the warm-up dominates the measurement too).
+    const w = c.wait;
+    let probe = w === 'floor' ? await floorRun(100_000) : w === 'ring' ? await ringRun(100_000) : await vmRun(c.vcpus, w, 2_000);
+    const guess = Math.max(2_000, Math.min(20_000_000, Math.round(probe.exitsPerSec * TARGET_SECONDS / 4)));
+    if (w !== 'floor' && w !== 'ring') probe = await vmRun(c.vcpus, w, Math.ceil(guess / c.vcpus));
     const total = Math.max(2_000, Math.min(20_000_000, Math.round(probe.exitsPerSec * TARGET_SECONDS)));
     calibrated.push({ ...c, total });
   }
@@ -118,12 +171,15 @@ function fmtNs(x: number): string {
 
 async function main(): Promise<void> {
   process.stderr.write(`exit-throughput: ${REPEATS} runs per configuration, ~${TARGET_SECONDS}s each, ${cpus().length} CPUs\n`);
-  const configs: Omit<Config, 'total'>[] = [{ label: 'floor (raw SAB ping-pong)', vcpus: 1, wait: 'floor' }];
+  const configs: Omit<Config, 'total'>[] = [
+    { label: 'floor (raw SAB ping-pong)', vcpus: 1, wait: 'floor' },
+    { label: 'ring protocol only', vcpus: 1, wait: 'ring' },
+  ];
   for (const vcpus of VCPU_COUNTS) {
     for (const wait of WAIT_MODES) configs.push({ label: `${vcpus} vCPU ${wait}`, vcpus, wait });
   }
-  const only = process.env.PIOSIM_BENCH_ONLY; // e.g. "1 vCPU" to run a subset (the floor always runs)
-  const rows = await measureAll(configs.filter((c) => c.wait === 'floor' || only === undefined || c.label.includes(only)));
+  const only = process.env.PIOSIM_BENCH_ONLY; // e.g. "1 vCPU" to run a subset (the floor and ring rows always run)
+  const rows = await measureAll(configs.filter((c) => c.wait === 'floor' || c.wait === 'ring' || only === undefined || c.label.includes(only)));
   const floor = rows[0].median.exitsPerSec;
   const header = ['configuration', 'exits/s', 'vs floor', 'p50 round trip', 'p99 round trip'];
   const body = rows.map((r) => [
