@@ -22,7 +22,10 @@ describe('SingleStepTests 80286 vectors', () => {
     expect(res.forms.length).toBe(listing.files.length);
     // Excuses are never silent: print them with their reasons.
     const excused = res.forms.filter((f) => f.excused > 0);
-    if (excused.length > 0) console.log(`Forms with excused tests:\n${formatTable({ ...res, forms: excused }, false)}`);
+    if (excused.length > 0) console.log(`Forms with excused tests:\n${formatTable({ ...res, forms: excused }, false, 'forms with excused tests')}`);
+    let passed = 0, failed = 0, excusedTests = 0;
+    for (const f of res.forms) { passed += f.passed; failed += f.failed; excusedTests += f.excused; }
+    console.log(`all forms: ${res.forms.length} forms, ${passed + failed + excusedTests} tests: ${passed} passed, ${failed} failed, ${excusedTests} excused`);
   });
 
   for (const f of res.forms) {
