@@ -66,24 +66,33 @@ export class IoLoop {
   }
 
   async run(): Promise<void> {
-    let since = 0;
-    let sliceStart = performance.now();
     while (!this.stopped) {
-      if (this.drain() > 0 || this.waiter.spin()) {
-        if (++since >= CLOCK_CHECK_EVERY) {
-          since = 0;
-          if (performance.now() - sliceStart >= IO_LOOP_YIELD_MS) {
-            await yieldToEventLoop();
-            sliceStart = performance.now();
-          }
-        }
+      // The per-exit loop lives in a synchronous method, not in this async function (whose locals
+      // live in a generator context): perf/bisect.ts's serving loop written inline in an async
+      // function measured ~4x slower per exit than the same loop in a plain function.
+      if (this.serveSlice()) {
+        await yieldToEventLoop();
         continue;
       }
       if (this.aborting) this.abortPendingPages();
       await this.waiter.sleep();
-      since = 0;
-      sliceStart = performance.now();
     }
+  }
+
+  /**
+   * Serve exits until the ring stays empty for the waiter's spin budget (returns false: time to
+   * sleep) or IO_LOOP_YIELD_MS have passed (returns true: time to yield to the event loop).
+   */
+  private serveSlice(): boolean {
+    const sliceStart = performance.now();
+    let since = 0;
+    while (this.drain() > 0 || this.waiter.spin()) {
+      if (++since >= CLOCK_CHECK_EVERY) {
+        since = 0;
+        if (performance.now() - sliceStart >= IO_LOOP_YIELD_MS) return true;
+      }
+    }
+    return false;
   }
 
   /** Serve every descriptor now in the ring; returns how many. */

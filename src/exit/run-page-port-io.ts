@@ -47,6 +47,10 @@ export class RunPagePortIo implements PortIo {
     this.f = page.fields;
     this.dataPage = page.data;
     this.waiter = new CompletionWaiter(wait, page.fields);
+    // Every exit of this vCPU is an io exit with its batch at data-page offset 0: written once
+    // here, not per exit (each store dirties the exchange line the main thread reads).
+    this.f[RP_EXIT_REASON] = EXIT_REASON_IO;
+    this.f[RP_DATA_OFFSET] = 0;
     this.sampler = new LatencySampler(0x5eed + page.vcpu * 7919, latencySampleShift);
     // Indexed by access size (1, 2, 4) so the hot path does no branching on the mode.
     this.maxInElements = [0, 0, 0, 0, 0].map((_, size) => (size === 0 ? 0 : batchLimit(batch, size, true)));
@@ -95,13 +99,11 @@ export class RunPagePortIo implements PortIo {
 
   private fill(dir: number, port: number, size: number, count: number, qualification: number, string: number): void {
     const f = this.f;
-    f[RP_EXIT_REASON] = EXIT_REASON_IO;
     f[RP_QUALIFICATION] = qualification;
     f[RP_DIRECTION] = dir;
     f[RP_SIZE] = size;
     f[RP_PORT] = port;
     f[RP_COUNT] = count;
-    f[RP_DATA_OFFSET] = 0;
     f[RP_STRING] = string;
   }
 

@@ -24,47 +24,59 @@ import { DATA_PAGE_BYTES } from '../types.js';
  */
 
 // --- header fields (Int32Array indices) -------------------------------------------------------
+// Grouped by who writes them how often, the groups at least 64 bytes apart: a SharedArrayBuffer's
+// base is only guaranteed 16-byte aligned (V8 allocates it with calloc), so with this spacing a
+// field of one group never shares a cache line with a field of another, whatever the base. Per
+// exit, only the exchange group moves between the two cores; the vCPU's counters stay in its
+// cache, and RP_REQUEST / RP_SLEEPING (read every exit, written rarely) stay shared in both.
+// (Before, on some bases the counters shared a line with RP_SLEEPING, which the main thread reads
+// after every completion: one more line transfer per exit.)
+//
+// Exchange group (fields 0..10, bytes 0..43): written by the vCPU every exit (and RP_STATE /
+// RP_VALUE by the main thread every completion); main-thread reads first.
 /** The futex both sides wait on: one of the STATE_* values. */
 export const RP_STATE = 0;
 /** Exit number of the current exit (vCPU counts from 1); the ring descriptor carries it too. */
 export const RP_SEQUENCE = 1;
-/** EXIT_REASON_*: why the vCPU left guest mode (KVM's exit_reason). */
-export const RP_EXIT_REASON = 2;
-/** The 32-bit SDM exit qualification of the access (src/exit/qualification.ts). */
-export const RP_QUALIFICATION = 3;
 /** DIR_OUT / DIR_IN (src/types.ts), as kvm_run io.direction. */
-export const RP_DIRECTION = 4;
+export const RP_DIRECTION = 2;
 /** Access size in bytes: 1, 2 or 4. */
-export const RP_SIZE = 5;
-export const RP_PORT = 6;
+export const RP_SIZE = 3;
+export const RP_PORT = 4;
+/** OUT: the value written (vCPU writes). IN: the value read (main thread writes). */
+export const RP_VALUE = 5;
+/** 1 when this exit is a string (INS/OUTS) batch, else 0. */
+export const RP_STRING = 6;
 /** Elements in this exit: 1 on the fast path, the batch size on the string path. */
 export const RP_COUNT = 7;
-/** Byte offset of the batch in the data page (always 0 here; kept for kvm_run parity). */
-export const RP_DATA_OFFSET = 8;
-/** OUT: the value written (vCPU writes). IN: the value read (main thread writes). */
-export const RP_VALUE = 9;
-/** 1 when this exit is a string (INS/OUTS) batch, else 0. */
-export const RP_STRING = 10;
+/** The 32-bit SDM exit qualification of the access (src/exit/qualification.ts). */
+export const RP_QUALIFICATION = 8;
+/** EXIT_REASON_*: why the vCPU left guest mode (KVM's exit_reason); written once, always IO here. */
+export const RP_EXIT_REASON = 9;
+/** Byte offset of the batch in the data page (always 0 here; kept for kvm_run parity; written once). */
+export const RP_DATA_OFFSET = 10;
+// Signal group (byte 128): read every exit by one side, written rarely by the other.
 /** Request bits from the main thread and the control plane: REQ_* below. */
-export const RP_REQUEST = 11;
-/** LIFECYCLE_*: what the vCPU worker is doing, for stats and crash handling. */
-export const RP_LIFECYCLE = 12;
+export const RP_REQUEST = 32;
 /** 1 while the vCPU is in (or about to enter) Atomics.wait on RP_STATE: the main thread notifies only then. */
-export const RP_SLEEPING = 13;
+export const RP_SLEEPING = 33;
+// vCPU group (byte 192): written by the vCPU only; the main thread reads it for statistics.
+/** LIFECYCLE_*: what the vCPU worker is doing, for stats and crash handling. */
+export const RP_LIFECYCLE = 48;
 /** worker_threads threadId of the worker running this vCPU (0 until it starts). */
-export const RP_THREAD_ID = 14;
+export const RP_THREAD_ID = 49;
 // vCPU-owned counters (plain writes, read as statistics; exact once the vCPU has ended)
-export const RP_EXITS_FAST_IN = 15;
-export const RP_EXITS_FAST_OUT = 16;
-export const RP_EXITS_STRING_IN = 17;
-export const RP_EXITS_STRING_OUT = 18;
-export const RP_STRING_ELEMENTS = 19;
+export const RP_EXITS_FAST_IN = 50;
+export const RP_EXITS_FAST_OUT = 51;
+export const RP_EXITS_STRING_IN = 52;
+export const RP_EXITS_STRING_OUT = 53;
+export const RP_STRING_ELEMENTS = 54;
 /** Times the vCPU slept (Atomics.wait) waiting for a completion. */
-export const RP_SLEEPS = 20;
+export const RP_SLEEPS = 55;
 /** The vCPU's current adaptive spin budget in ns (informational). */
-export const RP_SPIN_BUDGET_NS = 21;
+export const RP_SPIN_BUDGET_NS = 56;
 /** Number of header fields; the header is sized from it. */
-export const RUN_PAGE_FIELDS = 22;
+export const RUN_PAGE_FIELDS = 57;
 
 // --- values ------------------------------------------------------------------------------------
 /** RP_STATE: the vCPU is running guest code (no exit outstanding). */
@@ -98,8 +110,11 @@ export const LIFECYCLE_FAULT = 5;
 export const LIFECYCLE_ERROR = 6;
 
 // --- sizes -------------------------------------------------------------------------------------
-/** Header bytes, rounded up to a 64-byte cache line so the data page starts on its own line. */
-export const RUN_PAGE_HEADER_BYTES = Math.ceil((RUN_PAGE_FIELDS * 4) / 64) * 64;
+/**
+ * Header bytes: the fields plus one cache line of padding (the base is only 16-byte aligned),
+ * rounded up to 64, so the data page never shares a line with the vCPU's counters.
+ */
+export const RUN_PAGE_HEADER_BYTES = Math.ceil((RUN_PAGE_FIELDS * 4 + 64) / 64) * 64;
 /** Distance between two vCPUs' run pages; 4 KiB-aligned so pages never share a cache line. */
 export const RUN_PAGE_STRIDE_BYTES = Math.ceil((RUN_PAGE_HEADER_BYTES + DATA_PAGE_BYTES) / 4096) * 4096;
 
