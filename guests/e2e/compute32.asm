@@ -12,14 +12,10 @@ FILL    equ 0x1800
 SIEVE   equ 0x2000
 SIEVE_N equ 8192
 
+%include "real-mode.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    cld
+    flat_real_mode
 
     ; (1) sum of squares 1..1000, the loop counted in ECX (a32 LOOP)
     xor ebx, ebx

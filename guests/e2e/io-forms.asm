@@ -8,14 +8,10 @@ org 0x7c00
 
 RESULTS equ 0x600
 
+%include "real-mode.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    cld
+    flat_real_mode
     mov di, RESULTS
 
     ; imm8 port forms, write then read back at the same width

@@ -12,14 +12,10 @@ org 0x7c00
 
 TESTDEV equ 0xe0
 
+%include "real-mode.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    cld
+    flat_real_mode
 
     ; fill 0900:0000-1FFF (linear 0x9000-0xafff) with byte i = 3 + 7*i
     mov ax, 0x0900
