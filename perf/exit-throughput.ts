@@ -11,6 +11,7 @@
  * are the VM's own sampled histogram (src/exit/latency.ts). Results go to
  * perf/results/exit-throughput.json.
  */
+import cliProgress from 'cli-progress';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -153,10 +154,23 @@ async function measureAll(configs: Omit<Config, 'total'>[]): Promise<Row[]> {
     calibrated.push({ ...c, total });
   }
   const runs: Sample[][] = calibrated.map(() => []);
+  // A progress bar on a terminal; one line per round otherwise (logs, CI).
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+      { stream: process.stderr, format: '  [{bar}] {value}/{total} runs  {config}', clearOnComplete: true },
+      cliProgress.Presets.shades_classic,
+    )
+    : null;
+  bar?.start(REPEATS * calibrated.length, 0, { config: '' });
   for (let i = 0; i < REPEATS; i++) {
-    for (let k = 0; k < calibrated.length; k++) runs[k].push(await runOnce(calibrated[k]));
-    process.stderr.write(`  round ${i + 1}/${REPEATS} done\n`);
+    for (let k = 0; k < calibrated.length; k++) {
+      bar?.update({ config: `round ${i + 1}: ${calibrated[k].label}` });
+      runs[k].push(await runOnce(calibrated[k]));
+      bar?.increment();
+    }
+    if (bar === null) process.stderr.write(`  round ${i + 1}/${REPEATS} done\n`);
   }
+  bar?.stop();
   return calibrated.map((c, k) => ({ config: c.label, vcpus: c.vcpus, wait: c.wait, runs: runs[k], median: medianSample(runs[k]) }));
 }
 
@@ -192,7 +206,7 @@ async function main(): Promise<void> {
   for (const b of body) console.log(line(b));
   const adaptive1 = rows.find((r) => r.vcpus === 1 && r.wait === 'adaptive');
   const ratio = adaptive1 !== undefined ? adaptive1.median.exitsPerSec / floor : Number.NaN;
-  console.log(`\nadaptive, 1 vCPU: ${(ratio * 100).toFixed(0)}% of the floor (target >= 50%)`);
+  if (adaptive1 !== undefined) console.log(`\nadaptive, 1 vCPU: ${(ratio * 100).toFixed(0)}% of the floor (target >= 50%)`);
 
   const out = join(root, 'perf', 'results', 'exit-throughput.json');
   mkdirSync(join(root, 'perf', 'results'), { recursive: true });
