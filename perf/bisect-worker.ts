@@ -1,22 +1,19 @@
 /**
  * Worker side of perf/bisect.ts (the exit-path bisection benchmark). `side` picks how much of the
- * real vCPU exit path runs: 'bare' (ring-worker.ts's plain stores + push + spin), 'portio'
+ * real vCPU exit path runs: 'bare' (perf/baseline.ts bareExits: plain stores + push + spin), 'portio'
  * (RunPagePortIo.portOut in a loop), 'cpu' (the real Cpu running guests/runtime/exit-bench.bin over
- * a RunPagePortIo). Each does an untimed warm-up pass, then a timed one; BISECT_DONE is set after.
+ * a RunPagePortIo). Each does an untimed warm-up pass, then a timed one; BENCH_DONE is set after.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Cpu, RUN_BUDGET } from '../src/cpu/cpu.js';
 import { GuestMemory } from '../src/cpu/memory.js';
 import { createLatencyHistogram } from '../src/exit/latency.js';
 import { RequestRing } from '../src/exit/request-ring.js';
-import {
-  RP_COUNT, RP_DIRECTION, RP_PORT, RP_QUALIFICATION, RP_SEQUENCE, RP_SIZE, RP_STATE, RP_STRING,
-  RP_VALUE, STATE_EXIT_PENDING, runPageOf,
-} from '../src/exit/run-page.js';
+import { runPageOf } from '../src/exit/run-page.js';
 import { RunPagePortIo } from '../src/exit/run-page-port-io.js';
 import type { WaitMode } from '../src/types.js';
+import { bareExits, BENCH_DONE } from './baseline.js';
 
-export const BISECT_DONE = 0;
 export type WorkerSide = 'bare' | 'portio' | 'cpu';
 
 export interface BisectTask {
@@ -31,18 +28,7 @@ export interface BisectTask {
 }
 
 function bare(t: BisectTask, n: number, seq0: number): number {
-  const ring = new RequestRing(t.ring);
-  const f = runPageOf(t.runPages, 0).fields;
-  let seq = seq0;
-  for (let i = 0; i < n; i++) {
-    seq++;
-    f[RP_DIRECTION] = 0; f[RP_SIZE] = 1; f[RP_PORT] = 0xe0; f[RP_COUNT] = 1;
-    f[RP_QUALIFICATION] = 0; f[RP_STRING] = 0; f[RP_VALUE] = seq; f[RP_SEQUENCE] = seq;
-    f[RP_STATE] = STATE_EXIT_PENDING;
-    ring.push(0, seq);
-    while (Atomics.load(f, RP_STATE) === STATE_EXIT_PENDING) { /* spin */ }
-  }
-  return seq;
+  return bareExits(new RequestRing(t.ring), runPageOf(t.runPages, 0).fields, seq0, n);
 }
 
 function outs(io: RunPagePortIo, n: number): void {
@@ -82,6 +68,6 @@ if (parentPort !== null && workerData !== undefined && workerData !== null) {
       }
     }
   }
-  Atomics.store(new Int32Array(t.done), BISECT_DONE, 1);
+  Atomics.store(new Int32Array(t.done), BENCH_DONE, 1);
   parentPort.postMessage({ ms });
 }

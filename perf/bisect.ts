@@ -3,7 +3,7 @@
  * machinery on each side, to find what a VM exit costs over "ring protocol only".
  *
  *   node dist/perf/bisect.js MAIN WORKER [WAIT] [REPEATS] [ROUNDTRIPS]
- *     MAIN:   bare | drain-nobus | drain-bus | run-nobus | run-bus | floor
+ *     MAIN:   bare | drain-nobus | drain-dev | drain-bus1 | drain-bus | run-nobus | run-bus | floor
  *     WORKER: bare | portio | cpu      (perf/bisect-worker.ts)
  *     WAIT:   spin | adaptive | block  (the waiters' mode; default adaptive)
  *
@@ -16,11 +16,11 @@ import { IoBus } from '../src/bus/io-bus.js';
 import { createDefaultBus, TestDevice } from '../src/devices/index.js';
 import { IoLoop, type ExitBus } from '../src/exit/io-loop.js';
 import { createRequestRingBuffer, RequestRing } from '../src/exit/request-ring.js';
-import { createRunPagesBuffer, RP_PORT, RP_SEQUENCE, RP_SLEEPING, RP_STATE, RP_VALUE, runPageOf, STATE_EXIT_DONE } from '../src/exit/run-page.js';
+import { createRunPagesBuffer, runPageOf } from '../src/exit/run-page.js';
 import type { WaitMode } from '../src/types.js';
 import { projectRoot } from '../src/vm.js';
-import { BISECT_DONE, type BisectTask, type WorkerSide } from './bisect-worker.js';
-import { FLOOR_DONE, FLOOR_FIELDS, FLOOR_FLAG } from './floor-worker.js';
+import { BENCH_DONE, serveBareExits, timeFloor } from './baseline.js';
+import type { BisectTask, WorkerSide } from './bisect-worker.js';
 
 type MainSide = 'bare' | 'drain-nobus' | 'drain-dev' | 'drain-bus1' | 'drain-bus' | 'run-nobus' | 'run-bus' | 'floor';
 
@@ -38,14 +38,7 @@ const noBus: ExitBus = {
 };
 
 async function floorRun(roundTrips: number): Promise<number> {
-  const buffer = new SharedArrayBuffer(FLOOR_FIELDS * 4);
-  const w = new Int32Array(buffer);
-  const worker = new Worker(join(root, 'dist', 'perf', 'floor-worker.js'), { workerData: { buffer, roundTrips } });
-  const done = new Promise<{ ms: number }>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
-  while (Atomics.load(w, FLOOR_DONE) === 0) if (Atomics.load(w, FLOOR_FLAG) === 1) Atomics.store(w, FLOOR_FLAG, 2);
-  const { ms } = await done;
-  await worker.terminate();
-  return roundTrips / (ms / 1000);
+  return roundTrips / ((await timeFloor(roundTrips)) / 1000);
 }
 
 async function oneRun(): Promise<number> {
@@ -68,9 +61,9 @@ async function oneRun(): Promise<number> {
   const bus: ExitBus = mainSide.endsWith('-bus1') ? bus1 : mainSide.endsWith('-dev') ? devBus : mainSide.endsWith('-bus') ? createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n }) : noBus;
   const loop = new IoLoop({ ring, pages: [page], bus, wait, onError: (e) => { throw e; } });
   if (mainSide === 'bare') {
-    serveBare(ring, f, done);
+    serveBareExits(ring, f, done);
   } else if (mainSide.startsWith('drain')) {
-    while (Atomics.load(done, BISECT_DONE) === 0) loop.drain();
+    while (Atomics.load(done, BENCH_DONE) === 0) loop.drain();
   } else {
     const keepAlive = setInterval(() => {}, 1 << 30);
     const running = loop.run();
@@ -82,17 +75,6 @@ async function oneRun(): Promise<number> {
   const { ms } = await finished;
   await worker.terminate();
   return TRIPS / (ms / 1000);
-}
-
-/** The ring-only benchmark's serving loop (perf/exit-throughput.ts ringRun). */
-function serveBare(ring: RequestRing, f: Int32Array, done: Int32Array): void {
-  while (Atomics.load(done, BISECT_DONE) === 0) {
-    if (ring.pop() < 0) continue;
-    if (f[RP_SEQUENCE] !== ring.lastExitSeq || (f[RP_PORT] !== 0xe0 && f[RP_PORT] !== 0x3f8)) throw new Error('run page and descriptor disagree');
-    f[RP_VALUE] = 1;
-    Atomics.store(f, RP_STATE, STATE_EXIT_DONE);
-    if (Atomics.load(f, RP_SLEEPING) !== 0) Atomics.notify(f, RP_STATE, 1);
-  }
 }
 
 function median(xs: number[]): number {

@@ -18,10 +18,9 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { runVm, projectRoot } from '../src/vm.js';
 import { createRequestRingBuffer, RequestRing } from '../src/exit/request-ring.js';
-import { createRunPagesBuffer, RP_PORT, RP_SEQUENCE, RP_STATE, RP_VALUE, runPageOf, STATE_EXIT_DONE } from '../src/exit/run-page.js';
-import { RING_BENCH_DONE } from './ring-worker.js';
+import { createRunPagesBuffer, runPageOf } from '../src/exit/run-page.js';
 import { WAIT_MODES, type WaitMode } from '../src/types.js';
-import { FLOOR_DONE, FLOOR_FIELDS, FLOOR_FLAG } from './floor-worker.js';
+import { serveBareExits, timeFloor } from './baseline.js';
 
 const REPEATS = Number(process.env.PIOSIM_BENCH_REPEATS ?? 5);
 /** Rough length of one measured loop. */
@@ -76,23 +75,14 @@ async function vmRun(vcpus: number, wait: WaitMode, iterations: number): Promise
   return { exitsPerSec: (vcpus * iterations) / seconds, p50Ns: result.latency.p50, p99Ns: result.latency.p99 };
 }
 
-/** The floor: `roundTrips` spinning SAB round trips between a worker and this thread. */
+/** The floor (perf/baseline.ts): `roundTrips` spinning SAB round trips between a worker and this thread. */
 async function floorRun(roundTrips: number): Promise<Sample> {
-  const buffer = new SharedArrayBuffer(FLOOR_FIELDS * 4);
-  const w = new Int32Array(buffer);
-  const worker = new Worker(join(root, 'dist', 'perf', 'floor-worker.js'), { workerData: { buffer, roundTrips } });
-  const done = new Promise<{ ms: number }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  // Serve synchronously: the floor has no event loop work to do between round trips.
-  while (Atomics.load(w, FLOOR_DONE) === 0) {
-    if (Atomics.load(w, FLOOR_FLAG) === 1) Atomics.store(w, FLOOR_FLAG, 2);
-  }
-  const { ms } = await done;
-  await worker.terminate();
-  const perTripNs = (ms * 1e6) / roundTrips;
-  return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: perTripNs, p99Ns: Number.NaN };
+  return tripsSample(roundTrips, await timeFloor(roundTrips));
+}
+
+/** A baseline's sample: its rate, and its mean round trip as the p50 column. */
+function tripsSample(roundTrips: number, ms: number): Sample {
+  return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: (ms * 1e6) / roundTrips, p99Ns: Number.NaN };
 }
 
 /**
@@ -112,18 +102,10 @@ async function ringRun(roundTrips: number): Promise<Sample> {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  // Serve synchronously, as the io loop's drain does: pop, write the IN value, publish the completion.
-  while (Atomics.load(done, RING_BENCH_DONE) === 0) {
-    if (ring.pop() < 0) continue;
-    // Read the run page as the io loop does (the descriptor names the exit; the fields say what it is).
-    if (f[RP_SEQUENCE] !== ring.lastExitSeq || f[RP_PORT] !== 0xe0) throw new Error('ring benchmark: run page and descriptor disagree');
-    f[RP_VALUE] = 1;
-    Atomics.store(f, RP_STATE, STATE_EXIT_DONE);
-  }
+  serveBareExits(ring, f, done);
   const { ms } = await finished;
   await worker.terminate();
-  const perTripNs = (ms * 1e6) / roundTrips;
-  return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: perTripNs, p99Ns: Number.NaN };
+  return tripsSample(roundTrips, ms);
 }
 
 type BenchKind = WaitMode | 'floor' | 'ring';

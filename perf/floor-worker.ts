@@ -1,14 +1,9 @@
 /**
- * The floor of the exit-throughput benchmark (perf/exit-throughput.ts): the cheapest possible
- * round trip between this worker and the main thread over a SharedArrayBuffer, both sides
- * spinning, no ring, no bus, no interpreter. Word FLOOR_FLAG: 0 idle, 1 request posted by the
- * worker, 2 answered by the main thread; FLOOR_DONE: set by the worker after the last round trip.
+ * The floor of the exit benchmarks (perf/baseline.ts): the worker side of the cheapest possible
+ * round trip to the main thread over a SharedArrayBuffer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-
-export const FLOOR_FLAG = 0;
-export const FLOOR_DONE = 1;
-export const FLOOR_FIELDS = 2;
+import { FLOOR_DONE, FLOOR_FLAG } from './baseline.js';
 
 export interface FloorTask { buffer: SharedArrayBuffer; roundTrips: number }
 

@@ -1,9 +1,10 @@
+import { DEFAULT_ENTRY_IP } from './cpu/cpu.js';
 import { PiosimError } from './errors.js';
 import { STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
 import type { VmOptions } from './vm-api.js';
 
-/** Guest entry point: the boot-sector address 0000:7C00 (DESIGN.md §6). */
-export const GUEST_LOAD_ADDRESS = 0x7c00;
+/** Guest entry point: the boot-sector address 0000:7C00 (DESIGN.md §6), where the CPU resets to. */
+export const GUEST_LOAD_ADDRESS = DEFAULT_ENTRY_IP;
 export const MAX_VCPUS = 64;
 /** Smallest RAM that holds the load address, the largest real mode can address (1 MiB + HMA) rounded up. */
 export const MIN_MEMORY_BYTES = 0x8000;

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
@@ -16,9 +15,11 @@ import {
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
+import { projectRoot } from './project-root.js';
 import type { VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
 
 export { fillVmOptions, VM_DEFAULTS } from './vm-options.js';
+export { projectRoot } from './project-root.js';
 
 /** Instructions per run slice: how often a vCPU looks at its request word without exits. */
 export const SLICE_INSTRUCTIONS = 4096;
@@ -250,22 +251,6 @@ class SerialSink {
     if (this.used === 0) return;
     process.stdout.write(Buffer.from(this.buffer.subarray(0, this.used)));
     this.used = 0;
-  }
-}
-
-/** The project root: the nearest directory above this module whose package.json is piosim's. */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'piosim') return dir;
-      } catch { /* not ours; keep looking */ }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new PiosimError('host', `cannot find the piosim project root above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
   }
 }
 

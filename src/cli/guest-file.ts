@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PiosimError } from '../errors.js';
+import { projectRoot } from '../project-root.js';
 import { GUEST_LOAD_ADDRESS, OUTPUT_FLAGS, type OutputPaths } from './options.js';
 
 export interface GuestImage {
@@ -76,24 +76,6 @@ export function checkOutputPaths(outputs: OutputPaths, guest: GuestImage | null)
       // Does not exist yet: it cannot be the guest.
     }
     if (same) throw new PiosimError('bad-option', `refusing to write ${flag} over the guest file "${guest.path}"`);
-  }
-}
-
-/** The project root: the nearest folder above this module holding piosim's package.json. */
-export function projectRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'piosim') return dir;
-      } catch {
-        // Not ours or unreadable: keep walking up.
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new PiosimError('host', 'cannot find the piosim project root (package.json)');
-    dir = parent;
   }
 }
 

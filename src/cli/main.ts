@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Command, CommanderError, type OptionValues } from 'commander';
 import { isPiosimError } from '../errors.js';
 import { exitStatusForError, STATUS_HOST_FAILURE, STATUS_USAGE } from './exit-status.js';
-import { DEMO_SUCCESS_VALUE, demoGuestPath, loadGuest, projectRoot } from './guest-file.js';
+import { DEMO_SUCCESS_VALUE, demoGuestPath, loadGuest } from './guest-file.js';
+import { projectRoot } from '../project-root.js';
 import { CLI_DEFAULTS, MAX_VCPUS, resolveRunConfig, type RawRunOptions } from './options.js';
 import { runGuest } from './run-command.js';
 

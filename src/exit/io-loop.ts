@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DIR_IN, type AccessSize, type WaitMode } from '../types.js';
 import type { ExitRecord } from '../vm-api.js';
+import { QUAL_REP } from './qualification.js';
 import { RequestRing } from './request-ring.js';
 import {
   RP_COUNT, RP_DIRECTION, RP_PORT, RP_QUALIFICATION, RP_SEQUENCE, RP_SIZE,
@@ -21,8 +22,6 @@ export interface ExitBus {
 export const IO_LOOP_YIELD_MS = 2;
 /** Served exits between two looks at the clock while the ring keeps delivering. */
 const CLOCK_CHECK_EVERY = 64;
-/** Qualification bit 5: REP prefixed (SDM "Exit Qualification for I/O Instructions"). */
-const QUAL_REP = 1 << 5;
 
 export interface IoLoopOptions {
   ring: RequestRing;
