@@ -1,5 +1,5 @@
 import type { AccessSize } from '../types.js';
-import { loadLe, storeLe } from '../bus/little-endian.js';
+import { loadLe, mask, storeLe } from '../bus/little-endian.js';
 import type { PioDevice } from './device.js';
 
 /** Ports the test device occupies from its base (0xe0-0xe3, as QEMU's pc-testdev ioport). */
@@ -29,14 +29,13 @@ export class TestDevice implements PioDevice {
   /** The bus guarantees offset + size <= TESTDEV_PORTS, so the lanes never leave the latch. */
   read(offset: number, size: AccessSize): number {
     this.reads++;
-    const value = this.latch >>> (offset * 8);
-    return size === 4 ? value >>> 0 : value & (size === 1 ? 0xff : 0xffff);
+    return mask(this.latch >>> (offset * 8), size);
   }
 
   write(offset: number, size: AccessSize, value: number): void {
     this.writes++;
     const shift = offset * 8;
-    const lanes = (size === 4 ? 0xffffffff : size === 1 ? 0xff : 0xffff) << shift;
+    const lanes = mask(0xffffffff, size) << shift;
     this.latch = ((this.latch & ~lanes) | ((value << shift) & lanes)) >>> 0;
     this.writeSum = (this.writeSum + (value >>> 0)) >>> 0;
   }

@@ -3,6 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { GuestMemory } from '../../src/cpu/memory.js';
+import { Prng } from '../prng.js';
 
 /**
  * LOCK and XCHG-with-memory are atomic across vCPUs sharing guest RAM, proved with real Worker
@@ -26,18 +27,6 @@ const WORKERS = 4;
 const BASE_ITERATIONS = Number(process.env.PIOSIM_LOCK_ITERATIONS ?? 5000);
 const SEED = 0x5eed1234;
 
-/** mulberry32: a small seeded PRNG so every run uses the same iteration counts. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const distCpu = fileURLToPath(new URL('../../dist/src/cpu/cpu.js', import.meta.url));
 const distMemory = fileURLToPath(new URL('../../dist/src/cpu/memory.js', import.meta.url));
 
@@ -49,8 +38,8 @@ describe('LOCK atomicity across real worker threads', () => {
     const barrier = new SharedArrayBuffer(8);
     const mem = new GuestMemory(ram);
     mem.bytes.set(LOCK_LOOP, 0x7c00);
-    const rand = prng(SEED);
-    const counts = Array.from({ length: WORKERS }, () => Math.floor(BASE_ITERATIONS * (0.5 + rand())));
+    const rand = new Prng(SEED);
+    const counts = Array.from({ length: WORKERS }, () => Math.floor(BASE_ITERATIONS * (0.5 + rand.float())));
     const total = counts.reduce((a, b) => a + b, 0);
 
     const workers = counts.map((iterations, index) => new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RUN_BUDGET, RUN_HALT } from '../../src/cpu/cpu.js';
 import { step } from '../../src/cpu/execute.js';
-import { Prng } from '../qemu/prng.js';
+import { Prng } from '../prng.js';
 import { machine, type Machine } from './helpers.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Prng } from './prng.js';
+import type { Prng } from '../prng.js';
 import { ARITH_FLAGS, FS_BASE, GPR16, GPR32, GPR8, GS_BASE, WINDOW_DATA_BYTES, hex } from './program-frame.js';
 
 /**

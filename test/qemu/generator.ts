@@ -1,4 +1,4 @@
-import { Prng } from './prng.js';
+import { Prng } from '../prng.js';
 import {
   ARITH_FLAGS, FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, GPR16, GPR32, MAX_STACK_DEPTH, epilogue, hex,
   prologue,

@@ -1,4 +1,4 @@
-import type { Prng } from './prng.js';
+import type { Prng } from '../prng.js';
 
 /**
  * The fixed frame around every generated differential program: a prologue that puts the machine

@@ -3,7 +3,8 @@ import { LATENCY_TIME_ALL_FIRST } from '../../src/exit/latency.js';
 import { runVm } from '../../src/vm.js';
 import type { WaitMode } from '../../src/types.js';
 import type { DeviceAccessRecord, ExitRecord } from '../../src/vm-api.js';
-import { hammerGuest, prng } from './helpers.js';
+import { Prng } from '../prng.js';
+import { hammerGuest } from './helpers.js';
 
 /**
  * Many vCPUs hammering one port (issue 2). Each vCPU i does K_i rounds of `out 0xe0, eax`
@@ -19,8 +20,8 @@ import { hammerGuest, prng } from './helpers.js';
 const SCALE = Number(process.env.PIOSIM_STRESS_SCALE ?? 1);
 
 async function hammer(vcpus: number, wait: WaitMode, meanRounds: number, seed: number, fixedRounds?: number[]) {
-  const rand = prng(seed);
-  const rounds = fixedRounds ?? Array.from({ length: vcpus }, () => Math.max(1, Math.round(meanRounds * SCALE * (0.5 + rand()))));
+  const rand = new Prng(seed);
+  const rounds = fixedRounds ?? Array.from({ length: vcpus }, () => Math.max(1, Math.round(meanRounds * SCALE * (0.5 + rand.float()))));
   const seen: number[][] = Array.from({ length: vcpus }, () => []);
   const foreign: DeviceAccessRecord[] = [];
   let exits = 0;

@@ -14,12 +14,3 @@ export function hammerGuest(rounds: readonly number[]): Uint8Array {
   rounds.forEach((k, i) => view.setUint32(base + i * 4, k, true));
   return guest;
 }
-
-/** xorshift32: a small seeded PRNG for reproducible concurrency tests. */
-export function prng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}

@@ -1,6 +1,6 @@
 /**
- * A small seeded PRNG (mulberry32) so every generated program is reproducible from its seed.
- * Not for anything but tests.
+ * The tests' one seeded PRNG (mulberry32): generated programs, random interleavings and
+ * iteration counts are all reproducible from their seed. Not for anything but tests.
  */
 export class Prng {
   private state: number;
@@ -16,6 +16,11 @@ export class Prng {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  float(): number {
+    return this.u32() / 0x1_0000_0000;
   }
 
   /** Integer in [lo, hi] inclusive. */
