@@ -19,8 +19,8 @@ export type WorkerSide = 'bare' | 'portio' | 'cpu';
 export interface BisectTask {
   side: WorkerSide;
   wait: WaitMode;
-  ring: SharedArrayBuffer;
-  runPages: SharedArrayBuffer;
+  ring: WebAssembly.Memory;
+  runPages: WebAssembly.Memory;
   done: SharedArrayBuffer;
   guest: Uint8Array;
   warmup: number;

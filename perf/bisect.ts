@@ -15,8 +15,8 @@ import { Worker } from 'node:worker_threads';
 import { IoBus } from '../src/bus/io-bus.js';
 import { createDefaultBus, TestDevice } from '../src/devices/index.js';
 import { IoLoop, type ExitBus } from '../src/exit/io-loop.js';
-import { createRequestRingBuffer, RequestRing } from '../src/exit/request-ring.js';
-import { createRunPagesBuffer, runPageOf } from '../src/exit/run-page.js';
+import { createRequestRingMemory, RequestRing } from '../src/exit/request-ring.js';
+import { createRunPagesMemory, runPageOf } from '../src/exit/run-page.js';
 import type { WaitMode } from '../src/types.js';
 import { projectRoot } from '../src/vm.js';
 import { BENCH_DONE, serveBareExits, timeFloor } from './baseline.js';
@@ -43,13 +43,13 @@ async function floorRun(roundTrips: number): Promise<number> {
 
 async function oneRun(): Promise<number> {
   if (mainSide === 'floor') return floorRun(TRIPS);
-  const ring = new RequestRing(createRequestRingBuffer(1));
-  const runPages = createRunPagesBuffer(1);
+  const ring = new RequestRing(createRequestRingMemory(1));
+  const runPages = createRunPagesMemory(1);
   const page = runPageOf(runPages, 0);
   const f = page.fields;
   const done = new Int32Array(new SharedArrayBuffer(4));
   const task: BisectTask = {
-    side: workerSide, wait, ring: ring.words.buffer as SharedArrayBuffer, runPages, done: done.buffer as SharedArrayBuffer,
+    side: workerSide, wait, ring: ring.memory, runPages, done: done.buffer as SharedArrayBuffer,
     guest: readFileSync(join(root, 'guests', 'runtime', 'exit-bench.bin')), warmup: WARMUP, roundTrips: TRIPS,
   };
   const worker = new Worker(join(root, 'dist', 'perf', 'bisect-worker.js'), { workerData: task });

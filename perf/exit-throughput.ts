@@ -17,8 +17,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { runVm, projectRoot } from '../src/vm.js';
-import { createRequestRingBuffer, RequestRing } from '../src/exit/request-ring.js';
-import { createRunPagesBuffer, runPageOf } from '../src/exit/run-page.js';
+import { createRequestRingMemory, RequestRing } from '../src/exit/request-ring.js';
+import { createRunPagesMemory, runPageOf } from '../src/exit/run-page.js';
 import { WAIT_MODES, type WaitMode } from '../src/types.js';
 import { serveBareExits, timeFloor } from './baseline.js';
 
@@ -91,12 +91,12 @@ function tripsSample(roundTrips: number, ms: number): Sample {
  * and a VM: what the ring costs over the floor, before interpreter, bus and bookkeeping.
  */
 async function ringRun(roundTrips: number): Promise<Sample> {
-  const ring = new RequestRing(createRequestRingBuffer(1));
-  const runPages = createRunPagesBuffer(1);
+  const ring = new RequestRing(createRequestRingMemory(1));
+  const runPages = createRunPagesMemory(1);
   const f = runPageOf(runPages, 0).fields;
   const done = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(join(root, 'dist', 'perf', 'ring-worker.js'), {
-    workerData: { ring: ring.words.buffer, runPages, done: done.buffer, roundTrips },
+    workerData: { ring: ring.memory, runPages, done: done.buffer, roundTrips },
   });
   const finished = new Promise<{ ms: number }>((resolve, reject) => {
     worker.once('message', resolve);

@@ -8,8 +8,8 @@ import { runPageOf } from '../src/exit/run-page.js';
 import { bareExits, BENCH_DONE } from './baseline.js';
 
 export interface RingBenchTask {
-  ring: SharedArrayBuffer;
-  runPages: SharedArrayBuffer;
+  ring: WebAssembly.Memory;
+  runPages: WebAssembly.Memory;
   done: SharedArrayBuffer;
   roundTrips: number;
 }

@@ -8,9 +8,9 @@ import type { DeviceContext } from './devices/device.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
-import { createRequestRingBuffer, RequestRing } from './exit/request-ring.js';
+import { createRequestRingMemory, RequestRing } from './exit/request-ring.js';
 import {
-  createRunPagesBuffer, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  createRunPagesMemory, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_REQUEST, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
@@ -40,9 +40,9 @@ export async function runVm(options: VmOptions): Promise<VmResult> {
 export class Vm {
   readonly options: FilledVmOptions;
   private readonly ram: SharedArrayBuffer;
-  private readonly runPages: SharedArrayBuffer;
+  private readonly runPages: WebAssembly.Memory;
   private readonly pages: RunPage[];
-  private readonly ringBuffer: SharedArrayBuffer;
+  private readonly ringMemory: WebAssembly.Memory;
   private readonly ioLoop: IoLoop;
   private readonly bus: ReturnType<typeof createDefaultBus>;
   private readonly serial: SerialSink;
@@ -62,9 +62,9 @@ export class Vm {
     const o = this.options;
     this.ram = new SharedArrayBuffer(o.memoryBytes);
     new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);
-    this.runPages = createRunPagesBuffer(o.vcpus);
+    this.runPages = createRunPagesMemory(o.vcpus);
     this.pages = Array.from({ length: o.vcpus }, (_, i) => runPageOf(this.runPages, i));
-    this.ringBuffer = createRequestRingBuffer(o.vcpus);
+    this.ringMemory = createRequestRingMemory(o.vcpus);
     this.results = new Array(o.vcpus).fill(null);
     this.crashed = new Array(o.vcpus).fill(null);
     this.serial = new SerialSink(o.serialWrite);
@@ -76,7 +76,7 @@ export class Vm {
     this.bus = createDefaultBus(ctx);
     this.bus.onAccess = o.onDeviceAccess ?? null;
     this.ioLoop = new IoLoop({
-      ring: new RequestRing(this.ringBuffer),
+      ring: new RequestRing(this.ringMemory),
       pages: this.pages,
       bus: this.bus,
       wait: o.wait,
@@ -127,7 +127,7 @@ export class Vm {
       const { port1, port2 } = new MessageChannel();
       this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
       const task: VcpuTask = {
-        vcpu: i, ram: this.ram, runPages: this.runPages, ring: this.ringBuffer,
+        vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.runPages, ring: this.ringMemory,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
       };

@@ -4,14 +4,12 @@
  * can be exercised with other cores.
  */
 import { Cpu, RUN_BUDGET, RUN_FAULT, RUN_HALT, RUN_STOP } from '../src/cpu/cpu.js';
-import { runPageCount } from '../src/exit/run-page.js';
 import { runVcpuTask, type VcpuRunCodes } from '../src/exit/vcpu-runner.js';
 import type { VcpuTask, VcpuTaskResult } from '../src/exit/vcpu-task.js';
 
 const CODES: VcpuRunCodes = { budget: RUN_BUDGET, halt: RUN_HALT, fault: RUN_FAULT, stop: RUN_STOP };
 
 export default function vcpuTask(task: VcpuTask): Promise<VcpuTaskResult> {
-  // One run page per vCPU: their count is the VM's vCPU count (CPUID leaf 1 reports it).
-  const vcpuCount = runPageCount(task.runPages);
+  const vcpuCount = task.vcpus;
   return runVcpuTask(task, (memory, io, vcpu) => new Cpu({ memory, io, vcpuIndex: vcpu, vcpuCount }), CODES);
 }

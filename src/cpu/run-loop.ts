@@ -2,6 +2,7 @@ import { HANDLERS, PREFIX, stepPrefixed } from './execute.js';
 import { condition } from './lazy-flags.js';
 import { aluRegImm8, aluRegReg, imulRegImm, incDecRegN, movRegReg, shiftReg, testRegReg } from './reg-ops.js';
 import type { CpuState } from './state.js';
+import { encodeIoQualification } from '../exit/qualification.js';
 
 /**
  * The interpreter's hot loop. Profiling showed dispatch dominating the cost of a simple
@@ -13,6 +14,7 @@ import type { CpuState } from './state.js';
  *   ALU r,r (00-3F forms 1/3, mod = 3)   INC/DEC r (40-4F)   Jcc rel8 (70-7F)   JMP rel8 (EB)
  *   group 1 r, imm8 (83, mod = 3)   TEST r,r (85)   MOV r,r (89/8B)   MOV r, imm (B8-BF)
  *   shift/rotate r by imm8, 1 or CL (C1 D1 D3, mod = 3)   IMUL r, r, imm (69/6B, mod = 3)
+ *   IN/OUT with imm8 or DX (E4-E7, EC-EF): these call the PortIo directly
  * Everything else (memory operands, other prefixes, every other opcode) goes through the opcode
  * table as before. These paths are shortcuts only: they do exactly what the table handlers do,
  * and the conformance vectors and the QEMU differential run through them.
@@ -140,6 +142,33 @@ export function runSlice(c: CpuState, budget: number): number {
             const imm = op === 0x6b ? (c.fetch8() << 24) >> 24 : wide ? c.fetch32() | 0 : (c.fetch16() << 16) >> 16;
             imulRegImm(c, (m >> 3) & 7, m & 7, imm, wide);
             done++;
+            continue;
+          }
+          case 0xe4: case 0xe5: case 0xe6: case 0xe7: case 0xec: case 0xed: case 0xee: case 0xef: {
+            // IN/OUT: every one is an exit, so the table's double dispatch (handler, then its
+            // switch) sat on the exit round trip; here it is one direct call into the PortIo.
+            let port: number;
+            const imm = op < 0xe8;
+            if (imm) {
+              if (m < 0) break fast;
+              port = m;
+              c.ip = (c.ip + 1) & 0xffff;
+            } else {
+              port = c.r16[4 /* DX */];
+            }
+            const size = (op & 1) === 0 ? 1 : wide ? 4 : 2;
+            const isIn = (op & 2) === 0;
+            const q = encodeIoQualification(size, isIn, false, false, imm, port);
+            if (isIn) {
+              const v = c.io.portIn(port, size, q);
+              if (size === 1) c.r8[0 /* AL */] = v;
+              else if (size === 2) c.r16[0 /* AX */] = v;
+              else c.r32[0 /* EAX */] = v;
+            } else {
+              c.io.portOut(port, size, size === 1 ? c.r8[0] : size === 2 ? c.r16[0] : c.r32[0], q);
+            }
+            done++;
+            if (c.pending !== 0 /* PENDING_NONE */) return done; // the exit asked the slice to stop
             continue;
           }
           default:

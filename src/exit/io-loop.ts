@@ -5,7 +5,7 @@ import { QUAL_REP } from './qualification.js';
 import { RequestRing } from './request-ring.js';
 import {
   RP_COUNT, RP_DIRECTION, RP_PORT, RP_QUALIFICATION, RP_SEQUENCE, RP_SIZE,
-  RP_SLEEPING, RP_STATE, RP_STRING, RP_VALUE, STATE_EXIT_ABORTED, STATE_EXIT_DONE,
+  RP_SLEEPING, RP_STATE, RP_STRING, RP_VALUE, STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_DONE_STOP,
   STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
 import { DoorbellWaiter } from './wait.js';
@@ -55,6 +55,8 @@ export class IoLoop {
   aborted = 0;
   private stopped = false;
   private aborting = false;
+  /** vCPU whose exit is in a device call right now, or -1. */
+  private inService = -1;
   private readonly dead: Uint8Array;
   private readonly waiter: DoorbellWaiter;
 
@@ -131,13 +133,14 @@ export class IoLoop {
     const page = this.o.pages[vcpu];
     if (page === undefined) return; // cannot happen with our producers; never index out of range
     const f = page.fields;
-    // A descriptor whose exit was already aborted (or one from a dead worker) is skipped.
-    if (this.dead[vcpu] !== 0 || f[RP_SEQUENCE] !== exitSeq || Atomics.load(f, RP_STATE) !== STATE_EXIT_PENDING) {
+    // A descriptor whose exit was already aborted (or one from a dead worker) is skipped. Plain
+    // reads: pop()'s Atomics.load of the slot already ordered them after the vCPU's writes.
+    if (this.dead[vcpu] !== 0 || f[RP_SEQUENCE] !== exitSeq || f[RP_STATE] !== STATE_EXIT_PENDING) {
       this.aborted++;
       return;
     }
     if (this.aborting) {
-      this.complete(f, STATE_EXIT_ABORTED);
+      this.complete(page, STATE_EXIT_ABORTED);
       this.aborted++;
       return;
     }
@@ -146,6 +149,7 @@ export class IoLoop {
     const isIn = f[RP_DIRECTION] === DIR_IN;
     const isString = f[RP_STRING] !== 0;
     const bus = this.o.bus;
+    this.inService = vcpu;
     try {
       if (!isString) {
         if (isIn) f[RP_VALUE] = bus.read(vcpu, port, size);
@@ -164,26 +168,34 @@ export class IoLoop {
       }
     } catch (e) {
       // A device or a user hook threw: end the VM, but never leave the vCPU waiting.
-      this.complete(f, STATE_EXIT_ABORTED);
+      this.inService = -1;
+      this.complete(page, STATE_EXIT_ABORTED);
       this.o.onError(e);
       return;
     }
+    this.inService = -1;
+    // Stopping began while this exit was served (a device such as isa-debug-exit asked for it):
+    // the vCPU must not run on past the instruction.
+    this.complete(page, this.aborting ? STATE_EXIT_DONE_STOP : STATE_EXIT_DONE);
+    // Counted after the completion: the vCPU is already on its way.
     this.servedBy[vcpu]++;
     this.served++;
-    this.complete(f, STATE_EXIT_DONE);
   }
 
   /** Publish the completion (and with it RP_VALUE / the data page) and wake the vCPU if it sleeps. */
-  private complete(f: Int32Array, state: number): void {
+  private complete(page: RunPage, state: number): void {
+    const k = page.atomics;
     // This store publishes the IN result written above; the vCPU reads it after seeing the state.
-    Atomics.store(f, RP_STATE, state);
+    k.store(page.base + RP_STATE, state);
     // Read after the store: pairs with the vCPU's RP_SLEEPING store before its Atomics.wait.
-    if (Atomics.load(f, RP_SLEEPING) !== 0) Atomics.notify(f, RP_STATE, 1);
+    if (k.load(page.base + RP_SLEEPING) !== 0) Atomics.notify(page.fields, RP_STATE, 1);
   }
 
   /** Shutdown: complete every exit still pending in a run page, whether or not its descriptor is reachable. */
   private abortPendingPages(): void {
     for (const page of this.o.pages) {
+      // The exit being served (abort() called from inside its device access) completes as served.
+      if (page.vcpu === this.inService) continue;
       if (Atomics.compareExchange(page.fields, RP_STATE, STATE_EXIT_PENDING, STATE_EXIT_ABORTED) === STATE_EXIT_PENDING) {
         Atomics.notify(page.fields, RP_STATE);
         this.aborted++;

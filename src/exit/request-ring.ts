@@ -1,45 +1,57 @@
 /**
  * The request ring: a bounded multi-producer, single-consumer queue of exit descriptors in a
- * SharedArrayBuffer (Dmitry Vyukov's bounded MPMC queue with sequence-numbered slots, used here
- * with one consumer).
+ * SharedArrayBuffer, with sequence-numbered slots (after Dmitry Vyukov's bounded queue, simplified
+ * by the exit path's one-outstanding-exit rule, DESIGN.md §2).
  *
  * Who writes, who reads:
  *  - producers: the vCPU workers. A vCPU pushes one descriptor {vcpu, exit sequence} after it has
- *    filled its run page, then waits for the completion in its run page. So each vCPU has at most
- *    one descriptor in the ring, and a capacity >= the vCPU count means push never finds it full.
+ *    filled its run page, then waits for the completion in its run page, which the main thread
+ *    publishes only after popping the descriptor. So each vCPU has at most one descriptor in the
+ *    ring, and a capacity >= the vCPU count can never overflow (createRequestRingBuffer doubles it
+ *    anyway: at shutdown an exit can be aborted before its descriptor is popped, see io-loop.ts).
  *  - consumer: the main thread only (the io loop). It pops in arrival order (the order in which
- *    producers claimed positions with CAS on the tail).
+ *    producers claimed positions with an atomic add on the tail).
  *
- * Slot protocol (positions are unbounded counters kept modulo 2^32; capacity is a power of two
- * so `pos & mask` stays consistent across the wrap):
- *  - slot i starts with seq = i;
- *  - a producer that sees seq == pos may claim pos (CAS tail pos -> pos+1), writes the payload,
- *    then publishes with store(seq = pos + 1);
- *  - the consumer at head sees seq == head + 1 (full slot), reads the payload, then frees it with
- *    store(seq = head + capacity), making it claimable for the producer one lap later.
- *  Empty: seq(head) != head + 1. Full (for a producer at pos): seq(pos) - pos < 0.
+ * Slot protocol (positions are counters kept modulo 2^32; capacity is a power of two so
+ * `pos & mask` stays consistent across the wrap):
+ *  - a producer claims position pos with one Atomics.add on the tail, writes the payload into
+ *    slot pos & mask, then publishes it with store(seq = pos + 1);
+ *  - the consumer at head sees seq == head + 1 (full), reads the payload and moves on. It writes
+ *    nothing into the slot: the slot is reused one lap later, and by the one-outstanding rule the
+ *    producer of that lap can only have claimed it after this descriptor was popped (some vCPU
+ *    completed in between, which orders the pop before the claim).
+ *  Empty: seq(head) != head + 1. A seq one lap or more ahead means the ring overflowed (a broken
+ *  rule, never a full ring in normal operation): pop() reports it instead of waiting forever.
+ *  Slot i starts with seq = i - capacity + 1, as if position i - capacity had been published.
  *
  *      head                       tail
  *       v                          v
- *   [ full | full | claimed | full | free | free ]   (a claimed slot blocks the consumer
- *                                                    until its producer publishes it)
+ *   [ full | full | claimed | full | old | old ]   (a claimed slot blocks the consumer
+ *                                                  until its producer publishes it)
  *
- * Doorbell: after publishing, a producer increments RING_DOORBELL and notifies it if the consumer
- * said it sleeps (RING_CONSUMER_SLEEPING). The consumer reads the doorbell, sets the flag,
+ * Per exit that is one atomic add and one atomic store for the producer and one atomic load for
+ * the consumer, done by the wasm kernel (src/exit/atomic-kernel.ts): the round trip budget of the
+ * exit benchmark is ~200 ns, and the Vyukov claim (load + CAS + store) and the consumer's freeing
+ * store cost 16 ns more on each round trip as Atomics calls.
+ *
+ * Doorbell: after publishing, a producer reads RING_CONSUMER_SLEEPING and, only if the consumer
+ * said it sleeps, increments RING_DOORBELL and notifies it. The consumer reads the doorbell, sets the flag,
  * re-checks emptiness and only then waits for the doorbell to move from the value it read: with
  * sequentially consistent atomics either the producer sees the flag or the consumer sees the slot
  * or the changed doorbell, so no wakeup is lost. Shutdown rings the doorbell without a slot.
  */
 
+import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel } from './atomic-kernel.js';
+
 // Header (Int32Array indices), one 64-byte line per word group so that no word a producer
 // touches on every push shares a line with a word the consumer writes on every pop (each such
 // sharing costs a cache-line transfer per round trip):
-//   line 0: capacity (read-only)      line 1: tail (producers' CAS)
+//   line 0: capacity (read-only)      line 1: tail (producers' atomic add)
 //   line 2: doorbell (producers' add)  line 3: consumer-sleeping flag (consumer writes only when idle)
 //   line 4: head mirror (consumer, statistics only)
 /** Power-of-two slot count, written once at creation. */
 export const RING_CAPACITY = 0;
-/** Next position producers claim (CAS). */
+/** Next position producers claim (atomic add). */
 export const RING_TAIL = 16;
 /** Counter bumped after every push (and on shutdown); the word the main thread waits on. */
 export const RING_DOORBELL = 32;
@@ -49,11 +61,22 @@ export const RING_CONSUMER_SLEEPING = 48;
 export const RING_HEAD = 64;
 export const RING_HEADER_FIELDS = 80;
 
-// Slot fields, SLOT_FIELDS int32 per slot starting at RING_HEADER_FIELDS.
+// Slot fields, SLOT_FIELDS int32 per slot starting at RING_HEADER_FIELDS. One 64-byte stride
+// per slot: the 12 bytes used sit in one 16-byte-aligned block, so in one cache line whatever the
+// base alignment, and producers of neighbouring slots never write the same line.
 export const SLOT_SEQ = 0;
 export const SLOT_VCPU = 1;
 export const SLOT_EXIT_SEQ = 2;
-export const SLOT_FIELDS = 4;
+export const SLOT_FIELDS = 16;
+
+/** The slot at the head holds a descriptor from a later lap: more were outstanding than the ring holds. */
+export class RingOverflowError extends Error {
+  constructor(head: number, seq: number, capacity: number) {
+    super(`request ring overflow: the slot for position ${head >>> 0} holds sequence ${seq >>> 0} (capacity ${capacity}); more exits were outstanding than the ring holds`);
+    this.name = 'RingOverflowError';
+  }
+}
+
 
 /** Smallest power of two >= max(n, 2). */
 export function ringCapacityFor(n: number): number {
@@ -62,14 +85,22 @@ export function ringCapacityFor(n: number): number {
   return c;
 }
 
-/** A zeroed ring buffer with every slot's sequence initialised. `minCapacity` >= vCPU count. */
-export function createRequestRingBuffer(minCapacity: number): SharedArrayBuffer {
-  const capacity = ringCapacityFor(minCapacity);
-  const buffer = new SharedArrayBuffer((RING_HEADER_FIELDS + capacity * SLOT_FIELDS) * 4);
-  const words = new Int32Array(buffer);
+/**
+ * A zeroed ring in a shared WebAssembly.Memory (src/exit/atomic-kernel.ts), every slot's sequence
+ * initialised, for `producers` vCPUs: capacity is twice that (rounded up to a power of two), the
+ * slack for exits aborted at shutdown.
+ */
+export function createRequestRingMemory(producers: number): WebAssembly.Memory {
+  const capacity = ringCapacityFor(2 * producers);
+  const memory = createSharedMemory(ringWords(capacity) * 4);
+  const words = new Int32Array(sharedBufferOf(memory), 0, ringWords(capacity));
   words[RING_CAPACITY] = capacity;
-  for (let i = 0; i < capacity; i++) words[RING_HEADER_FIELDS + i * SLOT_FIELDS + SLOT_SEQ] = i;
-  return buffer;
+  for (let i = 0; i < capacity; i++) words[RING_HEADER_FIELDS + i * SLOT_FIELDS + SLOT_SEQ] = (i - capacity + 1) | 0;
+  return memory;
+}
+
+function ringWords(capacity: number): number {
+  return RING_HEADER_FIELDS + capacity * SLOT_FIELDS;
 }
 
 /**
@@ -79,70 +110,84 @@ export function createRequestRingBuffer(minCapacity: number): SharedArrayBuffer 
 export class RequestRing {
   readonly words: Int32Array;
   readonly capacity: number;
+  private readonly k: AtomicKernel;
   private readonly mask: number;
   /** Consumer-local copy of the head (the consumer is the only writer of RING_HEAD). */
   private head: number;
   /** Exit sequence of the descriptor last returned by pop(). */
   lastExitSeq = 0;
+  /** isEmpty() found the head slot full (so pop() need not load its sequence again). */
+  private headReady = false;
 
-  constructor(buffer: SharedArrayBuffer) {
-    this.words = new Int32Array(buffer);
-    this.capacity = this.words[RING_CAPACITY];
+  constructor(readonly memory: WebAssembly.Memory) {
+    const buffer = sharedBufferOf(memory);
+    this.capacity = new Int32Array(buffer, 0, 1)[RING_CAPACITY];
     if (this.capacity < 2 || (this.capacity & (this.capacity - 1)) !== 0) {
       throw new RangeError(`request ring capacity ${this.capacity} is not a power of two >= 2`);
     }
+    this.words = new Int32Array(buffer, 0, ringWords(this.capacity));
+    this.k = atomicKernelFor(memory);
     this.mask = this.capacity - 1;
     this.head = Atomics.load(this.words, RING_HEAD);
   }
 
   /**
-   * Producer: append a descriptor. Returns false only if the ring is full, which the
-   * one-exit-per-vCPU rule makes impossible when capacity >= vCPU count.
+   * Producer: append a descriptor. At most one descriptor per producer may be in the ring (the
+   * exit path's rule); the ring does not check it.
    */
-  push(vcpu: number, exitSeq: number): boolean {
+  push(vcpu: number, exitSeq: number): void {
     const w = this.words;
-    let pos = Atomics.load(w, RING_TAIL);
-    for (;;) {
-      const slot = RING_HEADER_FIELDS + (pos & this.mask) * SLOT_FIELDS;
-      const dif = (Atomics.load(w, slot + SLOT_SEQ) - pos) | 0;
-      if (dif === 0) {
-        const seen = Atomics.compareExchange(w, RING_TAIL, pos, (pos + 1) | 0);
-        if (seen === pos) {
-          w[slot + SLOT_VCPU] = vcpu;
-          w[slot + SLOT_EXIT_SEQ] = exitSeq;
-          // Publishes the payload above: the consumer reads it after seeing seq == pos + 1.
-          Atomics.store(w, slot + SLOT_SEQ, (pos + 1) | 0);
-          break;
-        }
-        pos = seen;
-      } else if (dif < 0) {
-        return false;
-      } else {
-        pos = Atomics.load(w, RING_TAIL);
-      }
+    const k = this.k;
+    const pos = k.add(RING_TAIL, 1);
+    const slot = RING_HEADER_FIELDS + (pos & this.mask) * SLOT_FIELDS;
+    w[slot + SLOT_VCPU] = vcpu;
+    w[slot + SLOT_EXIT_SEQ] = exitSeq;
+    // Publishes the payload above: the consumer reads it after seeing seq == pos + 1.
+    k.store(slot + SLOT_SEQ, (pos + 1) | 0);
+    // Ring the doorbell only for a sleeping consumer. The flag is read after the slot store and
+    // the consumer re-checks the ring after setting the flag (both sequentially consistent), so
+    // either we see the flag or the consumer sees the slot; a spinning consumer never looks at
+    // the doorbell. (Ringing on every push cost a locked add per exit.)
+    if (k.load(RING_CONSUMER_SLEEPING) !== 0) {
+      Atomics.add(w, RING_DOORBELL, 1);
+      Atomics.notify(w, RING_DOORBELL);
     }
-    // Must follow the slot publication: a consumer woken by the doorbell must find the slot.
-    Atomics.add(w, RING_DOORBELL, 1);
-    if (Atomics.load(w, RING_CONSUMER_SLEEPING) !== 0) Atomics.notify(w, RING_DOORBELL);
-    return true;
   }
 
   /** Consumer: true when no published descriptor is at the head. */
   isEmpty(): boolean {
-    const slot = RING_HEADER_FIELDS + (this.head & this.mask) * SLOT_FIELDS;
-    return Atomics.load(this.words, slot + SLOT_SEQ) !== ((this.head + 1) | 0);
+    return !this.pollNonEmpty(1);
   }
 
-  /** Consumer: the vCPU index of the oldest descriptor (its exit sequence in lastExitSeq), or -1. */
+  /** Consumer: polls the head slot up to `polls` (>= 1) times; true once it holds a descriptor. */
+  pollNonEmpty(polls: number): boolean {
+    if (this.headReady) return true;
+    const full = (this.head + 1) | 0;
+    const slot = RING_HEADER_FIELDS + (this.head & this.mask) * SLOT_FIELDS;
+    if (this.k.pollUntilEquals(slot + SLOT_SEQ, full, polls) !== full) return false;
+    // Seen with an atomic load: pop() may read this slot without another one.
+    this.headReady = true;
+    return true;
+  }
+
+  /**
+   * Consumer: the vCPU index of the oldest descriptor (its exit sequence in lastExitSeq), or -1
+   * when the ring is empty. Throws RingOverflowError if the slot at the head was overwritten.
+   */
   pop(): number {
     const w = this.words;
     const pos = this.head;
     const slot = RING_HEADER_FIELDS + (pos & this.mask) * SLOT_FIELDS;
-    if (Atomics.load(w, slot + SLOT_SEQ) !== ((pos + 1) | 0)) return -1;
+    if (!this.headReady) {
+      const seq = this.k.load(slot + SLOT_SEQ);
+      if (seq !== ((pos + 1) | 0)) {
+        if (((seq - pos - 1) | 0) > 0) throw new RingOverflowError(pos, seq, this.capacity);
+        return -1;
+      }
+    }
     const vcpu = w[slot + SLOT_VCPU];
     this.lastExitSeq = w[slot + SLOT_EXIT_SEQ];
-    // Frees the slot for the producer one lap later; must follow the payload reads above.
-    Atomics.store(w, slot + SLOT_SEQ, (pos + this.capacity) | 0);
+    this.headReady = false;
     this.head = (pos + 1) | 0;
     w[RING_HEAD] = this.head; // statistics only: a plain store, no fence on the hot path
     return vcpu;

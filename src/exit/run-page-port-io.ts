@@ -1,5 +1,6 @@
 import type { PortIo } from '../cpu/port-io.js';
 import { PiosimError } from '../errors.js';
+import type { AtomicKernel } from './atomic-kernel.js';
 import { DATA_PAGE_BYTES, DIR_IN, DIR_OUT, type AccessSize, type StringBatchMode, type WaitMode } from '../types.js';
 import { LATENCY_TIME_ALL_FIRST, recordLatencyNs, LatencySampler, type LatencyHistogram } from './latency.js';
 import { RequestRing } from './request-ring.js';
@@ -7,7 +8,7 @@ import {
   EXIT_REASON_IO, RP_COUNT, RP_DATA_OFFSET, RP_DIRECTION, RP_EXIT_REASON, RP_EXITS_FAST_IN,
   RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN, RP_EXITS_STRING_OUT, RP_PORT, RP_QUALIFICATION,
   RP_REQUEST, RP_SEQUENCE, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE,
-  STATE_EXIT_ABORTED, STATE_EXIT_PENDING, type RunPage,
+  STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
 import { CompletionWaiter } from './wait.js';
 
@@ -31,6 +32,9 @@ export class RunPagePortIo implements PortIo {
   stopTarget: StopTarget | null = null;
   private readonly f: Int32Array;
   private readonly waiter: CompletionWaiter;
+  private readonly k: AtomicKernel;
+  /** Word index of RP_REQUEST in the kernel's memory. */
+  private readonly requestWord: number;
   private readonly sampler: LatencySampler;
   private seq = 0;
   private readonly maxOutElements: readonly number[];
@@ -46,7 +50,9 @@ export class RunPagePortIo implements PortIo {
   ) {
     this.f = page.fields;
     this.dataPage = page.data;
-    this.waiter = new CompletionWaiter(wait, page.fields);
+    this.waiter = new CompletionWaiter(wait, page);
+    this.k = page.atomics;
+    this.requestWord = page.base + RP_REQUEST;
     // Every exit of this vCPU is an io exit with its batch at data-page offset 0: written once
     // here, not per exit (each store dirties the exchange line the main thread reads).
     this.f[RP_EXIT_REASON] = EXIT_REASON_IO;
@@ -128,13 +134,16 @@ export class RunPagePortIo implements PortIo {
     const timed = seq <= LATENCY_TIME_ALL_FIRST || this.sampler.next();
     const t0 = timed ? performance.now() : 0;
     // The push's slot store publishes the io fields written above to the main thread.
-    if (!this.ring.push(this.page.vcpu, seq)) {
-      throw new PiosimError('host', `request ring full (capacity ${this.ring.capacity}) at vCPU ${this.page.vcpu}`);
-    }
+    this.ring.push(this.page.vcpu, seq);
+    // A signal-like kick: a pending stop/pause/control call ends the current run slice. Looked
+    // at while the main thread serves the exit, so the check costs the round trip nothing; a
+    // request made after this look is seen at the next exit or the next slice boundary.
+    const stopTarget = this.stopTarget;
+    if (this.k.load(this.requestWord) !== 0 && stopTarget !== null) stopTarget.requestStop();
     const state = this.waiter.wait();
     if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6);
-    // A signal-like kick: a pending stop/pause/control call ends the current run slice.
-    if (Atomics.load(f, RP_REQUEST) !== 0 && this.stopTarget !== null) this.stopTarget.requestStop();
+    // An aborted exit, or one served as the VM began stopping: leave the guest loop at once.
+    if (state !== STATE_EXIT_DONE && stopTarget !== null) stopTarget.requestStop();
     return state;
   }
 }

@@ -1,10 +1,13 @@
 import { DATA_PAGE_BYTES } from '../types.js';
+import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel } from './atomic-kernel.js';
 
 /**
  * The per-vCPU run page: piosim's `struct kvm_run` plus KVM's PIO data page (DESIGN.md §2).
  * This file is the only place that knows the layout; everyone else uses the RP_* indices.
  *
- * One SharedArrayBuffer holds the run pages of all vCPUs, each at `vcpu * RUN_PAGE_STRIDE_BYTES`:
+ * One shared WebAssembly.Memory holds the run pages of all vCPUs, each at
+ * `vcpu * RUN_PAGE_STRIDE_BYTES` (its `buffer` is a SharedArrayBuffer; a wasm memory so the exit
+ * path's atomics can run as wasm, src/exit/atomic-kernel.ts):
  *
  *   +-------------------------------+  vcpu * RUN_PAGE_STRIDE_BYTES
  *   | header: RUN_PAGE_FIELDS int32 |  (padded to RUN_PAGE_HEADER_BYTES)
@@ -24,9 +27,9 @@ import { DATA_PAGE_BYTES } from '../types.js';
  */
 
 // --- header fields (Int32Array indices) -------------------------------------------------------
-// Grouped by who writes them how often, the groups at least 64 bytes apart: a SharedArrayBuffer's
-// base is only guaranteed 16-byte aligned (V8 allocates it with calloc), so with this spacing a
-// field of one group never shares a cache line with a field of another, whatever the base. Per
+// Grouped by who writes them how often, the groups at least 64 bytes apart, so a field of one
+// group never shares a cache line with a field of another whatever the base alignment (a wasm
+// memory starts page-aligned, but a plain SharedArrayBuffer only 16-byte aligned). Per
 // exit, only the exchange group moves between the two cores; the vCPU's counters stay in its
 // cache, and RP_REQUEST / RP_SLEEPING (read every exit, written rarely) stay shared in both.
 // (Before, on some bases the counters shared a line with RP_SLEEPING, which the main thread reads
@@ -87,6 +90,13 @@ export const STATE_EXIT_PENDING = 1;
 export const STATE_EXIT_DONE = 2;
 /** RP_STATE: the VM is shutting down; the exit was not served (IN reads all ones). */
 export const STATE_EXIT_ABORTED = 3;
+/**
+ * RP_STATE: served like STATE_EXIT_DONE, and the VM began stopping while it was served (say, the
+ * exit was the guest's write to isa-debug-exit): the vCPU leaves its guest loop at once. (The
+ * vCPU looks at RP_REQUEST while the exit is being served, not after, to keep that load off the
+ * round trip; this state carries a stop decided in between.)
+ */
+export const STATE_EXIT_DONE_STOP = 4;
 
 export const EXIT_REASON_NONE = 0;
 /** Same number as KVM_EXIT_IO. */
@@ -118,9 +128,12 @@ export const RUN_PAGE_HEADER_BYTES = Math.ceil((RUN_PAGE_FIELDS * 4 + 64) / 64) 
 /** Distance between two vCPUs' run pages; 4 KiB-aligned so pages never share a cache line. */
 export const RUN_PAGE_STRIDE_BYTES = Math.ceil((RUN_PAGE_HEADER_BYTES + DATA_PAGE_BYTES) / 4096) * 4096;
 
-/** The shared buffer holding `vcpus` run pages, zeroed (STATE_RUNNING, no requests). */
-export function createRunPagesBuffer(vcpus: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(vcpus * RUN_PAGE_STRIDE_BYTES);
+/**
+ * The shared memory holding `vcpus` run pages, zeroed (STATE_RUNNING, no requests). A shared
+ * WebAssembly.Memory, so the hot-path atomics on it can run as wasm (src/exit/atomic-kernel.ts).
+ */
+export function createRunPagesMemory(vcpus: number): WebAssembly.Memory {
+  return createSharedMemory(vcpus * RUN_PAGE_STRIDE_BYTES);
 }
 
 /** Typed views of one vCPU's run page. Create once per vCPU and per thread, never per exit. */
@@ -130,21 +143,23 @@ export interface RunPage {
   readonly fields: Int32Array;
   /** The 4 KiB data page. */
   readonly data: Uint8Array;
+  /** Word index of the header in its memory: `atomics.load(base + RP_STATE)` is field RP_STATE. */
+  readonly base: number;
+  /** The wasm atomics over the pages' memory, for the exit path's hot words. */
+  readonly atomics: AtomicKernel;
 }
 
-export function runPageOf(buffer: SharedArrayBuffer, vcpu: number): RunPage {
+export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
+  const buffer = sharedBufferOf(memory);
   const base = vcpu * RUN_PAGE_STRIDE_BYTES;
   if (!Number.isInteger(vcpu) || vcpu < 0 || base + RUN_PAGE_STRIDE_BYTES > buffer.byteLength) {
-    throw new RangeError(`run page ${vcpu} is outside a buffer of ${buffer.byteLength} bytes`);
+    throw new RangeError(`run page ${vcpu} is outside a memory of ${buffer.byteLength} bytes`);
   }
   return {
     vcpu,
     fields: new Int32Array(buffer, base, RUN_PAGE_FIELDS),
     data: new Uint8Array(buffer, base + RUN_PAGE_HEADER_BYTES, DATA_PAGE_BYTES),
+    base: base / 4,
+    atomics: atomicKernelFor(memory),
   };
-}
-
-/** Number of vCPUs a run-pages buffer holds. */
-export function runPageCount(buffer: SharedArrayBuffer): number {
-  return Math.floor(buffer.byteLength / RUN_PAGE_STRIDE_BYTES);
 }

@@ -3,17 +3,19 @@ import type { RegisterSnapshot, StringBatchMode, WaitMode } from '../types.js';
 
 /**
  * The messages between src/vm.ts and the vCPU worker (workers/vcpu.ts): one piscina task per vCPU,
- * long-running, and its result. Shared buffers travel by reference; the control port is
+ * long-running, and its result. Shared buffers and shared memories travel by reference; the control port is
  * transferred (transferList).
  */
 export interface VcpuTask {
   vcpu: number;
+  /** vCPUs in the VM (CPUID leaf 1 reports it). */
+  vcpus: number;
   /** Guest RAM, shared by every vCPU. */
   ram: SharedArrayBuffer;
-  /** All run pages (src/exit/run-page.ts). */
-  runPages: SharedArrayBuffer;
-  /** The request ring (src/exit/request-ring.ts). */
-  ring: SharedArrayBuffer;
+  /** All run pages (src/exit/run-page.ts), a shared WebAssembly.Memory. */
+  runPages: WebAssembly.Memory;
+  /** The request ring (src/exit/request-ring.ts), a shared WebAssembly.Memory. */
+  ring: WebAssembly.Memory;
   /** One Int32 word: the guest-invisible spinlock for LOCKed accesses crossing 8-byte lines. */
   lockWord: SharedArrayBuffer;
   wait: WaitMode;

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { WaitMode } from '../types.js';
-import { RP_SLEEPING, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STATE, STATE_EXIT_PENDING } from './run-page.js';
+import type { AtomicKernel } from './atomic-kernel.js';
+import { RP_SLEEPING, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STATE, STATE_EXIT_PENDING, type RunPage } from './run-page.js';
 import { RING_CONSUMER_SLEEPING, RING_DOORBELL, type RequestRing } from './request-ring.js';
 
 /**
@@ -99,16 +100,23 @@ export class HaltPoll {
   }
 }
 
-/** Spin iterations between two clock reads (performance.now costs more than an Atomics.load). */
-const SPIN_CLOCK_STRIDE = 64;
+/**
+ * Polls between two clock reads. A poll is one atomic load inside the wasm kernel (~1.5 ns,
+ * src/exit/atomic-kernel.ts) and performance.now() costs ~50 ns, so the clock is read every
+ * ~0.4 us of spinning: a negligible overshoot of any budget.
+ */
+const SPIN_CLOCK_STRIDE = 256;
 
 /**
  * Polls before the first clock read, on both sides. A round trip (vCPU side) or the gap between
- * two exits (main side) is ~150-300 ns, longer than SPIN_CLOCK_STRIDE polls of a cached word take,
- * so a short first poll made the waiter read the clock (~30-50 ns, during which it does not see
- * the word) on nearly every exit. 1024 polls are ~1-2 us: far below any spin budget.
+ * two exits (main side) is ~150-300 ns, so a short first poll made the waiter read the clock
+ * (during which it does not see the word) on nearly every exit. 1024 polls are ~1.5 us: far below
+ * any spin budget.
  */
 const FIRST_POLLS = 1024;
+
+/** Polls per call in spin mode (unbounded spinning, in bounded wasm calls). */
+const SPIN_MODE_POLLS = 1 << 20;
 
 /**
  * vCPU side: wait until the main thread completes the exit in this run page (RP_STATE leaves
@@ -117,37 +125,42 @@ const FIRST_POLLS = 1024;
 export class CompletionWaiter {
   private readonly poll = new HaltPoll();
   private readonly mode: 0 | 1 | 2;
+  private readonly fields: Int32Array;
+  private readonly k: AtomicKernel;
+  /** Word index of RP_STATE in the kernel's memory. */
+  private readonly stateWord: number;
 
-  constructor(mode: WaitMode, private readonly fields: Int32Array) {
+  constructor(mode: WaitMode, page: RunPage) {
     this.mode = mode === 'spin' ? 0 : mode === 'block' ? 1 : 2;
+    this.fields = page.fields;
+    this.k = page.atomics;
+    this.stateWord = page.base + RP_STATE;
   }
 
   /**
-   * Returns the completion state (STATE_EXIT_DONE or STATE_EXIT_ABORTED). The clock is read only
+   * Returns the completion state (STATE_EXIT_DONE, STATE_EXIT_DONE_STOP or STATE_EXIT_ABORTED). The clock is read only
    * once the first FIRST_POLLS polls have failed, so a fast round trip costs no clock read.
    */
   wait(): number {
-    const f = this.fields;
+    const k = this.k;
+    const word = this.stateWord;
     let state: number;
     if (this.mode === 0) {
-      while ((state = Atomics.load(f, RP_STATE)) === STATE_EXIT_PENDING) { /* spin */ }
+      while ((state = k.pollWhileEquals(word, STATE_EXIT_PENDING, SPIN_MODE_POLLS)) === STATE_EXIT_PENDING) { /* spin */ }
       return state;
     }
     if (this.mode === 1) return this.sleep();
-    for (let i = 0; i < FIRST_POLLS; i++) {
-      state = Atomics.load(f, RP_STATE);
-      if (state !== STATE_EXIT_PENDING) { this.poll.hit(); return state; } // polling caught it
-    }
+    state = k.pollWhileEquals(word, STATE_EXIT_PENDING, FIRST_POLLS);
+    if (state !== STATE_EXIT_PENDING) { this.poll.hit(); return state; } // polling caught it
     const startMs = performance.now();
     const deadline = startMs + this.poll.budgetNs / 1e6;
-    for (let i = 1; ; i++) {
-      state = Atomics.load(f, RP_STATE);
+    do {
+      state = k.pollWhileEquals(word, STATE_EXIT_PENDING, SPIN_CLOCK_STRIDE);
       if (state !== STATE_EXIT_PENDING) { this.poll.hit(); return state; }
-      if (i % SPIN_CLOCK_STRIDE === 0 && performance.now() >= deadline) break;
-    }
+    } while (performance.now() < deadline);
     state = this.sleep();
     this.poll.update((performance.now() - startMs) * 1e6);
-    f[RP_SPIN_BUDGET_NS] = this.poll.budgetNs;
+    this.fields[RP_SPIN_BUDGET_NS] = this.poll.budgetNs;
     return state;
   }
 
@@ -204,16 +217,16 @@ export class DoorbellWaiter {
     const ring = this.ring;
     if (this.mode !== 1) {
       // Poll without the clock first: the next exit is usually on its way (see FIRST_POLLS).
-      for (let i = 0; i < FIRST_POLLS; i++) if (!ring.isEmpty()) { this.poll.hit(); return true; }
+      if (ring.pollNonEmpty(FIRST_POLLS)) { this.poll.hit(); return true; }
     }
     this.idleStartMs = performance.now();
-    if (this.mode === 1) return !ring.isEmpty();
+    if (this.mode === 1) return ring.pollNonEmpty(1);
     const budgetMs = this.mode === 0 ? MAIN_SPIN_SLICE_MS : this.poll.budgetNs / 1e6;
     const deadline = this.idleStartMs + budgetMs;
-    for (let i = 1; ; i++) {
-      if (!ring.isEmpty()) { this.poll.hit(); return true; }
-      if (i % SPIN_CLOCK_STRIDE === 0 && performance.now() >= deadline) return false;
-    }
+    do {
+      if (ring.pollNonEmpty(SPIN_CLOCK_STRIDE)) { this.poll.hit(); return true; }
+    } while (performance.now() < deadline);
+    return false;
   }
 
   /** After a failed spin: spin mode yields one event-loop turn; the others sleep on the doorbell. */

@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IoLoop, type ExitBus } from '../../src/exit/io-loop.js';
-import { createRequestRingBuffer, RequestRing } from '../../src/exit/request-ring.js';
+import { createRequestRingMemory, RequestRing } from '../../src/exit/request-ring.js';
 import {
-  createRunPagesBuffer, RP_COUNT, RP_DIRECTION, RP_PORT, RP_SEQUENCE, RP_SIZE, RP_STATE,
-  RP_STRING, RP_VALUE, runPageOf, STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_PENDING, type RunPage,
+  createRunPagesMemory, RP_COUNT, RP_DIRECTION, RP_PORT, RP_SEQUENCE, RP_SIZE, RP_STATE,
+  RP_STRING, RP_VALUE, runPageOf, STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_DONE_STOP, STATE_EXIT_PENDING, type RunPage,
 } from '../../src/exit/run-page.js';
 import { DIR_IN, DIR_OUT, type AccessSize } from '../../src/types.js';
 
@@ -33,13 +33,13 @@ function post(page: RunPage, ring: RequestRing, seq: number, dir: number, port: 
 }
 
 function setup(vcpus: number) {
-  const ringBuffer = createRequestRingBuffer(Math.max(4, vcpus)); // room for the stale descriptors below
-  const pagesBuffer = createRunPagesBuffer(vcpus);
-  const pages = Array.from({ length: vcpus }, (_, i) => runPageOf(pagesBuffer, i));
-  const producer = new RequestRing(ringBuffer);
+  const ringMemory = createRequestRingMemory(Math.max(2, vcpus)); // room for the stale descriptors below
+  const pagesMemory = createRunPagesMemory(vcpus);
+  const pages = Array.from({ length: vcpus }, (_, i) => runPageOf(pagesMemory, i));
+  const producer = new RequestRing(ringMemory);
   const bus = new RecordingBus();
   const errors: unknown[] = [];
-  const loop = new IoLoop({ ring: new RequestRing(ringBuffer), pages, bus, wait: 'block', onError: (e) => errors.push(e) });
+  const loop = new IoLoop({ ring: new RequestRing(ringMemory), pages, bus, wait: 'block', onError: (e) => errors.push(e) });
   return { pages, producer, bus, loop, errors };
 }
 
@@ -83,6 +83,24 @@ describe('IoLoop (main-thread dispatch, single thread)', () => {
     loop.drain();
     expect(pages[1].fields[RP_STATE]).toBe(STATE_EXIT_ABORTED);
     expect(bus.log).toEqual([]);
+  });
+
+  it('an exit whose device access stops the VM (isa-debug-exit) completes as served-and-stop, not aborted', () => {
+    const { pages, producer, bus, loop } = setup(2);
+    const stopping: ExitBus = {
+      ...bus,
+      read: bus.read.bind(bus), readString: bus.readString.bind(bus), writeString: bus.writeString.bind(bus),
+      write: (vcpu, port, size, value) => { bus.write(vcpu, port, size, value); loop.abort(); },
+    };
+    (loop as unknown as { o: { bus: ExitBus } }).o.bus = stopping;
+    Atomics.store(pages[1].fields, RP_STATE, STATE_EXIT_PENDING); // another vCPU, mid-exit
+    post(pages[0], producer, 1, DIR_OUT, 0xf4, 1, 3);
+    loop.drain();
+    expect(bus.log).toEqual(['w0:244/1=3']);
+    expect(pages[0].fields[RP_STATE]).toBe(STATE_EXIT_DONE_STOP); // served; the vCPU must stop after it
+    expect(pages[1].fields[RP_STATE]).toBe(STATE_EXIT_ABORTED);
+    expect(loop.served).toBe(1);
+    expect(loop.aborted).toBe(1); // only vCPU 1's exit
   });
 
   it('a device that throws becomes an error report, and the vCPU is not left waiting', () => {

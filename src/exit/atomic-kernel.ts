@@ -1,0 +1,140 @@
+/**
+ * The exit path's atomic operations, compiled by WebAssembly.
+ *
+ * Why: on Node 20 (V8 11.3) every `Atomics.*` call is an out-of-line builtin that re-checks its
+ * typed array, ~8 ns a call; an exit made ~10 of them, on a round trip whose floor is ~115 ns. A
+ * call into a wasm function whose body is the atomic instruction costs ~4 ns, and a poll loop
+ * inside wasm costs ~1 ns a poll instead of ~8. So the request ring and the run pages live in
+ * shared WebAssembly.Memory objects (whose `buffer` is an ordinary SharedArrayBuffer for typed
+ * arrays and `Atomics.wait`/`notify`), and their hot paths call this kernel. Wasm atomics are
+ * sequentially consistent, like `Atomics.*`, and both may be mixed on the same words.
+ *
+ * The module is assembled here byte by byte (WebAssembly core spec, binary format; the atomic
+ * opcodes from the threads proposal, prefix 0xFE): five small functions over word indices.
+ */
+
+/** Wasm pages are 64 KiB. */
+export const WASM_PAGE_BYTES = 65536;
+
+/** A shared, fixed-size WebAssembly.Memory of at least `bytes` bytes, zeroed. */
+export function createSharedMemory(bytes: number): WebAssembly.Memory {
+  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/** The SharedArrayBuffer behind a shared memory. */
+export function sharedBufferOf(memory: WebAssembly.Memory): SharedArrayBuffer {
+  const buffer = memory.buffer;
+  if (!(buffer instanceof SharedArrayBuffer)) throw new TypeError('expected a shared WebAssembly.Memory');
+  return buffer;
+}
+
+/** Sequentially consistent operations on the Int32 words of one shared memory (word index, not byte). */
+export interface AtomicKernel {
+  load(index: number): number;
+  store(index: number, value: number): void;
+  /** Adds `value`; returns the old value. */
+  add(index: number, value: number): number;
+  /** Loads word `index` up to `polls` (>= 1) times while it equals `value`; returns the last value read. */
+  pollWhileEquals(index: number, value: number, polls: number): number;
+  /** Loads word `index` up to `polls` (>= 1) times until it equals `value`; returns the last value read. */
+  pollUntilEquals(index: number, value: number, polls: number): number;
+}
+
+// --- the module ---------------------------------------------------------------------------------
+const I32 = 0x7f;
+const FUNC_TYPE = 0x60;
+const EMPTY_BLOCK = 0x40;
+const OP = {
+  block: 0x02, loop: 0x03, end: 0x0b, brIf: 0x0d, localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  i32Const: 0x41, i32Eq: 0x46, i32Ne: 0x47, i32GtS: 0x4a, i32Sub: 0x6b, i32Shl: 0x74,
+  atomicPrefix: 0xfe, i32AtomicLoad: 0x10, i32AtomicStore: 0x17, i32AtomicRmwAdd: 0x1e,
+} as const;
+/** memarg of a 4-byte atomic: alignment log2 = 2 (atomics must be naturally aligned), offset 0. */
+const MEMARG = [2, 0];
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function name(text: string): number[] {
+  return [...uleb(text.length), ...Array.from(text, (c) => c.charCodeAt(0))];
+}
+
+/** `local.get i; i32.const 2; i32.shl`: the byte address of word index `i`. */
+function byteAddressOf(local: number): number[] {
+  return [OP.localGet, local, OP.i32Const, 2, OP.i32Shl];
+}
+
+/**
+ * A poll loop over word (param 0) against value (param 1), at most param 2 times: leaves when
+ * `exitOp` (i32.ne: "changed", i32.eq: "arrived") holds, returning the last value read (local 3).
+ */
+function pollBody(exitOp: number): number[] {
+  return [
+    1, 1, I32, // one extra local: the last value read
+    ...byteAddressOf(0), OP.localSet, 0,
+    OP.block, EMPTY_BLOCK,
+    OP.loop, EMPTY_BLOCK,
+    OP.localGet, 0, OP.atomicPrefix, OP.i32AtomicLoad, ...MEMARG, OP.localTee, 3,
+    OP.localGet, 1, exitOp, OP.brIf, 1,
+    OP.localGet, 2, OP.i32Const, 1, OP.i32Sub, OP.localTee, 2, OP.i32Const, 0, OP.i32GtS, OP.brIf, 0,
+    OP.end,
+    OP.end,
+    OP.localGet, 3,
+    OP.end,
+  ];
+}
+
+const FUNCTIONS: { name: keyof AtomicKernel; type: number; body: number[] }[] = [
+  { name: 'load', type: 0, body: [0, ...byteAddressOf(0), OP.atomicPrefix, OP.i32AtomicLoad, ...MEMARG, OP.end] },
+  { name: 'store', type: 1, body: [0, ...byteAddressOf(0), OP.localGet, 1, OP.atomicPrefix, OP.i32AtomicStore, ...MEMARG, OP.end] },
+  { name: 'add', type: 2, body: [0, ...byteAddressOf(0), OP.localGet, 1, OP.atomicPrefix, OP.i32AtomicRmwAdd, ...MEMARG, OP.end] },
+  { name: 'pollWhileEquals', type: 3, body: pollBody(OP.i32Ne) },
+  { name: 'pollUntilEquals', type: 3, body: pollBody(OP.i32Eq) },
+];
+
+function moduleBytes(): Uint8Array {
+  const types = [
+    4,
+    FUNC_TYPE, 1, I32, 1, I32, // 0: (i32) -> i32
+    FUNC_TYPE, 2, I32, I32, 0, // 1: (i32, i32) -> ()
+    FUNC_TYPE, 2, I32, I32, 1, I32, // 2: (i32, i32) -> i32
+    FUNC_TYPE, 3, I32, I32, I32, 1, I32, // 3: (i32, i32, i32) -> i32
+  ];
+  // The imported memory: shared (limits flag 3 = has maximum + shared), any size up to 4 GiB.
+  const imports = [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(0), ...uleb(65536)];
+  const functions = [FUNCTIONS.length, ...FUNCTIONS.map((f) => f.type)];
+  const exports = [FUNCTIONS.length, ...FUNCTIONS.flatMap((f, i) => [...name(f.name), 0x00, i])];
+  const code = [FUNCTIONS.length, ...FUNCTIONS.flatMap((f) => [...uleb(f.body.length), ...f.body])];
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, types), ...section(2, imports), ...section(3, functions),
+    ...section(7, exports), ...section(10, code),
+  ]);
+}
+
+let compiled: WebAssembly.Module | null = null;
+const kernels = new WeakMap<WebAssembly.Memory, AtomicKernel>();
+
+/** The kernel over `memory` (one instance per memory and thread, made on first use). */
+export function atomicKernelFor(memory: WebAssembly.Memory): AtomicKernel {
+  let kernel = kernels.get(memory);
+  if (kernel === undefined) {
+    compiled ??= new WebAssembly.Module(moduleBytes());
+    kernel = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as AtomicKernel;
+    kernels.set(memory, kernel);
+  }
+  return kernel;
+}

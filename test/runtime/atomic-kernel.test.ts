@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { atomicKernelFor, createSharedMemory, sharedBufferOf, WASM_PAGE_BYTES } from '../../src/exit/atomic-kernel.js';
+
+describe('atomic kernel (wasm atomics over a shared memory)', () => {
+  it('allocates whole 64 KiB pages of shared, zeroed memory', () => {
+    const memory = createSharedMemory(WASM_PAGE_BYTES + 1);
+    const buffer = sharedBufferOf(memory);
+    expect(buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(buffer.byteLength).toBe(2 * WASM_PAGE_BYTES);
+    expect(new Int32Array(buffer).every((x) => x === 0)).toBe(true);
+    expect(() => sharedBufferOf(new WebAssembly.Memory({ initial: 1 }))).toThrow(/shared WebAssembly.Memory/);
+  });
+
+  it('load/store/add address Int32 words by index and agree with Atomics on the same words', () => {
+    const memory = createSharedMemory(1);
+    const k = atomicKernelFor(memory);
+    const words = new Int32Array(sharedBufferOf(memory));
+    k.store(5, -7);
+    expect(words[5]).toBe(-7);
+    expect(Atomics.load(words, 5)).toBe(-7);
+    Atomics.store(words, 6, 0x7fffffff);
+    expect(k.load(6)).toBe(0x7fffffff);
+    expect(k.add(6, 1)).toBe(0x7fffffff); // returns the old value
+    expect(k.load(6)).toBe(-0x80000000); // and wraps like an int32
+    expect(words[4]).toBe(0); // neighbours untouched
+    expect(words[7]).toBe(0);
+    const last = words.length - 1; // the last word of the memory is reachable
+    k.store(last, 99);
+    expect(words[last]).toBe(99);
+  });
+
+  it('pollWhileEquals / pollUntilEquals stop on the condition or after the given polls', () => {
+    const memory = createSharedMemory(1);
+    const k = atomicKernelFor(memory);
+    k.store(3, 1);
+    expect(k.pollWhileEquals(3, 0, 1_000_000)).toBe(1); // already different: returns at once
+    expect(k.pollWhileEquals(3, 1, 10)).toBe(1); // unchanged after 10 polls
+    expect(k.pollUntilEquals(3, 1, 1_000_000)).toBe(1);
+    expect(k.pollUntilEquals(3, 2, 1)).toBe(1);
+  });
+
+  it('one kernel per memory, reused', () => {
+    const a = createSharedMemory(1);
+    const b = createSharedMemory(1);
+    expect(atomicKernelFor(a)).toBe(atomicKernelFor(a));
+    atomicKernelFor(a).store(0, 1);
+    expect(atomicKernelFor(b).load(0)).toBe(0);
+  });
+});
