@@ -10,7 +10,7 @@
  * sequentially consistent, like `Atomics.*`, and both may be mixed on the same words.
  *
  * The module is assembled here byte by byte (WebAssembly core spec, binary format; the atomic
- * opcodes from the threads proposal, prefix 0xFE): five small functions over word indices.
+ * opcodes from the threads proposal, prefix 0xFE): six small functions over word indices.
  */
 
 /** Wasm pages are 64 KiB. */
@@ -39,6 +39,11 @@ export interface AtomicKernel {
   pollWhileEquals(index: number, value: number, polls: number): number;
   /** Loads word `index` up to `polls` (>= 1) times until it equals `value`; returns the last value read. */
   pollUntilEquals(index: number, value: number, polls: number): number;
+  /**
+   * Stores `value` at `index`, then loads word `then` (one call for a publish-then-check, as a
+   * completion followed by the look at the peer's sleeping flag).
+   */
+  storeThenLoad(index: number, value: number, then: number): number;
 }
 
 // --- the module ---------------------------------------------------------------------------------
@@ -103,6 +108,11 @@ const FUNCTIONS: { name: keyof AtomicKernel; type: number; body: number[] }[] = 
   { name: 'add', type: 2, body: [0, ...byteAddressOf(0), OP.localGet, 1, OP.atomicPrefix, OP.i32AtomicRmwAdd, ...MEMARG, OP.end] },
   { name: 'pollWhileEquals', type: 3, body: pollBody(OP.i32Ne) },
   { name: 'pollUntilEquals', type: 3, body: pollBody(OP.i32Eq) },
+  {
+    name: 'storeThenLoad', type: 3,
+    body: [0, ...byteAddressOf(0), OP.localGet, 1, OP.atomicPrefix, OP.i32AtomicStore, ...MEMARG,
+      ...byteAddressOf(2), OP.atomicPrefix, OP.i32AtomicLoad, ...MEMARG, OP.end],
+  },
 ];
 
 function moduleBytes(): Uint8Array {

@@ -48,7 +48,8 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
 // sharing costs a cache-line transfer per round trip):
 //   line 0: capacity (read-only)      line 1: tail (producers' atomic add)
 //   line 2: doorbell (producers' add)  line 3: consumer-sleeping flag (consumer writes only when idle)
-//   line 4: head mirror (consumer, statistics only)
+//   line 6: head mirror (consumer, statistics only), alone in its 128-byte pair of lines (the
+//   spatial prefetcher fetches lines in pairs; a consumer store next to a slot pulled the slot)
 /** Power-of-two slot count, written once at creation. */
 export const RING_CAPACITY = 0;
 /** Next position producers claim (atomic add). */
@@ -58,16 +59,17 @@ export const RING_DOORBELL = 32;
 /** 1 while the consumer is (about to be) waiting on the doorbell; producers read it on every push. */
 export const RING_CONSUMER_SLEEPING = 48;
 /** Consumer position (main thread only; a mirror of its private head, for statistics). */
-export const RING_HEAD = 64;
-export const RING_HEADER_FIELDS = 80;
+export const RING_HEAD = 96;
+export const RING_HEADER_FIELDS = 128;
 
-// Slot fields, SLOT_FIELDS int32 per slot starting at RING_HEADER_FIELDS. One 64-byte stride
-// per slot: the 12 bytes used sit in one 16-byte-aligned block, so in one cache line whatever the
-// base alignment, and producers of neighbouring slots never write the same line.
+// Slot fields, SLOT_FIELDS int32 per slot starting at RING_HEADER_FIELDS (byte 512). One 128-byte
+// stride per slot: the 12 bytes used sit in one cache line (the memory is a wasm memory, page-
+// aligned), alone in its pair of lines, so neither producers of neighbouring slots nor the
+// consumer's head store share a prefetched pair with it.
 export const SLOT_SEQ = 0;
 export const SLOT_VCPU = 1;
 export const SLOT_EXIT_SEQ = 2;
-export const SLOT_FIELDS = 16;
+export const SLOT_FIELDS = 32;
 
 /** The slot at the head holds a descriptor from a later lap: more were outstanding than the ring holds. */
 export class RingOverflowError extends Error {
@@ -142,13 +144,12 @@ export class RequestRing {
     const slot = RING_HEADER_FIELDS + (pos & this.mask) * SLOT_FIELDS;
     w[slot + SLOT_VCPU] = vcpu;
     w[slot + SLOT_EXIT_SEQ] = exitSeq;
-    // Publishes the payload above: the consumer reads it after seeing seq == pos + 1.
-    k.store(slot + SLOT_SEQ, (pos + 1) | 0);
-    // Ring the doorbell only for a sleeping consumer. The flag is read after the slot store and
+    // The store publishes the payload above: the consumer reads it after seeing seq == pos + 1.
+    // Then the doorbell, only for a sleeping consumer: the flag is read after the slot store and
     // the consumer re-checks the ring after setting the flag (both sequentially consistent), so
     // either we see the flag or the consumer sees the slot; a spinning consumer never looks at
     // the doorbell. (Ringing on every push cost a locked add per exit.)
-    if (k.load(RING_CONSUMER_SLEEPING) !== 0) {
+    if (k.storeThenLoad(slot + SLOT_SEQ, (pos + 1) | 0, RING_CONSUMER_SLEEPING) !== 0) {
       Atomics.add(w, RING_DOORBELL, 1);
       Atomics.notify(w, RING_DOORBELL);
     }

@@ -37,6 +37,8 @@ export class RunPagePortIo implements PortIo {
   private readonly requestWord: number;
   private readonly sampler: LatencySampler;
   private seq = 0;
+  /** Exits still to be timed every one (the first LATENCY_TIME_ALL_FIRST). */
+  private timeAllLeft = LATENCY_TIME_ALL_FIRST;
   private readonly maxOutElements: readonly number[];
   private readonly maxInElements: readonly number[];
 
@@ -131,7 +133,9 @@ export class RunPagePortIo implements PortIo {
     // publishes it with the io fields, and the main thread only completes after seeing the slot.
     f[RP_STATE] = STATE_EXIT_PENDING;
     // Short runs time every exit; long ones a random sample (src/exit/latency.ts).
-    const timed = seq <= LATENCY_TIME_ALL_FIRST || this.sampler.next();
+    const timedAll = this.timeAllLeft > 0;
+    if (timedAll) this.timeAllLeft--;
+    const timed = timedAll || this.sampler.next();
     const t0 = timed ? performance.now() : 0;
     // The push's slot store publishes the io fields written above to the main thread.
     this.ring.push(this.page.vcpu, seq);
@@ -141,7 +145,7 @@ export class RunPagePortIo implements PortIo {
     const stopTarget = this.stopTarget;
     if (this.k.load(this.requestWord) !== 0 && stopTarget !== null) stopTarget.requestStop();
     const state = this.waiter.wait();
-    if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6);
+    if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, timedAll ? 1 : this.sampler.weight);
     // An aborted exit, or one served as the VM began stopping: leave the guest loop at once.
     if (state !== STATE_EXIT_DONE && stopTarget !== null) stopTarget.requestStop();
     return state;

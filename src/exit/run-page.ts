@@ -63,23 +63,25 @@ export const RP_DATA_OFFSET = 10;
 export const RP_REQUEST = 32;
 /** 1 while the vCPU is in (or about to enter) Atomics.wait on RP_STATE: the main thread notifies only then. */
 export const RP_SLEEPING = 33;
-// vCPU group (byte 192): written by the vCPU only; the main thread reads it for statistics.
+// vCPU group (byte 256): written by the vCPU only; the main thread reads it for statistics. Not in
+// the signal group's 128-byte pair of lines: the spatial prefetcher fetches lines in pairs, so the
+// main thread's read of RP_SLEEPING after every completion would pull the counters' line too.
 /** LIFECYCLE_*: what the vCPU worker is doing, for stats and crash handling. */
-export const RP_LIFECYCLE = 48;
+export const RP_LIFECYCLE = 64;
 /** worker_threads threadId of the worker running this vCPU (0 until it starts). */
-export const RP_THREAD_ID = 49;
+export const RP_THREAD_ID = 65;
 // vCPU-owned counters (plain writes, read as statistics; exact once the vCPU has ended)
-export const RP_EXITS_FAST_IN = 50;
-export const RP_EXITS_FAST_OUT = 51;
-export const RP_EXITS_STRING_IN = 52;
-export const RP_EXITS_STRING_OUT = 53;
-export const RP_STRING_ELEMENTS = 54;
+export const RP_EXITS_FAST_IN = 66;
+export const RP_EXITS_FAST_OUT = 67;
+export const RP_EXITS_STRING_IN = 68;
+export const RP_EXITS_STRING_OUT = 69;
+export const RP_STRING_ELEMENTS = 70;
 /** Times the vCPU slept (Atomics.wait) waiting for a completion. */
-export const RP_SLEEPS = 55;
+export const RP_SLEEPS = 71;
 /** The vCPU's current adaptive spin budget in ns (informational). */
-export const RP_SPIN_BUDGET_NS = 56;
+export const RP_SPIN_BUDGET_NS = 72;
 /** Number of header fields; the header is sized from it. */
-export const RUN_PAGE_FIELDS = 57;
+export const RUN_PAGE_FIELDS = 73;
 
 // --- values ------------------------------------------------------------------------------------
 /** RP_STATE: the vCPU is running guest code (no exit outstanding). */

@@ -39,6 +39,15 @@ describe('atomic kernel (wasm atomics over a shared memory)', () => {
     expect(k.pollUntilEquals(3, 2, 1)).toBe(1);
   });
 
+  it('storeThenLoad stores one word, then returns another', () => {
+    const memory = createSharedMemory(1);
+    const k = atomicKernelFor(memory);
+    k.store(9, 5);
+    expect(k.storeThenLoad(3, 7, 9)).toBe(5);
+    expect(k.load(3)).toBe(7);
+    expect(k.storeThenLoad(4, 11, 4)).toBe(11); // the same word: sees its own store
+  });
+
   it('one kernel per memory, reused', () => {
     const a = createSharedMemory(1);
     const b = createSharedMemory(1);

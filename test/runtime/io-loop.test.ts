@@ -92,7 +92,7 @@ describe('IoLoop (main-thread dispatch, single thread)', () => {
       read: bus.read.bind(bus), readString: bus.readString.bind(bus), writeString: bus.writeString.bind(bus),
       write: (vcpu, port, size, value) => { bus.write(vcpu, port, size, value); loop.abort(); },
     };
-    (loop as unknown as { o: { bus: ExitBus } }).o.bus = stopping;
+    (loop as unknown as { bus: ExitBus }).bus = stopping;
     Atomics.store(pages[1].fields, RP_STATE, STATE_EXIT_PENDING); // another vCPU, mid-exit
     post(pages[0], producer, 1, DIR_OUT, 0xf4, 1, 3);
     loop.drain();
