@@ -17,8 +17,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { runVm, projectRoot } from '../src/vm.js';
-import { createRequestRingMemory, RequestRing } from '../src/exit/request-ring.js';
-import { createRunPagesMemory, runPageOf } from '../src/exit/run-page.js';
+import { acquireSharedMemory, releaseSharedMemory } from '../src/exit/atomic-kernel.js';
+import { initRequestRing, RequestRing, requestRingBytes } from '../src/exit/request-ring.js';
+import { runPageOf, runPagesBytes } from '../src/exit/run-page.js';
+import { MAX_VCPUS } from '../src/vm-options.js';
 import { WAIT_MODES, type WaitMode } from '../src/types.js';
 import { serveBareExits, timeFloor } from './baseline.js';
 
@@ -91,8 +93,11 @@ function tripsSample(roundTrips: number, ms: number): Sample {
  * and a VM: what the ring costs over the floor, before interpreter, bus and bookkeeping.
  */
 async function ringRun(roundTrips: number): Promise<Sample> {
-  const ring = new RequestRing(createRequestRingMemory(1));
-  const runPages = createRunPagesMemory(1);
+  // Memories from the VMs' pool (src/exit/atomic-kernel.ts): fresh ones would add call targets
+  // to the ring code this thread shares with the VMs' io loop and slow the VM rows down.
+  const ringMemory = initRequestRing(acquireSharedMemory(requestRingBytes(MAX_VCPUS)), 1);
+  const runPages = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
+  const ring = new RequestRing(ringMemory);
   const f = runPageOf(runPages, 0).fields;
   const done = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(join(root, 'dist', 'perf', 'ring-worker.js'), {
@@ -105,6 +110,8 @@ async function ringRun(roundTrips: number): Promise<Sample> {
   serveBareExits(ring, f, done);
   const { ms } = await finished;
   await worker.terminate();
+  releaseSharedMemory(ringMemory);
+  releaseSharedMemory(runPages);
   return tripsSample(roundTrips, ms);
 }
 

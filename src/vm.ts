@@ -8,13 +8,14 @@ import type { DeviceContext } from './devices/device.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
-import { createRequestRingMemory, RequestRing } from './exit/request-ring.js';
+import { acquireSharedMemory, releaseSharedMemory } from './exit/atomic-kernel.js';
+import { initRequestRing, RequestRing, requestRingBytes } from './exit/request-ring.js';
 import {
-  createRunPagesMemory, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
-  RP_EXITS_STRING_OUT, RP_REQUEST, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
+  REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  RP_EXITS_STRING_OUT, RP_REQUEST, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, runPagesBytes, type RunPage,
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
-import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
+import { fillVmOptions, GUEST_LOAD_ADDRESS, MAX_VCPUS, type FilledVmOptions } from './vm-options.js';
 import { projectRoot } from './project-root.js';
 import type { VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
 
@@ -62,9 +63,11 @@ export class Vm {
     const o = this.options;
     this.ram = new SharedArrayBuffer(o.memoryBytes);
     new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);
-    this.runPages = createRunPagesMemory(o.vcpus);
+    // Sized for the most vCPUs, so that every VM of this process can reuse the same memories
+    // (releaseSharedMemory at the end of run(); see acquireSharedMemory for why it matters).
+    this.runPages = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
     this.pages = Array.from({ length: o.vcpus }, (_, i) => runPageOf(this.runPages, i));
-    this.ringMemory = createRequestRingMemory(o.vcpus);
+    this.ringMemory = initRequestRing(acquireSharedMemory(requestRingBytes(MAX_VCPUS)), o.vcpus);
     this.results = new Array(o.vcpus).fill(null);
     this.crashed = new Array(o.vcpus).fill(null);
     this.serial = new SerialSink(o.serialWrite);
@@ -144,6 +147,9 @@ export class Vm {
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     this.serial.flush();
     await pool.destroy().catch(() => { /* workers already gone */ });
+    // Every worker is gone: no thread touches these any more.
+    releaseSharedMemory(this.runPages);
+    releaseSharedMemory(this.ringMemory);
     return this.buildResult(performance.now() - t0);
   }
 

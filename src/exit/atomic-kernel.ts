@@ -18,7 +18,7 @@ export const WASM_PAGE_BYTES = 65536;
 
 /** A shared, fixed-size WebAssembly.Memory of at least `bytes` bytes, zeroed. */
 export function createSharedMemory(bytes: number): WebAssembly.Memory {
-  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
+  const pages = pagesFor(bytes);
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 }
 
@@ -133,6 +133,37 @@ function moduleBytes(): Uint8Array {
     ...section(1, types), ...section(2, imports), ...section(3, functions),
     ...section(7, exports), ...section(10, code),
   ]);
+}
+
+/**
+ * Shared memories returned by finished VMs, by page count, for the next VM of this thread.
+ *
+ * Why reuse: each memory gets its own wasm instance, whose exported functions are distinct
+ * function objects, so every new memory adds a call target to the main thread's call sites
+ * (RequestRing, IoLoop). After a dozen VMs in one process those sites went megamorphic and a
+ * 1-vCPU exit round trip slowed from ~250 to ~500 ns (perf/exit-throughput.ts runs ~40 VMs).
+ * Reusing memories keeps them monomorphic.
+ */
+const freeMemories = new Map<number, WebAssembly.Memory[]>();
+
+/** A zeroed shared memory of at least `bytes` bytes: a released one of that size if any, else new. */
+export function acquireSharedMemory(bytes: number): WebAssembly.Memory {
+  const memory = freeMemories.get(pagesFor(bytes))?.pop();
+  if (memory === undefined) return createSharedMemory(bytes);
+  new Uint8Array(sharedBufferOf(memory)).fill(0);
+  return memory;
+}
+
+/** Give back a memory from acquireSharedMemory once no thread uses it any more. */
+export function releaseSharedMemory(memory: WebAssembly.Memory): void {
+  const pages = sharedBufferOf(memory).byteLength / WASM_PAGE_BYTES;
+  const free = freeMemories.get(pages);
+  if (free === undefined) freeMemories.set(pages, [memory]);
+  else if (!free.includes(memory)) free.push(memory);
+}
+
+function pagesFor(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
 }
 
 let compiled: WebAssembly.Module | null = null;

@@ -93,8 +93,17 @@ export function ringCapacityFor(n: number): number {
  * slack for exits aborted at shutdown.
  */
 export function createRequestRingMemory(producers: number): WebAssembly.Memory {
+  return initRequestRing(createSharedMemory(requestRingBytes(producers)), producers);
+}
+
+/** Bytes a ring for `producers` vCPUs occupies (from the start of its memory). */
+export function requestRingBytes(producers: number): number {
+  return ringWords(ringCapacityFor(2 * producers)) * 4;
+}
+
+/** Lays a ring for `producers` out in `memory` (zeroed, at least requestRingBytes long); returns it. */
+export function initRequestRing(memory: WebAssembly.Memory, producers: number): WebAssembly.Memory {
   const capacity = ringCapacityFor(2 * producers);
-  const memory = createSharedMemory(ringWords(capacity) * 4);
   const words = new Int32Array(sharedBufferOf(memory), 0, ringWords(capacity));
   words[RING_CAPACITY] = capacity;
   for (let i = 0; i < capacity; i++) words[RING_HEADER_FIELDS + i * SLOT_FIELDS + SLOT_SEQ] = (i - capacity + 1) | 0;

@@ -135,7 +135,12 @@ export const RUN_PAGE_STRIDE_BYTES = Math.ceil((RUN_PAGE_HEADER_BYTES + DATA_PAG
  * WebAssembly.Memory, so the hot-path atomics on it can run as wasm (src/exit/atomic-kernel.ts).
  */
 export function createRunPagesMemory(vcpus: number): WebAssembly.Memory {
-  return createSharedMemory(vcpus * RUN_PAGE_STRIDE_BYTES);
+  return createSharedMemory(runPagesBytes(vcpus));
+}
+
+/** Bytes `vcpus` run pages occupy. */
+export function runPagesBytes(vcpus: number): number {
+  return vcpus * RUN_PAGE_STRIDE_BYTES;
 }
 
 /** Typed views of one vCPU's run page. Create once per vCPU and per thread, never per exit. */

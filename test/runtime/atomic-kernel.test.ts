@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { atomicKernelFor, createSharedMemory, sharedBufferOf, WASM_PAGE_BYTES } from '../../src/exit/atomic-kernel.js';
+import {
+  acquireSharedMemory, atomicKernelFor, createSharedMemory, releaseSharedMemory, sharedBufferOf, WASM_PAGE_BYTES,
+} from '../../src/exit/atomic-kernel.js';
 
 describe('atomic kernel (wasm atomics over a shared memory)', () => {
   it('allocates whole 64 KiB pages of shared, zeroed memory', () => {
@@ -54,5 +56,39 @@ describe('atomic kernel (wasm atomics over a shared memory)', () => {
     expect(atomicKernelFor(a)).toBe(atomicKernelFor(a));
     atomicKernelFor(a).store(0, 1);
     expect(atomicKernelFor(b).load(0)).toBe(0);
+  });
+});
+
+describe('shared memory reuse (one set of kernel functions per thread across VMs)', () => {
+  it('a released memory comes back zeroed, with the same kernel, for a request of its size', () => {
+    const a = acquireSharedMemory(100_000); // 2 wasm pages
+    atomicKernelFor(a).store(7, 42);
+    const kernel = atomicKernelFor(a);
+    releaseSharedMemory(a);
+    releaseSharedMemory(a); // twice is harmless
+    const b = acquireSharedMemory(70_000); // also 2 pages: the same memory
+    expect(b).toBe(a);
+    expect(atomicKernelFor(b)).toBe(kernel);
+    expect(new Int32Array(sharedBufferOf(b)).every((x) => x === 0)).toBe(true);
+    const c = acquireSharedMemory(70_000); // none free: a new one
+    expect(c).not.toBe(a);
+    releaseSharedMemory(b);
+    releaseSharedMemory(c);
+  });
+
+  it('a VM takes its run-page memory from the pool and gives it back', async () => {
+    const { runVm } = await import('../../src/vm.js');
+    const { runPagesBytes } = await import('../../src/exit/run-page.js');
+    const { MAX_VCPUS } = await import('../../src/vm-options.js');
+    const pagesMemory = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
+    releaseSharedMemory(pagesMemory);
+    for (let vcpus = 1; vcpus <= 3; vcpus++) {
+      const r = await runVm({ guest: Uint8Array.from([0xf4]), vcpus, wait: 'spin' }); // hlt
+      expect(r.outcome.kind).toBe('halted');
+    }
+    // Had a VM made a new memory instead, or kept its own, the pool would hand out another one.
+    const again = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
+    expect(again).toBe(pagesMemory);
+    releaseSharedMemory(again);
   });
 });
