@@ -92,15 +92,21 @@ export class IoLoop {
    * sleep) or IO_LOOP_YIELD_MS have passed (returns true: time to yield to the event loop).
    */
   private serveSlice(): boolean {
+    const ring = this.o.ring;
     const sliceStart = performance.now();
     let since = 0;
-    while (this.drain() > 0 || this.waiter.spin()) {
+    for (;;) {
+      const vcpu = ring.pop();
+      if (vcpu < 0) {
+        if (this.waiter.spin()) continue;
+        return false;
+      }
+      this.serve(vcpu, ring.lastExitSeq);
       if (++since >= CLOCK_CHECK_EVERY) {
         since = 0;
         if (performance.now() - sliceStart >= IO_LOOP_YIELD_MS) return true;
       }
     }
-    return false;
   }
 
   /** Serve every descriptor now in the ring; returns how many. */
