@@ -81,6 +81,8 @@ export interface VcpuReport {
   state: string;
   registers: RegisterSnapshot;
   latency: LatencySummary;
+  /** Times this vCPU slept (Atomics.wait) waiting for a completion: a spin budget that ran out. */
+  sleeps: number;
 }
 
 export interface VmResult {
@@ -90,6 +92,8 @@ export interface VmResult {
   /** All vCPUs together. */
   latency: LatencySummary;
   unassigned: { reads: number; writes: number };
+  /** Times the main thread's io loop slept on the ring's doorbell (Atomics.waitAsync). */
+  mainThreadSleeps: number;
   /** Guest RAM after the run (a copy), for tests that check memory. */
   memory: Uint8Array;
 }

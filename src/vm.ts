@@ -12,7 +12,7 @@ import { acquireSharedMemory, releaseSharedMemory } from './exit/atomic-kernel.j
 import { initRequestRing, RequestRing, requestRingBytes } from './exit/request-ring.js';
 import {
   REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
-  RP_EXITS_STRING_OUT, RP_REQUEST, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, runPagesBytes, type RunPage,
+  RP_EXITS_STRING_OUT, RP_REQUEST, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, runPagesBytes, type RunPage,
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, MAX_VCPUS, type FilledVmOptions } from './vm-options.js';
@@ -147,10 +147,11 @@ export class Vm {
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     this.serial.flush();
     await pool.destroy().catch(() => { /* workers already gone */ });
-    // Every worker is gone: no thread touches these any more.
+    const result = this.buildResult(performance.now() - t0);
+    // Every worker is gone and the result is read out: the next VM may have these.
     releaseSharedMemory(this.runPages);
     releaseSharedMemory(this.ringMemory);
-    return this.buildResult(performance.now() - t0);
+    return result;
   }
 
   /** The first outcome wins; any outcome stops every vCPU. */
@@ -220,6 +221,7 @@ export class Vm {
         state: r === null || r.state === 'error' ? 'crashed' : r.state,
         registers: r?.registers ?? { ...ZERO_REGISTERS },
         latency,
+        sleeps: f[RP_SLEEPS],
       };
     });
     return {
@@ -228,6 +230,7 @@ export class Vm {
       vcpus,
       latency: histograms.length > 0 ? summarizeLatency(mergeLatency(histograms)) : { ...EMPTY_LATENCY },
       unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },
+      mainThreadSleeps: this.ioLoop.sleeps,
       memory: new Uint8Array(this.ram).slice(),
     };
   }

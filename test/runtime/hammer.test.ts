@@ -65,13 +65,20 @@ describe('many vCPUs hammering one port', () => {
   });
 
   it('8 vCPUs, block', async () => {
-    check(await hammer(8, 'block', 600, 0xb10c));
+    const r = await hammer(8, 'block', 600, 0xb10c);
+    check(r);
+    // block waits by sleeping at once: every exit of every vCPU slept, and the main thread slept too.
+    for (const v of r.result.vcpus) expect(v.sleeps).toBe(v.exits.total);
+    expect(r.result.mainThreadSleeps).toBeGreaterThan(0);
   });
 
   // Spinning waiters outnumbering the cores time-slice each other (the host has 2 cores), so the
   // spin case uses fewer vCPUs and rounds: it checks correctness, not speed.
   it('2 vCPUs, spin', async () => {
-    check(await hammer(2, 'spin', 300, 0x5917));
+    const r = await hammer(2, 'spin', 300, 0x5917);
+    check(r);
+    expect(r.result.vcpus.map((v) => v.sleeps)).toEqual([0, 0]); // spin never sleeps
+    expect(r.result.mainThreadSleeps).toBe(0);
   });
 
   it('a vCPU with many more rounds than the others: the others halt first, nothing is lost', async () => {
