@@ -17,10 +17,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { runVm, projectRoot } from '../src/vm.js';
-import { acquireSharedMemory, releaseSharedMemory } from '../src/exit/atomic-kernel.js';
-import { initRequestRing, RequestRing, requestRingBytes } from '../src/exit/request-ring.js';
-import { runPageOf, runPagesBytes } from '../src/exit/run-page.js';
-import { MAX_VCPUS } from '../src/vm-options.js';
+import { acquireExitMemories, releaseExitMemories } from '../src/exit/exit-memories.js';
+import { RequestRing } from '../src/exit/request-ring.js';
+import { runPageOf } from '../src/exit/run-page.js';
 import { WAIT_MODES, type WaitMode } from '../src/types.js';
 import { serveBareExits, timeFloor } from './baseline.js';
 
@@ -95,9 +94,9 @@ function tripsSample(roundTrips: number, ms: number): Sample {
 async function ringRun(roundTrips: number): Promise<Sample> {
   // Memories from the VMs' pool (src/exit/atomic-kernel.ts): fresh ones would add call targets
   // to the ring code this thread shares with the VMs' io loop and slow the VM rows down.
-  const ringMemory = initRequestRing(acquireSharedMemory(requestRingBytes(MAX_VCPUS)), 1);
-  const runPages = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
-  const ring = new RequestRing(ringMemory);
+  const memories = acquireExitMemories(1);
+  const { runPages } = memories;
+  const ring = new RequestRing(memories.ring);
   const f = runPageOf(runPages, 0).fields;
   const done = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(join(root, 'dist', 'perf', 'ring-worker.js'), {
@@ -110,8 +109,7 @@ async function ringRun(roundTrips: number): Promise<Sample> {
   serveBareExits(ring, f, done);
   const { ms } = await finished;
   await worker.terminate();
-  releaseSharedMemory(ringMemory);
-  releaseSharedMemory(runPages);
+  releaseExitMemories(memories);
   return tripsSample(roundTrips, ms);
 }
 

@@ -8,14 +8,14 @@ import type { DeviceContext } from './devices/device.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
-import { acquireSharedMemory, releaseSharedMemory } from './exit/atomic-kernel.js';
-import { initRequestRing, RequestRing, requestRingBytes } from './exit/request-ring.js';
+import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
+import { RequestRing } from './exit/request-ring.js';
 import {
   REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
-  RP_EXITS_STRING_OUT, RP_REQUEST, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, runPagesBytes, type RunPage,
+  RP_EXITS_STRING_OUT, RP_REQUEST, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
-import { fillVmOptions, GUEST_LOAD_ADDRESS, MAX_VCPUS, type FilledVmOptions } from './vm-options.js';
+import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
 import { projectRoot } from './project-root.js';
 import type { VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
 
@@ -41,9 +41,8 @@ export async function runVm(options: VmOptions): Promise<VmResult> {
 export class Vm {
   readonly options: FilledVmOptions;
   private readonly ram: SharedArrayBuffer;
-  private readonly runPages: WebAssembly.Memory;
+  private readonly memories: ExitMemories;
   private readonly pages: RunPage[];
-  private readonly ringMemory: WebAssembly.Memory;
   private readonly ioLoop: IoLoop;
   private readonly bus: ReturnType<typeof createDefaultBus>;
   private readonly serial: SerialSink;
@@ -63,11 +62,9 @@ export class Vm {
     const o = this.options;
     this.ram = new SharedArrayBuffer(o.memoryBytes);
     new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);
-    // Sized for the most vCPUs, so that every VM of this process can reuse the same memories
-    // (releaseSharedMemory at the end of run(); see acquireSharedMemory for why it matters).
-    this.runPages = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
-    this.pages = Array.from({ length: o.vcpus }, (_, i) => runPageOf(this.runPages, i));
-    this.ringMemory = initRequestRing(acquireSharedMemory(requestRingBytes(MAX_VCPUS)), o.vcpus);
+    // From this thread's pool; back to it at the end of run().
+    this.memories = acquireExitMemories(o.vcpus);
+    this.pages = Array.from({ length: o.vcpus }, (_, i) => runPageOf(this.memories.runPages, i));
     this.results = new Array(o.vcpus).fill(null);
     this.crashed = new Array(o.vcpus).fill(null);
     this.serial = new SerialSink(o.serialWrite);
@@ -79,7 +76,7 @@ export class Vm {
     this.bus = createDefaultBus(ctx);
     this.bus.onAccess = o.onDeviceAccess ?? null;
     this.ioLoop = new IoLoop({
-      ring: new RequestRing(this.ringMemory),
+      ring: new RequestRing(this.memories.ring),
       pages: this.pages,
       bus: this.bus,
       wait: o.wait,
@@ -130,7 +127,7 @@ export class Vm {
       const { port1, port2 } = new MessageChannel();
       this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
       const task: VcpuTask = {
-        vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.runPages, ring: this.ringMemory,
+        vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
       };
@@ -149,8 +146,7 @@ export class Vm {
     await pool.destroy().catch(() => { /* workers already gone */ });
     const result = this.buildResult(performance.now() - t0);
     // Every worker is gone and the result is read out: the next VM may have these.
-    releaseSharedMemory(this.runPages);
-    releaseSharedMemory(this.ringMemory);
+    releaseExitMemories(this.memories);
     return result;
   }
 

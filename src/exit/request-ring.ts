@@ -1,13 +1,13 @@
 /**
  * The request ring: a bounded multi-producer, single-consumer queue of exit descriptors in a
- * SharedArrayBuffer, with sequence-numbered slots (after Dmitry Vyukov's bounded queue, simplified
+ * shared WebAssembly.Memory, with sequence-numbered slots (after Dmitry Vyukov's bounded queue, simplified
  * by the exit path's one-outstanding-exit rule, DESIGN.md §2).
  *
  * Who writes, who reads:
  *  - producers: the vCPU workers. A vCPU pushes one descriptor {vcpu, exit sequence} after it has
  *    filled its run page, then waits for the completion in its run page, which the main thread
  *    publishes only after popping the descriptor. So each vCPU has at most one descriptor in the
- *    ring, and a capacity >= the vCPU count can never overflow (createRequestRingBuffer doubles it
+ *    ring, and a capacity >= the vCPU count can never overflow (ringCapacityForProducers doubles it
  *    anyway: at shutdown an exit can be aborted before its descriptor is popped, see io-loop.ts).
  *  - consumer: the main thread only (the io loop). It pops in arrival order (the order in which
  *    producers claimed positions with an atomic add on the tail).
@@ -41,6 +41,7 @@
  * or the changed doorbell, so no wakeup is lost. Shutdown rings the doorbell without a slot.
  */
 
+import { PiosimError } from '../errors.js';
 import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel } from './atomic-kernel.js';
 
 // Header (Int32Array indices), one 64-byte line per word group so that no word a producer
@@ -72,19 +73,23 @@ export const SLOT_EXIT_SEQ = 2;
 export const SLOT_FIELDS = 32;
 
 /** The slot at the head holds a descriptor from a later lap: more were outstanding than the ring holds. */
-export class RingOverflowError extends Error {
+export class RingOverflowError extends PiosimError {
   constructor(head: number, seq: number, capacity: number) {
-    super(`request ring overflow: the slot for position ${head >>> 0} holds sequence ${seq >>> 0} (capacity ${capacity}); more exits were outstanding than the ring holds`);
+    super('host', `request ring overflow: the slot for position ${head >>> 0} holds sequence ${seq >>> 0} (capacity ${capacity}); more exits were outstanding than the ring holds`);
     this.name = 'RingOverflowError';
   }
 }
-
 
 /** Smallest power of two >= max(n, 2). */
 export function ringCapacityFor(n: number): number {
   let c = 2;
   while (c < n) c *= 2;
   return c;
+}
+
+/** Slots of a ring for `producers` vCPUs: twice their count, the slack for exits aborted at shutdown. */
+export function ringCapacityForProducers(producers: number): number {
+  return ringCapacityFor(2 * producers);
 }
 
 /**
@@ -98,12 +103,12 @@ export function createRequestRingMemory(producers: number): WebAssembly.Memory {
 
 /** Bytes a ring for `producers` vCPUs occupies (from the start of its memory). */
 export function requestRingBytes(producers: number): number {
-  return ringWords(ringCapacityFor(2 * producers)) * 4;
+  return ringWords(ringCapacityForProducers(producers)) * 4;
 }
 
 /** Lays a ring for `producers` out in `memory` (zeroed, at least requestRingBytes long); returns it. */
 export function initRequestRing(memory: WebAssembly.Memory, producers: number): WebAssembly.Memory {
-  const capacity = ringCapacityFor(2 * producers);
+  const capacity = ringCapacityForProducers(producers);
   const words = new Int32Array(sharedBufferOf(memory), 0, ringWords(capacity));
   words[RING_CAPACITY] = capacity;
   for (let i = 0; i < capacity; i++) words[RING_HEADER_FIELDS + i * SLOT_FIELDS + SLOT_SEQ] = (i - capacity + 1) | 0;

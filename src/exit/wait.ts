@@ -138,8 +138,8 @@ export class CompletionWaiter {
   }
 
   /**
-   * Returns the completion state (STATE_EXIT_DONE, STATE_EXIT_DONE_STOP or STATE_EXIT_ABORTED). The clock is read only
-   * once the first FIRST_POLLS polls have failed, so a fast round trip costs no clock read.
+   * Returns the completion state (STATE_EXIT_DONE, STATE_EXIT_DONE_STOP or STATE_EXIT_ABORTED).
+   * The clock is read only once the first FIRST_POLLS polls have failed, so a fast round trip costs no clock read.
    */
   wait(): number {
     const k = this.k;

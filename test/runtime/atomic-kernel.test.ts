@@ -76,19 +76,19 @@ describe('shared memory reuse (one set of kernel functions per thread across VMs
     releaseSharedMemory(c);
   });
 
-  it('a VM takes its run-page memory from the pool and gives it back', async () => {
+  it('a VM takes its exit memories from the pool and gives them back', async () => {
     const { runVm } = await import('../../src/vm.js');
-    const { runPagesBytes } = await import('../../src/exit/run-page.js');
-    const { MAX_VCPUS } = await import('../../src/vm-options.js');
-    const pagesMemory = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
-    releaseSharedMemory(pagesMemory);
+    const { acquireExitMemories, releaseExitMemories } = await import('../../src/exit/exit-memories.js');
+    const before = acquireExitMemories(1);
+    releaseExitMemories(before);
     for (let vcpus = 1; vcpus <= 3; vcpus++) {
       const r = await runVm({ guest: Uint8Array.from([0xf4]), vcpus, wait: 'spin' }); // hlt
       expect(r.outcome.kind).toBe('halted');
     }
-    // Had a VM made a new memory instead, or kept its own, the pool would hand out another one.
-    const again = acquireSharedMemory(runPagesBytes(MAX_VCPUS));
-    expect(again).toBe(pagesMemory);
-    releaseSharedMemory(again);
+    // Had a VM made new memories instead, or kept its own, the pool would hand out others.
+    const after = acquireExitMemories(1);
+    expect(after.runPages).toBe(before.runPages);
+    expect(after.ring).toBe(before.ring);
+    releaseExitMemories(after);
   });
 });
