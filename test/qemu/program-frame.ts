@@ -1,3 +1,4 @@
+import { FLAGS_ARITH } from '../../src/cpu/flags.js';
 import type { Prng } from '../prng.js';
 
 /**
@@ -25,14 +26,9 @@ export const DUMP_PORT = 0xe0;
 /** A port no device claims in either QEMU (-nodefaults) or piosim: reads all ones. */
 export const UNASSIGNED_PORT = 0x300;
 
-export const FLAG_CF = 0x1;
-export const FLAG_PF = 0x4;
-export const FLAG_AF = 0x10;
-export const FLAG_ZF = 0x40;
-export const FLAG_SF = 0x80;
-export const FLAG_DF = 0x400;
-export const FLAG_OF = 0x800;
-export const ARITH_FLAGS = FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_OF;
+// EFLAGS bits: the CPU's own definitions (architecture facts, not behaviour under test).
+export { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from '../../src/cpu/flags.js';
+export const ARITH_FLAGS = FLAGS_ARITH;
 
 /** General registers a program may write (never ESP: the stack stays inside the window). */
 export const GPR32 = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp'] as const;
