@@ -54,11 +54,13 @@ export function arith(c: CpuState, op: number, a: number, b: number, size: numbe
 
 /** INC/DEC keep CF: the lazy record carries the CF from before. */
 export function incDec(c: CpuState, a: number, dec: boolean, size: number): number {
-  const cf = carryFlag(c);
+  if (c.lzOp < LZ_INC) c.lzCF = carryFlag(c); // an INC/DEC record holds the CF already
   const raw = dec ? a - 1 : a + 1;
   const r = size === 4 ? raw >>> 0 : raw & (size === 1 ? 0xff : 0xffff);
-  recordAdd(c, dec ? LZ_DEC : LZ_INC, a, 1, 0, r, size);
-  c.lzCF = cf;
+  c.lzOp = dec ? LZ_DEC : LZ_INC;
+  c.lzA = a;
+  c.lzR = r;
+  c.lzSize = size;
   return r;
 }
 

@@ -11,9 +11,11 @@ import type { CpuState } from './state.js';
  *   ZF = r == 0   SF = r & S   PF = parity(r & 0xff)
  *   ADD: CF = raw > M   OF = (a ^ r) & (b ^ r) & S   AF = (a ^ b ^ r) & 0x10
  *   SUB: CF = raw < 0   OF = (a ^ b) & (a ^ r) & S   AF = (a ^ b ^ r) & 0x10
- *   INC/DEC: as ADD/SUB with b = 1, but CF = the CF from before (lzCF)
+ *   INC/DEC: as ADD/SUB with b = 1, but CF = the CF from before (lzCF); their records leave
+ *   lzB and lzRaw as they were (b is implied, raw unused), so readers take b = 1 for them
  *   LOGIC: CF = OF = AF = 0
  */
+// INC and DEC must stay the highest kinds: readers test `op >= LZ_INC`.
 export const LZ_NONE = 0, LZ_ADD = 1, LZ_SUB = 2, LZ_LOGIC = 3, LZ_INC = 4, LZ_DEC = 5;
 
 function signOf(size: number): number {
@@ -62,7 +64,7 @@ export function overflowFlag(c: CpuState): boolean {
   const op = c.lzOp;
   if (op === LZ_NONE) return (c.flagBits & FLAG_OF) !== 0;
   if (op === LZ_LOGIC) return false;
-  const a = c.lzA, b = c.lzB, r = c.lzR, sign = signOf(c.lzSize);
+  const a = c.lzA, b = op >= LZ_INC ? 1 : c.lzB, r = c.lzR, sign = signOf(c.lzSize);
   if (op === LZ_ADD || op === LZ_INC) return ((a ^ r) & (b ^ r) & sign) !== 0;
   return ((a ^ b) & (a ^ r) & sign) !== 0;
 }
@@ -70,7 +72,7 @@ export function overflowFlag(c: CpuState): boolean {
 function auxFlag(c: CpuState): number {
   const op = c.lzOp;
   if (op === LZ_LOGIC) return 0;
-  return (c.lzA ^ c.lzB ^ c.lzR) & FLAG_AF;
+  return (c.lzA ^ (op >= LZ_INC ? 1 : c.lzB) ^ c.lzR) & FLAG_AF;
 }
 
 /** Computes the six arithmetic flags from the pending record into flagBits and clears it. */

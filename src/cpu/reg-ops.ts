@@ -96,7 +96,9 @@ function alu16(c: CpuState, op: number, a: number, b: number): number {
 
 /** INC/DEC r16/r32, flattened like alu32 (incDec() in alu.ts: CF carried over in lzCF). */
 export function incDecRegN(c: CpuState, n: number, dec: boolean, wide: boolean): void {
-  const cf = carryFlag(c);
+  // CF survives INC/DEC: capture it from the record being replaced, unless that record is an
+  // INC/DEC itself (it holds the CF already), as in a DEC/Jcc loop.
+  if (c.lzOp < LZ_INC) c.lzCF = carryFlag(c);
   let a: number;
   let r: number;
   if (wide) {
@@ -108,13 +110,11 @@ export function incDecRegN(c: CpuState, n: number, dec: boolean, wide: boolean):
     r = (dec ? a - 1 : a + 1) & 0xffff;
     c.r16[n << 1] = r;
   }
+  // lzB (1) and lzRaw (unused: CF is lzCF) are implied by the kind; see lazy-flags.ts.
   c.lzOp = dec ? LZ_DEC : LZ_INC;
   c.lzA = a;
-  c.lzB = 1;
-  c.lzRaw = 0;
   c.lzR = r;
   c.lzSize = wide ? 4 : 2;
-  c.lzCF = cf;
 }
 
 /** TEST r, r. */

@@ -23,6 +23,11 @@ import { encodeIoQualification } from '../exit/qualification.js';
  * cell that V8 reloads and hole-checks at every use.
  */
 
+/** The byte at linear address `a`, or -1 past the end of RAM. */
+function byteAt(bytes: Uint8Array, memSize: number, a: number): number {
+  return a < memSize ? bytes[a] : -1;
+}
+
 /** RUN_FAULT (cpu.ts): the pending reason of a fault, which does not retire. */
 const PENDING_FAULT = 2;
 
@@ -36,11 +41,13 @@ export function runSlice(c: CpuState, budget: number): number {
   const bytes = c.bytes;
   const memSize = c.memSize;
   const sbase = c.sbase;
+  // CS's base, reloaded after anything that may load CS (only the table's handlers do).
+  let csBase = sbase[1 /* CS */];
   let done = 0;
   while (done < budget) {
     const ip = c.ip;
     c.startIp = ip;
-    const a = sbase[1 /* CS */] + ip;
+    const a = csBase + ip;
     let op = a < memSize ? bytes[a] : c.mem.read8(a);
     let wide = false; // a lone 0x66 prefix: 32-bit operands
     if (prefix[op] === 0) {
@@ -54,16 +61,18 @@ export function runSlice(c: CpuState, budget: number): number {
       c.ip = (ip + 1) & 0xffff;
       stepPrefixed(c, op);
       op = -1;
+      csBase = sbase[1 /* CS */];
     }
     // The inline forms: `continue` when done, `break fast` to fall back to the table.
     if (op >= 0) {
-      // The byte after the opcode (ModR/M or rel8) for the inline forms, or -1 past the end of
-      // RAM, where the table handler's fetch does the out-of-range accounting.
-      const na = sbase[1 /* CS */] + c.ip;
-      const m = na < memSize ? bytes[na] : -1;
+      // `m`, in the forms that have one: the byte after the opcode (ModR/M or rel8), or -1 past
+      // the end of RAM, where the table handler's fetch does the out-of-range accounting. Read
+      // only where needed: INC/DEC r, MOV r,imm and IN/OUT with DX have none.
+      const na = csBase + c.ip;
       fast: {
         switch (op) {
           case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0xc0) break fast;
             c.ip = (c.ip + 1) & 0xffff;
             aluRegReg(c, op >> 3, m & 7, (m >> 3) & 7, wide);
@@ -71,6 +80,7 @@ export function runSlice(c: CpuState, budget: number): number {
             continue; // inline forms never fault, halt or stop the slice
           }
           case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0xc0) break fast;
             c.ip = (c.ip + 1) & 0xffff;
             aluRegReg(c, op >> 3, (m >> 3) & 7, m & 7, wide);
@@ -84,6 +94,7 @@ export function runSlice(c: CpuState, budget: number): number {
             continue;
           case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
           case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0) break fast;
             const rel = (m << 24) >> 24;
             // JZ/JNZ (the loop-closing branch) read ZF straight from the lazy record.
@@ -95,12 +106,14 @@ export function runSlice(c: CpuState, budget: number): number {
             continue;
           }
           case 0xeb: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0) break fast;
             c.ip = (c.ip + 1 + ((m << 24) >> 24)) & 0xffff;
             done++;
             continue;
           }
           case 0x83: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0xc0) break fast;
             c.ip = (c.ip + 1) & 0xffff;
             aluRegImm8(c, (m >> 3) & 7, m & 7, (c.fetch8() << 24) >> 24, wide);
@@ -108,6 +121,7 @@ export function runSlice(c: CpuState, budget: number): number {
             continue;
           }
           case 0x85: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0xc0) break fast;
             c.ip = (c.ip + 1) & 0xffff;
             testRegReg(c, m & 7, (m >> 3) & 7, wide);
@@ -115,6 +129,7 @@ export function runSlice(c: CpuState, budget: number): number {
             continue;
           }
           case 0x89: case 0x8b: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0xc0) break fast;
             c.ip = (c.ip + 1) & 0xffff;
             if (op === 0x89) movRegReg(c, m & 7, (m >> 3) & 7, wide);
@@ -128,6 +143,7 @@ export function runSlice(c: CpuState, budget: number): number {
             done++;
             continue;
           case 0xc1: case 0xd1: case 0xd3: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0xc0) break fast;
             c.ip = (c.ip + 1) & 0xffff;
             const count = op === 0xc1 ? c.fetch8() : op === 0xd1 ? 1 : c.r8[4 /* CL */];
@@ -136,6 +152,7 @@ export function runSlice(c: CpuState, budget: number): number {
             continue;
           }
           case 0x69: case 0x6b: {
+            const m = byteAt(bytes, memSize, na);
             if (m < 0xc0) break fast;
             c.ip = (c.ip + 1) & 0xffff;
             // The immediate as a signed int: small (a Smi) for the common 6B form.
@@ -150,6 +167,7 @@ export function runSlice(c: CpuState, budget: number): number {
             let port: number;
             const imm = op < 0xe8;
             if (imm) {
+              const m = byteAt(bytes, memSize, na);
               if (m < 0) break fast;
               port = m;
               c.ip = (c.ip + 1) & 0xffff;
@@ -183,6 +201,7 @@ export function runSlice(c: CpuState, budget: number): number {
       } else {
         handler(c, op);
       }
+      csBase = sbase[1 /* CS */];
     }
     if (c.pending !== 0 /* PENDING_NONE */) {
       if (c.pending !== PENDING_FAULT) done++; // HALT and a stop request retire; a fault does not
