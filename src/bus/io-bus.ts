@@ -19,6 +19,9 @@ export const UNASSIGNED = 'unassigned';
 /** What an unassigned read returns, indexed by access size: all ones for the size. */
 const ALL_ONES: readonly number[] = [0, 0xff, 0xffff, 0, 0xffffffff];
 
+/** Ports 0..0xFFFF. */
+const PORT_SPACE = 0x10000;
+
 /** Piece-size slots per table entry: index = access size (1, 2, 4), slots 0 and 3 unused. */
 const PIECE_SLOTS = 5;
 
@@ -41,6 +44,8 @@ interface BusTable {
    * `size` itself when the device implements nothing that narrow (narrower is its business).
    */
   readonly pieces: Uint8Array;
+  /** entryOfPort[port]: the entry whose range holds `port`, or -1. One load per access instead of a search. */
+  readonly entryOfPort: Int32Array;
 }
 
 const EMPTY_TABLE: BusTable = {
@@ -50,6 +55,7 @@ const EMPTY_TABLE: BusTable = {
   devices: [],
   ranges: [],
   pieces: new Uint8Array(0),
+  entryOfPort: new Int32Array(PORT_SPACE).fill(-1),
 };
 
 /** A registration as reported by `IoBus.entries()`. */
@@ -248,22 +254,9 @@ export class IoBus {
     for (let e = 0, o = 0; e < count; e++, o += size) this.write(vcpu, port, size, loadLe(data, o, size));
   }
 
-  /** Index of the last entry whose base is <= port, or -1. */
+  /** Index of the entry whose range holds `port`, or -1 (also for a port outside 0..0xFFFF). */
   private find(port: number): number {
-    const bases = this.table.bases;
-    let lo = 0;
-    let hi = this.table.count - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (bases[mid]! <= port) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found;
+    return port >= 0 && port < PORT_SPACE ? this.table.entryOfPort[port]! : -1;
   }
 
   /** Trace records for a whole batch served in one device call: one per element, in order. */
@@ -281,12 +274,14 @@ function buildTable(ranges: readonly PortRange[], devices: readonly PioDevice[])
   const bases = new Int32Array(count);
   const ends = new Int32Array(count);
   const pieces = new Uint8Array(count * PIECE_SLOTS);
+  const entryOfPort = new Int32Array(PORT_SPACE).fill(-1);
   for (let i = 0; i < count; i++) {
     bases[i] = ranges[i]!.base;
     ends[i] = ranges[i]!.end;
+    entryOfPort.fill(i, bases[i], ends[i]);
     for (const size of [1, 2, 4] as const) pieces[i * PIECE_SLOTS + size] = pieceSize(devices[i]!.implSizes, size);
   }
-  return { count, bases, ends, devices: [...devices], ranges: [...ranges], pieces };
+  return { count, bases, ends, devices: [...devices], ranges: [...ranges], pieces, entryOfPort };
 }
 
 /** Widest implemented size that fits in `size`; `size` itself when none does. */

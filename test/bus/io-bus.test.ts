@@ -142,6 +142,27 @@ describe('IoBus accesses', () => {
     expect(bus.read(0, 0x10, 4)).toBe(0x05050505);
   });
 
+  it('routes by the port table after every change: edges of each range, gaps, the top port, out-of-space ports', () => {
+    const bus = new IoBus();
+    const a = new IdDevice('a', 1);
+    const b = new IdDevice('b', 2);
+    bus.register(0xfff0, 16, b); // up to the top of the port space
+    bus.register(0x3f8, 8, a);
+    const owner = (port: number): number => bus.read(0, port, 1);
+    expect([0x3f7, 0x3f8, 0x3ff, 0x400, 0xffef, 0xfff0, 0xffff].map(owner)).toEqual([0xff, 1, 1, 0xff, 0xff, 2, 2]);
+    expect(bus.lookup(0x3fc)).toBe(a);
+    bus.unregister(a);
+    expect([0x3f8, 0x3ff, 0xffff].map(owner)).toEqual([0xff, 0xff, 2]);
+    bus.register(0x3fc, 2, a); // a smaller range where the old one was
+    expect([0x3fb, 0x3fc, 0x3fd, 0x3fe].map(owner)).toEqual([0xff, 1, 1, 0xff]);
+    // Ports outside 0..0xFFFF (not a guest's: the bus API's own callers) are unassigned, not a crash.
+    expect(bus.read(0, 0x10000, 1)).toBe(0xff);
+    expect(bus.read(0, -1, 1)).toBe(0xff);
+    bus.write(0, 0x10000, 1, 1);
+    expect(bus.lookup(0x10000)).toBeNull();
+    expect(b.calls).toEqual(['r0/1', 'r15/1', 'r15/1']);
+  });
+
   it('splits a wider access into little-endian pieces of the widest implemented size', () => {
     const bus = new IoBus();
     const bytes = new IdDevice('bytes', 0x11, [1]);
