@@ -47,8 +47,8 @@ let mainSide: MainSide = 'minimal';
 
 /** The vCPU's ring: every push is served at once, here, by the chosen main side. */
 class ServedAtOnceRing extends RequestRing {
-  override push(vcpu: number, exitSeq: number): void {
-    super.push(vcpu, exitSeq);
+  override publish(pos: number, vcpu: number, exitSeq: number): void {
+    super.publish(pos, vcpu, exitSeq);
     if (mainSide === 'minimal') {
       consumer.pop();
       page.atomics.store(page.base + RP_STATE, STATE_EXIT_DONE);

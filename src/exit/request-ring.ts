@@ -152,9 +152,26 @@ export class RequestRing {
    * exit path's rule); the ring does not check it.
    */
   push(vcpu: number, exitSeq: number): void {
+    this.publish(this.claim(), vcpu, exitSeq);
+  }
+
+  /**
+   * Producer, first half of push: claim the next slot; returns its position for publish(). A
+   * claimed slot must be published, or the consumer stops at it.
+   *
+   * The exit path claims before it writes the run page: the claim's atomic add is a full fence,
+   * and after those writes it would wait for the run-page line to arrive from the main thread's
+   * core before the slot's line was even asked for. Claimed first, both lines are fetched at once
+   * and the publishing store waits for the two together.
+   */
+  claim(): number {
+    return this.k.add(RING_TAIL, 1);
+  }
+
+  /** Producer, second half of push: fill the slot claimed at `pos` and publish it. */
+  publish(pos: number, vcpu: number, exitSeq: number): void {
     const w = this.words;
     const k = this.k;
-    const pos = k.add(RING_TAIL, 1);
     const slot = RING_HEADER_FIELDS + (pos & this.mask) * SLOT_FIELDS;
     w[slot + SLOT_VCPU] = vcpu;
     w[slot + SLOT_EXIT_SEQ] = exitSeq;

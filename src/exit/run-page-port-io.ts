@@ -71,38 +71,42 @@ export class RunPagePortIo implements PortIo {
 
   portIn(port: number, size: AccessSize, qualification: number): number {
     const f = this.f;
+    const pos = this.ring.claim(); // before the run-page writes: see RequestRing.claim
     this.fill(DIR_IN, port, size, 1, qualification, 0);
     f[RP_VALUE] = 0;
     f[RP_EXITS_FAST_IN]++;
     // An aborted exit (VM shutting down) reads as all ones, like an unassigned port.
-    const v = this.exit() === STATE_EXIT_ABORTED ? -1 : f[RP_VALUE];
+    const v = this.exit(pos) === STATE_EXIT_ABORTED ? -1 : f[RP_VALUE];
     return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
   }
 
   portOut(port: number, size: AccessSize, value: number, qualification: number): void {
     const f = this.f;
+    const pos = this.ring.claim();
     this.fill(DIR_OUT, port, size, 1, qualification, 0);
     f[RP_VALUE] = value;
     f[RP_EXITS_FAST_OUT]++;
-    this.exit();
+    this.exit(pos);
   }
 
   stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
     this.checkBatch(size, count);
     const f = this.f;
+    const pos = this.ring.claim();
     this.fill(DIR_IN, port, size, count, qualification, 1);
     f[RP_EXITS_STRING_IN]++;
     f[RP_STRING_ELEMENTS] += count;
-    if (this.exit() === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
+    if (this.exit(pos) === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
   }
 
   stringOut(port: number, size: AccessSize, count: number, qualification: number): void {
     this.checkBatch(size, count);
     const f = this.f;
+    const pos = this.ring.claim();
     this.fill(DIR_OUT, port, size, count, qualification, 1);
     f[RP_EXITS_STRING_OUT]++;
     f[RP_STRING_ELEMENTS] += count;
-    this.exit();
+    this.exit(pos);
   }
 
   private fill(dir: number, port: number, size: number, count: number, qualification: number, string: number): void {
@@ -122,8 +126,11 @@ export class RunPagePortIo implements PortIo {
     }
   }
 
-  /** Post the exit filled in the run page and wait for its completion; returns the completion state. */
-  private exit(): number {
+  /**
+   * Post the exit filled in the run page in the ring slot claimed at `pos`, and wait for its
+   * completion; returns the completion state.
+   */
+  private exit(pos: number): number {
     const f = this.f;
     const seq = (this.seq + 1) | 0;
     this.seq = seq;
@@ -138,7 +145,7 @@ export class RunPagePortIo implements PortIo {
     const timed = timedAll || this.sampler.next();
     const t0 = timed ? performance.now() : 0;
     // The push's slot store publishes the io fields written above to the main thread.
-    this.ring.push(this.page.vcpu, seq);
+    this.ring.publish(pos, this.page.vcpu, seq);
     // A signal-like kick: a pending stop/pause/control call ends the current run slice. Looked
     // at while the main thread serves the exit, so the check costs the round trip nothing; a
     // request made after this look is seen at the next exit or the next slice boundary.

@@ -41,6 +41,19 @@ describe('RequestRing (single thread)', () => {
     expect(ring.isEmpty()).toBe(true);
   });
 
+  it('serves in claim order: a slot claimed first holds back the ones behind it until it is published', () => {
+    const ring = new RequestRing(createRequestRingMemory(4));
+    const first = ring.claim();
+    const second = ring.claim();
+    ring.publish(second, 2, 20);
+    expect(ring.isEmpty()).toBe(true); // the head is the first claim, not yet published
+    expect(ring.pop()).toBe(-1);
+    ring.publish(first, 1, 10);
+    const got: [number, number][] = [];
+    for (let v = ring.pop(); v >= 0; v = ring.pop()) got.push([v, ring.lastExitSeq]);
+    expect(got).toEqual([[1, 10], [2, 20]]);
+  });
+
   it('reports an overflow (more descriptors outstanding than slots) instead of waiting forever', () => {
     const ring = new RequestRing(createRequestRingMemory(2)); // capacity 4
     for (let i = 0; i <= ring.capacity; i++) ring.push(i, i + 1); // one more than fits: slot 0 is overwritten
