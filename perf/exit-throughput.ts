@@ -4,7 +4,8 @@
  * worker and the main thread (the floor: the cheapest round trip these threads can do) and the
  * request ring's protocol alone (perf/ring-worker.ts: what the ring costs before any compute).
  *
- *   npm run bench:exits     (env: PIOSIM_BENCH_REPEATS=N, PIOSIM_BENCH_SECONDS=S, PIOSIM_BENCH_ONLY=label)
+ *   npm run bench:exits     (env: PIOSIM_BENCH_REPEATS=N, PIOSIM_BENCH_SECONDS=S, PIOSIM_BENCH_ONLY=label,
+ *                            PIOSIM_BENCH_VERBOSE=1: each VM run's rate and sleeps on stderr)
  *
  * Each configuration runs several times, interleaved with the others; the table shows medians. The guest marks the start and
  * the end of its loop with a UART byte, so worker start-up is not counted. Round-trip latencies
@@ -27,6 +28,7 @@ const REPEATS = Number(process.env.PIOSIM_BENCH_REPEATS ?? 5);
 /** Rough length of one measured loop. */
 const TARGET_SECONDS = Number(process.env.PIOSIM_BENCH_SECONDS ?? 0.4);
 const VCPU_COUNTS = [1, 4];
+const VERBOSE = process.env.PIOSIM_BENCH_VERBOSE === '1';
 
 interface Sample { exitsPerSec: number; p50Ns: number; p99Ns: number }
 interface Row { config: string; vcpus: number; wait: WaitMode | 'floor' | 'ring'; runs: Sample[]; median: Sample }
@@ -73,6 +75,10 @@ async function vmRun(vcpus: number, wait: WaitMode, iterations: number): Promise
   });
   if (result.outcome.kind !== 'halted') throw new Error(`benchmark VM ended with ${JSON.stringify(result.outcome)}`);
   const seconds = (lastEnd - firstStart) / 1000;
+  if (VERBOSE) {
+    const sleeps = result.vcpus.map((v) => v.sleeps).join(',');
+    process.stderr.write(`    ${vcpus} vCPU ${wait}: ${fmtRate((vcpus * iterations) / seconds)}, sleeps: vCPUs ${sleeps}, main thread ${result.mainThreadSleeps}\n`);
+  }
   return { exitsPerSec: (vcpus * iterations) / seconds, p50Ns: result.latency.p50, p99Ns: result.latency.p99 };
 }
 
