@@ -8,6 +8,7 @@ import {
   RP_SLEEPING, RP_STATE, RP_STRING, RP_VALUE, STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_DONE_STOP,
   STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
+import { sharedNowMs } from './shared-clock.js';
 import { DoorbellWaiter } from './wait.js';
 
 /** What the io loop needs from the io-bus (src/bus/io-bus.ts IoBus satisfies it). */
@@ -202,7 +203,10 @@ export class IoLoop {
     // RP_SLEEPING is read after the store: pairs with the vCPU's RP_SLEEPING store before its
     // Atomics.wait, so one of the two sides always sees the other.
     const base = page.base;
-    if (page.atomics.storeThenLoad(base + RP_STATE, state, base + RP_SLEEPING) !== 0) Atomics.notify(page.fields, RP_STATE, 1);
+    if (page.atomics.storeThenLoad(base + RP_STATE, state, base + RP_SLEEPING) !== 0) {
+      page.wokenAt[0] = sharedNowMs(); // for the vCPU's halt polling (src/exit/wait.ts)
+      Atomics.notify(page.fields, RP_STATE, 1);
+    }
   }
 
   /** Shutdown: complete every exit still pending in a run page, whether or not its descriptor is reachable. */

@@ -43,6 +43,7 @@
 
 import { PiosimError } from '../errors.js';
 import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel } from './atomic-kernel.js';
+import { sharedNowMs } from './shared-clock.js';
 
 // Header (Int32Array indices), one 64-byte line per word group so that no word a producer
 // touches on every push shares a line with a word the consumer writes on every pop (each such
@@ -55,8 +56,14 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
 export const RING_CAPACITY = 0;
 /** Next position producers claim (atomic add). */
 export const RING_TAIL = 16;
-/** Counter bumped after every push (and on shutdown); the word the main thread waits on. */
+/** Counter bumped by a push that finds the consumer sleeping (and on shutdown); the word it waits on. */
 export const RING_DOORBELL = 32;
+/**
+ * A float64 over words 34-35 (8-byte aligned): when a producer last rang the doorbell for a push,
+ * on the shared clock (src/exit/shared-clock.ts). The main thread's halt polling reads it after a
+ * sleep (src/exit/wait.ts).
+ */
+export const RING_RUNG_AT_F64 = 34;
 /** 1 while the consumer is (about to be) waiting on the doorbell; producers read it on every push. */
 export const RING_CONSUMER_SLEEPING = 48;
 /** Consumer position (main thread only; a mirror of its private head, for statistics). */
@@ -125,6 +132,8 @@ function ringWords(capacity: number): number {
  */
 export class RequestRing {
   readonly words: Int32Array;
+  /** RING_RUNG_AT_F64 as a one-element view. */
+  readonly rungAt: Float64Array;
   readonly capacity: number;
   private readonly k: AtomicKernel;
   private readonly mask: number;
@@ -142,6 +151,7 @@ export class RequestRing {
       throw new RangeError(`request ring capacity ${this.capacity} is not a power of two >= 2`);
     }
     this.words = new Int32Array(buffer, 0, ringWords(this.capacity));
+    this.rungAt = new Float64Array(buffer, RING_RUNG_AT_F64 * 4, 1);
     this.k = atomicKernelFor(memory);
     this.mask = this.capacity - 1;
     this.head = Atomics.load(this.words, RING_HEAD);
@@ -181,6 +191,7 @@ export class RequestRing {
     // either we see the flag or the consumer sees the slot; a spinning consumer never looks at
     // the doorbell. (Ringing on every push cost a locked add per exit.)
     if (k.storeThenLoad(slot + SLOT_SEQ, (pos + 1) | 0, RING_CONSUMER_SLEEPING) !== 0) {
+      this.rungAt[0] = sharedNowMs(); // before the add: the consumer reads it after waking
       Atomics.add(w, RING_DOORBELL, 1);
       Atomics.notify(w, RING_DOORBELL);
     }

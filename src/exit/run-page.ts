@@ -63,6 +63,10 @@ export const RP_DATA_OFFSET = 10;
 export const RP_REQUEST = 32;
 /** 1 while the vCPU is in (or about to enter) Atomics.wait on RP_STATE: the main thread notifies only then. */
 export const RP_SLEEPING = 33;
+// A float64 over words 34-35 (8-byte aligned: run pages start page-aligned): when the main thread
+// last woke this vCPU from a sleep, on the shared clock (src/exit/shared-clock.ts). Written only
+// when it wakes one; the vCPU's halt polling reads it after a sleep (src/exit/wait.ts).
+export const RP_WOKEN_AT_F64 = 34;
 // vCPU group (byte 256): written by the vCPU only; the main thread reads it for statistics. Not in
 // the signal group's 128-byte pair of lines: the spatial prefetcher fetches lines in pairs, so the
 // main thread's read of RP_SLEEPING after every completion would pull the counters' line too.
@@ -154,6 +158,8 @@ export interface RunPage {
   readonly base: number;
   /** The wasm atomics over the pages' memory, for the exit path's hot words. */
   readonly atomics: AtomicKernel;
+  /** RP_WOKEN_AT_F64 as a one-element view. */
+  readonly wokenAt: Float64Array;
 }
 
 export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
@@ -168,5 +174,6 @@ export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
     data: new Uint8Array(buffer, base + RUN_PAGE_HEADER_BYTES, DATA_PAGE_BYTES),
     base: base / 4,
     atomics: atomicKernelFor(memory),
+    wokenAt: new Float64Array(buffer, base + RP_WOKEN_AT_F64 * 4, 1),
   };
 }

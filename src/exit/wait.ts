@@ -3,6 +3,7 @@ import type { WaitMode } from '../types.js';
 import type { AtomicKernel } from './atomic-kernel.js';
 import { RP_SLEEPING, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STATE, STATE_EXIT_PENDING, type RunPage } from './run-page.js';
 import { RING_CONSUMER_SLEEPING, RING_DOORBELL, type RequestRing } from './request-ring.js';
+import { toLocalMs } from './shared-clock.js';
 
 /**
  * Waiting on both sides of a round trip (DESIGN.md §2, `--wait`):
@@ -43,10 +44,10 @@ export const OVERCOMMIT_HOLD_SLEEPS = 16;
 /**
  * The adaptive spin budget: KVM's halt-polling rules plus a guard against overcommit. Call `hit`
  * after every wait that ended while spinning (polling worked: the budget stays) and `update` after
- * every wait that slept. With `maxNs` the ceiling (HALT_POLL_MAX_NS for a vCPU,
- * MAIN_HALT_POLL_MAX_NS for the main thread):
- *  - waited longer than maxNs: the peer was idle, spinning was wasted -> shrink;
- *  - waited less than maxNs: a longer poll would have avoided the sleep -> grow;
+ * every wait that slept, with how long the peer took (peerDelayNs). With `maxNs` the ceiling
+ * (HALT_POLL_MAX_NS for a vCPU, MAIN_HALT_POLL_MAX_NS for the main thread):
+ *  - the peer took longer than maxNs: it was idle, spinning was wasted -> shrink;
+ *  - the peer took less than maxNs: a longer poll would have avoided the sleep -> grow;
  *  - most waits of the last POLL_WINDOW_WAITS slept although the budget was non-zero: polling is
  *    failing -> budget 0 for the next OVERCOMMIT_HOLD_SLEEPS sleeps. This stands in for KVM's
  *    `single_task_running()` check (stop polling when another task wants this CPU), which a JS
@@ -101,6 +102,25 @@ export class HaltPoll {
 }
 
 /**
+ * How long the peer took to answer a wait that ended in a sleep, for HaltPoll.update: from the
+ * start of the wait to the moment the peer woke us, as the peer stamped it (`wokenAtSharedMs`, on
+ * the shared clock), when that stamp falls in this sleep; otherwise (the answer came before the
+ * sleep began, or a wake-up without a stamp such as a timeout or shutdown) the whole wait.
+ *
+ * Why not the whole wait, as KVM does: KVM's halt time is close to the peer's delay, because a
+ * halted vCPU wakes in microseconds. Here a thread's wake-up from Atomics.wait often takes
+ * 100-300 us on its own (measured on this VM), so every sleep looked longer than the 200 us
+ * ceiling and shrank the budget, which then never grew past the main thread's event-loop turns
+ * (p50 ~20 us, p90 ~70 us): the two sides kept putting each other to sleep, a few hundred times
+ * in a 0.4 s benchmark run, each sleep costing a wake-up.
+ */
+export function peerDelayNs(waitStartMs: number, sleepStartMs: number, endMs: number, wokenAtSharedMs: number): number {
+  const wokenMs = toLocalMs(wokenAtSharedMs);
+  const answeredMs = wokenMs >= sleepStartMs && wokenMs <= endMs ? wokenMs : endMs;
+  return Math.max(0, (answeredMs - waitStartMs) * 1e6);
+}
+
+/**
  * Polls between two clock reads. A poll is one atomic load inside the wasm kernel (~1.5 ns,
  * src/exit/atomic-kernel.ts) and performance.now() costs ~50 ns, so the clock is read every
  * ~0.4 us of spinning: a negligible overshoot of any budget.
@@ -126,6 +146,7 @@ export class CompletionWaiter {
   private readonly poll = new HaltPoll();
   private readonly mode: 0 | 1 | 2;
   private readonly fields: Int32Array;
+  private readonly wokenAt: Float64Array;
   private readonly k: AtomicKernel;
   /** Word index of RP_STATE in the kernel's memory. */
   private readonly stateWord: number;
@@ -133,6 +154,7 @@ export class CompletionWaiter {
   constructor(mode: WaitMode, page: RunPage) {
     this.mode = mode === 'spin' ? 0 : mode === 'block' ? 1 : 2;
     this.fields = page.fields;
+    this.wokenAt = page.wokenAt;
     this.k = page.atomics;
     this.stateWord = page.base + RP_STATE;
   }
@@ -154,12 +176,13 @@ export class CompletionWaiter {
     if (state !== STATE_EXIT_PENDING) { this.poll.hit(); return state; } // polling caught it
     const startMs = performance.now();
     const deadline = startMs + this.poll.budgetNs / 1e6;
+    let nowMs: number;
     do {
       state = k.pollWhileEquals(word, STATE_EXIT_PENDING, SPIN_CLOCK_STRIDE);
       if (state !== STATE_EXIT_PENDING) { this.poll.hit(); return state; }
-    } while (performance.now() < deadline);
+    } while ((nowMs = performance.now()) < deadline);
     state = this.sleep();
-    this.poll.update((performance.now() - startMs) * 1e6);
+    this.poll.update(peerDelayNs(startMs, nowMs, performance.now(), this.wokenAt[0]));
     this.fields[RP_SPIN_BUDGET_NS] = this.poll.budgetNs;
     return state;
   }
@@ -207,6 +230,8 @@ export class DoorbellWaiter {
   /** Sleeps taken (waitAsync calls that went async). */
   sleeps = 0;
   private idleStartMs = 0;
+  /** When the last spin gave up (this thread's performance.now()). */
+  private spinEndMs = 0;
 
   constructor(mode: WaitMode, private readonly ring: RequestRing) {
     this.mode = mode === 'spin' ? 0 : mode === 'block' ? 1 : 2;
@@ -220,12 +245,17 @@ export class DoorbellWaiter {
       if (ring.pollNonEmpty(FIRST_POLLS)) { this.poll.hit(); return true; }
     }
     this.idleStartMs = performance.now();
-    if (this.mode === 1) return ring.pollNonEmpty(1);
+    if (this.mode === 1) {
+      this.spinEndMs = this.idleStartMs;
+      return ring.pollNonEmpty(1);
+    }
     const budgetMs = this.mode === 0 ? MAIN_SPIN_SLICE_MS : this.poll.budgetNs / 1e6;
     const deadline = this.idleStartMs + budgetMs;
+    let nowMs: number;
     do {
       if (ring.pollNonEmpty(SPIN_CLOCK_STRIDE)) { this.poll.hit(); return true; }
-    } while (performance.now() < deadline);
+    } while ((nowMs = performance.now()) < deadline);
+    this.spinEndMs = nowMs;
     return false;
   }
 
@@ -247,7 +277,7 @@ export class DoorbellWaiter {
       }
     }
     Atomics.store(w, RING_CONSUMER_SLEEPING, 0);
-    if (this.mode === 2) this.poll.update((performance.now() - this.idleStartMs) * 1e6);
+    if (this.mode === 2) this.poll.update(peerDelayNs(this.idleStartMs, this.spinEndMs, performance.now(), this.ring.rungAt[0]));
   }
 
   get budgetNs(): number {

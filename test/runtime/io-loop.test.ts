@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IoLoop, type ExitBus } from '../../src/exit/io-loop.js';
 import { createRequestRingMemory, RequestRing } from '../../src/exit/request-ring.js';
+import { sharedNowMs } from '../../src/exit/shared-clock.js';
 import {
-  createRunPagesMemory, RP_COUNT, RP_DIRECTION, RP_PORT, RP_SEQUENCE, RP_SIZE, RP_STATE,
+  createRunPagesMemory, RP_COUNT, RP_DIRECTION, RP_PORT, RP_SEQUENCE, RP_SIZE, RP_SLEEPING, RP_STATE,
   RP_STRING, RP_VALUE, runPageOf, STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_DONE_STOP, STATE_EXIT_PENDING, type RunPage,
 } from '../../src/exit/run-page.js';
 import { DIR_IN, DIR_OUT, type AccessSize } from '../../src/types.js';
@@ -44,6 +45,20 @@ function setup(vcpus: number) {
 }
 
 describe('IoLoop (main-thread dispatch, single thread)', () => {
+  it('stamps the wake-up time in the run page when it completes an exit for a sleeping vCPU, and only then', () => {
+    const { pages, producer, loop } = setup(1);
+    const page = pages[0];
+    post(page, producer, 1, DIR_OUT, 0xe0, 1, 7);
+    loop.drain();
+    expect(page.wokenAt[0]).toBe(0); // the vCPU was spinning: nobody to wake, no stamp
+    Atomics.store(page.fields, RP_SLEEPING, 1);
+    post(page, producer, 2, DIR_OUT, 0xe0, 1, 8);
+    const before = sharedNowMs();
+    loop.drain();
+    expect(page.wokenAt[0]).toBeGreaterThanOrEqual(before);
+    expect(page.wokenAt[0]).toBeLessThanOrEqual(sharedNowMs());
+  });
+
   it('serves fast and string exits in arrival order and publishes completions', () => {
     const { pages, producer, bus, loop } = setup(3);
     post(pages[2], producer, 1, DIR_OUT, 0xe0, 4, -1);

@@ -6,6 +6,8 @@ import {
   RING_DOORBELL, RING_HEADER_FIELDS, RING_HEAD, RING_TAIL, SLOT_FIELDS, SLOT_SEQ,
 } from '../../src/exit/request-ring.js';
 
+import { sharedNowMs } from '../../src/exit/shared-clock.js';
+
 const PRODUCER = new URL('./workers/ring-producer.mjs', import.meta.url);
 
 describe('RequestRing (single thread)', () => {
@@ -32,6 +34,8 @@ describe('RequestRing (single thread)', () => {
     ring.push(1, 10);
     ring.push(2, 20);
     expect(ring.doorbell()).toBe(bell + 2);
+    expect(ring.rungAt[0]).toBeGreaterThan(0); // when it rang, for the consumer's halt polling
+    expect(ring.rungAt[0]).toBeLessThanOrEqual(sharedNowMs());
     Atomics.store(ring.words, RING_CONSUMER_SLEEPING, 0);
     expect(ring.size()).toBe(3);
     expect(ring.pollNonEmpty(1)).toBe(true);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { sharedNowMs, toLocalMs } from '../../src/exit/shared-clock.js';
 import {
-  HALT_POLL_GROW_START_NS, HALT_POLL_MAX_NS, HaltPoll, OVERCOMMIT_HOLD_SLEEPS, POLL_WINDOW_WAITS,
+  HALT_POLL_GROW_START_NS, HALT_POLL_MAX_NS, HaltPoll, OVERCOMMIT_HOLD_SLEEPS, peerDelayNs, POLL_WINDOW_WAITS,
 } from '../../src/exit/wait.js';
 
 describe('HaltPoll (adaptive spin budget, after KVM halt polling)', () => {
@@ -53,5 +54,35 @@ describe('HaltPoll window rule', () => {
     expect(failing.budgetNs).toBe(0);
     failing.update(1000);
     expect(failing.budgetNs).toBe(HALT_POLL_GROW_START_NS);
+  });
+});
+
+describe('peerDelayNs (what a sleep tells halt polling)', () => {
+  // A wait from t=100 ms (this thread's clock), spinning until 100.05, asleep until 100.5.
+  // On the shared clock (~1.8e12 ms), a double resolves ~0.25 us: compare to within 0.5 us.
+  const shared = (localMs: number): number => performance.timeOrigin + localMs;
+
+  it('is the time to the peer\'s wake-up stamp when the stamp falls in this sleep, not the slow wake-up after it', () => {
+    expect(peerDelayNs(100, 100.05, 100.5, shared(100.12))).toBeCloseTo(120_000, -3);
+    // A 300 us wake-up on top of a 60 us answer still counts as 60 us: below the ceiling, so polling grows.
+    const p = new HaltPoll();
+    p.update(peerDelayNs(100, 100.01, 100.36, shared(100.06)));
+    expect(p.budgetNs).toBe(2 * HALT_POLL_GROW_START_NS);
+  });
+
+  it('is the whole wait without a stamp of this sleep: an older one, a timeout or clock skew past the end', () => {
+    expect(peerDelayNs(100, 100.05, 100.5, shared(99))).toBeCloseTo(500_000, -3); // a previous sleep's stamp
+    expect(peerDelayNs(100, 100.05, 100.5, 0)).toBeCloseTo(500_000, -3); // never stamped
+    expect(peerDelayNs(100, 100.05, 100.5, shared(100.7))).toBeCloseTo(500_000, -3); // after we woke: not ours
+  });
+
+  it('never goes negative', () => {
+    expect(peerDelayNs(100, 100, 100, shared(100))).toBe(0);
+  });
+
+  it('converts between this thread\'s clock and the shared one', () => {
+    const local = performance.now();
+    expect(toLocalMs(sharedNowMs())).toBeGreaterThanOrEqual(local);
+    expect(toLocalMs(sharedNowMs()) - performance.now()).toBeLessThan(1);
   });
 });
