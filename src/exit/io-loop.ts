@@ -21,6 +21,8 @@ export interface ExitBus {
 
 /** Yield to the event loop after this long of uninterrupted serving (timers, comlink, watchdog). */
 export const IO_LOOP_YIELD_MS = 2;
+/** Bound of IoLoop.sameVcpuScore. */
+const PREFETCH_SCORE_LIMIT = 8;
 /** Served exits between two looks at the clock while the ring keeps delivering. */
 const CLOCK_CHECK_EVERY = 64;
 
@@ -64,11 +66,22 @@ export class IoLoop {
   private readonly pages: readonly RunPage[];
   private readonly bus: ExitBus;
   private readonly onExit: ((exit: ExitRecord) => void) | undefined;
+  /** The header of the run page served last, and the word read from it ahead of time (see serveSlice). */
+  private lastFields: Int32Array;
+  private prefetched = 0;
+  /**
+   * How often an exit came from the same vCPU as the one before, -PREFETCH_SCORE_LIMIT to
+   * +PREFETCH_SCORE_LIMIT: the look-ahead is made only while it mostly guesses right, so vCPUs
+   * taking turns do not have their pages pulled while they write them.
+   */
+  private sameVcpuScore = 0;
+  private lastVcpu = -1;
 
   constructor(private readonly o: IoLoopOptions) {
     this.pages = o.pages;
     this.bus = o.bus;
     this.onExit = o.onExit;
+    this.lastFields = o.pages[0]?.fields ?? new Int32Array(RP_SEQUENCE + 1);
     this.dead = new Uint8Array(o.pages.length);
     this.servedBy = new Float64Array(o.pages.length);
     this.waiter = new DoorbellWaiter(o.wait, o.ring);
@@ -99,8 +112,13 @@ export class IoLoop {
     for (;;) {
       const vcpu = ring.pop();
       if (vcpu < 0) {
-        if (this.waiter.spin()) continue;
-        return false;
+        if (!this.waiter.spin()) return false;
+        // A descriptor is there, so its run page is written: start fetching the page of the vCPU
+        // served last, when that is usually the next one, before pop() reads which vCPU it is.
+        // (Read after the slot, the page's line came in only once the slot's had: ~25 ns more per
+        // exit, measured with one vCPU.)
+        if (this.sameVcpuScore > 0) this.prefetched = this.lastFields[RP_SEQUENCE];
+        continue;
       }
       this.serve(vcpu, ring.lastExitSeq);
       if (++since >= CLOCK_CHECK_EVERY) {
@@ -147,6 +165,13 @@ export class IoLoop {
     const page = this.pages[vcpu];
     if (page === undefined) return; // cannot happen with our producers; never index out of range
     const f = page.fields;
+    if (vcpu === this.lastVcpu) {
+      if (this.sameVcpuScore < PREFETCH_SCORE_LIMIT) this.sameVcpuScore++;
+    } else {
+      if (this.sameVcpuScore > -PREFETCH_SCORE_LIMIT) this.sameVcpuScore--;
+      this.lastVcpu = vcpu;
+      this.lastFields = f;
+    }
     // A descriptor whose exit was already aborted (or one from a dead worker) is skipped. Plain
     // reads: pop()'s Atomics.load of the slot already ordered them after the vCPU's writes.
     if (this.dead[vcpu] !== 0 || f[RP_SEQUENCE] !== exitSeq || f[RP_STATE] !== STATE_EXIT_PENDING) {
