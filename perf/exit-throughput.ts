@@ -29,6 +29,16 @@ const REPEATS = Number(process.env.PIOSIM_BENCH_REPEATS ?? 5);
 const TARGET_SECONDS = Number(process.env.PIOSIM_BENCH_SECONDS ?? 0.4);
 const VCPU_COUNTS = [1, 4];
 const VERBOSE = process.env.PIOSIM_BENCH_VERBOSE === '1';
+/** Most calibration probes per configuration (each at least 4x the last while they stay short). */
+const CALIBRATION_PROBES = 5;
+
+/** Bounds of a run's exit count. */
+const MIN_EXITS = 2_000;
+const MAX_EXITS = 20_000_000;
+
+function clampExits(n: number): number {
+  return Math.max(MIN_EXITS, Math.min(MAX_EXITS, Math.round(n)));
+}
 
 interface Sample { exitsPerSec: number; p50Ns: number; p99Ns: number }
 interface Row { config: string; vcpus: number; wait: WaitMode | 'floor' | 'ring'; runs: Sample[]; median: Sample }
@@ -137,13 +147,21 @@ async function runOnce(c: Config): Promise<Sample> {
 async function measureAll(configs: Omit<Config, 'total'>[]): Promise<Row[]> {
   const calibrated: Config[] = [];
   for (const c of configs) {
-    // Two probes: a 2,000-exit VM run is dominated by JIT warm-up and would size the measured
-    // loop at a small fraction of TARGET_SECONDS (then the warm-up dominates the measurement too).
+    // Probes of growing size until one lasts a quarter of TARGET_SECONDS: a small VM run is
+    // dominated by JIT warm-up, and sized from one the measured loops came out at ~0.05 s
+    // instead of 0.4 s, where a single host hiccup of a few ms moved a run by 10%.
     const w = c.wait;
-    let probe = w === 'floor' ? await floorRun(100_000) : w === 'ring' ? await ringRun(100_000) : await vmRun(c.vcpus, w, 2_000);
-    const guess = Math.max(2_000, Math.min(20_000_000, Math.round(probe.exitsPerSec * TARGET_SECONDS / 4)));
-    if (w !== 'floor' && w !== 'ring') probe = await vmRun(c.vcpus, w, Math.ceil(guess / c.vcpus));
-    const total = Math.max(2_000, Math.min(20_000_000, Math.round(probe.exitsPerSec * TARGET_SECONDS)));
+    let total = w === 'floor' || w === 'ring' ? 100_000 : 2_000;
+    for (let probe = 1; ; probe++) {
+      const sample = await runOnce({ ...c, total });
+      const seconds = total / sample.exitsPerSec;
+      if (seconds >= TARGET_SECONDS / 4 || probe === CALIBRATION_PROBES || total >= MAX_EXITS) {
+        total = clampExits(sample.exitsPerSec * TARGET_SECONDS);
+        break;
+      }
+      // The next probe: a quarter of the target at this rate, and at least 4x this one.
+      total = clampExits(Math.max(4 * total, (sample.exitsPerSec * TARGET_SECONDS) / 4));
+    }
     calibrated.push({ ...c, total });
   }
   const runs: Sample[][] = calibrated.map(() => []);
