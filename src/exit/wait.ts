@@ -121,19 +121,19 @@ export function peerDelayNs(waitStartMs: number, sleepStartMs: number, endMs: nu
 }
 
 /**
- * Polls between two clock reads. A poll is one atomic load inside the wasm kernel (~1.5 ns,
- * src/exit/atomic-kernel.ts) and performance.now() costs ~50 ns, so the clock is read every
- * ~0.4 us of spinning: a negligible overshoot of any budget.
+ * Polls between two clock reads. A poll is one atomic load and a short backoff inside the wasm
+ * kernel (~3.3 ns, src/exit/atomic-kernel.ts) and performance.now() costs ~50 ns, so the clock is
+ * read every ~0.4 us of spinning: a negligible overshoot of any budget.
  */
-const SPIN_CLOCK_STRIDE = 256;
+const SPIN_CLOCK_STRIDE = 128;
 
 /**
  * Polls before the first clock read, on both sides. A round trip (vCPU side) or the gap between
  * two exits (main side) is ~150-300 ns, so a short first poll made the waiter read the clock
- * (during which it does not see the word) on nearly every exit. 1024 polls are ~1.5 us: far below
+ * (during which it does not see the word) on nearly every exit. 512 polls are ~1.7 us: far below
  * any spin budget.
  */
-const FIRST_POLLS = 1024;
+const FIRST_POLLS = 512;
 
 /** Polls per call in spin mode (unbounded spinning, in bounded wasm calls). */
 const SPIN_MODE_POLLS = 1 << 20;
