@@ -1,7 +1,7 @@
 import {
   FLAG_CF, FLAG_OF, FLAG_SF, FLAG_ZF, FLAGS_ARITH, PARITY, signBit, signExtend, szp,
 } from './flags.js';
-import { carryFlag, LZ_ADD, LZ_DEC, LZ_INC, LZ_SUB, recordAdd, recordLogic } from './lazy-flags.js';
+import { carryFlag, LZ_ADD, LZ_SUB, recordAdd, recordIncDec, recordLogic } from './lazy-flags.js';
 import type { CpuState } from './state.js';
 
 /**
@@ -54,13 +54,9 @@ export function arith(c: CpuState, op: number, a: number, b: number, size: numbe
 
 /** INC/DEC keep CF: the lazy record carries the CF from before. */
 export function incDec(c: CpuState, a: number, dec: boolean, size: number): number {
-  if (c.lzOp < LZ_INC) c.lzCF = carryFlag(c); // an INC/DEC record holds the CF already
   const raw = dec ? a - 1 : a + 1;
   const r = size === 4 ? raw >>> 0 : raw & (size === 1 ? 0xff : 0xffff);
-  c.lzOp = dec ? LZ_DEC : LZ_INC;
-  c.lzA = a;
-  c.lzR = r;
-  c.lzSize = size;
+  recordIncDec(c, dec, a, r, size);
   return r;
 }
 

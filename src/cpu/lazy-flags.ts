@@ -12,7 +12,7 @@ import type { CpuState } from './state.js';
  *   ADD: CF = raw > M   OF = (a ^ r) & (b ^ r) & S   AF = (a ^ b ^ r) & 0x10
  *   SUB: CF = raw < 0   OF = (a ^ b) & (a ^ r) & S   AF = (a ^ b ^ r) & 0x10
  *   INC/DEC: as ADD/SUB with b = 1, but CF = the CF from before (lzCF); their records leave
- *   lzB and lzRaw as they were (b is implied, raw unused), so readers take b = 1 for them
+ *   lzB and lzRaw as they were (recordIncDec), so readers take b = 1 for them
  *   LOGIC: CF = OF = AF = 0
  */
 // INC and DEC must stay the highest kinds: readers test `op >= LZ_INC`.
@@ -27,6 +27,19 @@ export function recordAdd(c: CpuState, kind: number, a: number, b: number, raw: 
   c.lzA = a;
   c.lzB = b;
   c.lzRaw = raw;
+  c.lzR = r;
+  c.lzSize = size;
+}
+
+/**
+ * INC/DEC of `a` giving `r`. CF survives INC/DEC: it is captured from the record being replaced,
+ * unless that record is an INC/DEC itself (it holds the CF already, as in a DEC/Jcc loop). lzB
+ * (1) and lzRaw (unused: CF is lzCF) are implied by the kind and left as they were.
+ */
+export function recordIncDec(c: CpuState, dec: boolean, a: number, r: number, size: number): void {
+  if (c.lzOp < LZ_INC) c.lzCF = carryFlag(c);
+  c.lzOp = dec ? LZ_DEC : LZ_INC;
+  c.lzA = a;
   c.lzR = r;
   c.lzSize = size;
 }

@@ -66,8 +66,11 @@ export class IoLoop {
   private readonly pages: readonly RunPage[];
   private readonly bus: ExitBus;
   private readonly onExit: ((exit: ExitRecord) => void) | undefined;
-  /** The header of the run page served last, and the word read from it ahead of time (see serveSlice). */
-  private lastFields: Int32Array;
+  /**
+   * The header of the run page served last (null before the first exit), and the word read from
+   * it ahead of time (see serveSlice; stored only so the read is not optimized away).
+   */
+  private lastFields: Int32Array | null = null;
   private prefetched = 0;
   /**
    * How often an exit came from the same vCPU as the one before, -PREFETCH_SCORE_LIMIT to
@@ -81,7 +84,6 @@ export class IoLoop {
     this.pages = o.pages;
     this.bus = o.bus;
     this.onExit = o.onExit;
-    this.lastFields = o.pages[0]?.fields ?? new Int32Array(RP_SEQUENCE + 1);
     this.dead = new Uint8Array(o.pages.length);
     this.servedBy = new Float64Array(o.pages.length);
     this.waiter = new DoorbellWaiter(o.wait, o.ring);
@@ -117,7 +119,8 @@ export class IoLoop {
         // served last, when that is usually the next one, before pop() reads which vCPU it is.
         // (Read after the slot, the page's line came in only once the slot's had: ~25 ns more per
         // exit, measured with one vCPU.)
-        if (this.sameVcpuScore > 0) this.prefetched = this.lastFields[RP_SEQUENCE];
+        const ahead = this.lastFields;
+        if (this.sameVcpuScore > 0 && ahead !== null) this.prefetched = ahead[RP_SEQUENCE];
         continue;
       }
       this.serve(vcpu, ring.lastExitSeq);
