@@ -4,7 +4,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
 import { createDefaultBus } from './devices/index.js';
-import type { DeviceContext } from './devices/device.js';
+import type { DeviceContext } from './bus/device.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';

@@ -1,6 +1,6 @@
 import { PiosimError } from '../errors.js';
 import type { AccessSize } from '../types.js';
-import type { PioDevice } from '../devices/device.js';
+import type { PioDevice } from './device.js';
 import type { DeviceAccessRecord } from '../vm-api.js';
 import { loadLe, mask, storeLe } from './little-endian.js';
 import { PortRange, hex } from './port-range.js';

@@ -1,5 +1,5 @@
 import type { AccessSize } from '../types.js';
-import type { DeviceContext, PioDevice } from './device.js';
+import type { DeviceContext, PioDevice } from '../bus/device.js';
 
 /** QEMU's isa-debug-exit as ORACLES.md runs it: `iobase=0xf4,iosize=0x04`. */
 export const DEBUG_EXIT_PORTS = 4;

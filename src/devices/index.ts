@@ -1,10 +1,10 @@
 import { IoBus } from '../bus/io-bus.js';
-import type { DeviceContext } from './device.js';
+import type { DeviceContext } from '../bus/device.js';
 import { DebugExit, DEBUG_EXIT_PORTS } from './debug-exit.js';
 import { TestDevice, TESTDEV_PORTS } from './test-device.js';
 import { Uart16550, UART_PORTS } from './uart.js';
 
-export type { DeviceContext, PioDevice } from './device.js';
+export type { DeviceContext, PioDevice } from '../bus/device.js';
 export { DebugExit, TestDevice, Uart16550 };
 
 /** Base ports of the default devices (the port map below). */

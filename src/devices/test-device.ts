@@ -1,6 +1,6 @@
 import type { AccessSize } from '../types.js';
 import { loadLe, mask, storeLe } from '../bus/little-endian.js';
-import type { PioDevice } from './device.js';
+import type { PioDevice } from '../bus/device.js';
 
 /** Ports the test device occupies from its base (0xe0-0xe3, as QEMU's pc-testdev ioport). */
 export const TESTDEV_PORTS = 4;

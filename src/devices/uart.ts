@@ -1,5 +1,5 @@
 import type { AccessSize } from '../types.js';
-import type { DeviceContext, PioDevice } from './device.js';
+import type { DeviceContext, PioDevice } from '../bus/device.js';
 
 /**
  * A 16550A UART (eight registers from its base, 0x3f8 for COM1), modelled on QEMU's hw/char/serial.c

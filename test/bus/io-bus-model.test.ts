@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IoBus } from '../../src/bus/io-bus.js';
-import type { PioDevice } from '../../src/devices/device.js';
+import type { PioDevice } from '../../src/bus/device.js';
 import { PiosimError } from '../../src/errors.js';
 import type { AccessSize } from '../../src/types.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IoBus, UNASSIGNED } from '../../src/bus/io-bus.js';
-import type { PioDevice } from '../../src/devices/device.js';
+import type { PioDevice } from '../../src/bus/device.js';
 import { PiosimError } from '../../src/errors.js';
 import type { AccessSize } from '../../src/types.js';
 import type { DeviceAccessRecord } from '../../src/vm-api.js';

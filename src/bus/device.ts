@@ -1,13 +1,18 @@
 import type { AccessSize } from '../types.js';
 
 /**
- * A bus device: a register model addressed relative to its base (STYLE.md rule 4). Bus devices
- * run on the main thread, one access at a time (serialised like QEMU's BQL).
+ * The bus's device contract: a register model addressed relative to its base (STYLE.md rule 4).
+ * Bus devices run on the main thread, one access at a time (serialised like QEMU's BQL).
  *
  * Access sizes: `implSizes` lists the widths the handlers implement natively. The bus splits a
  * wider access into little-endian pieces of the widest implemented size that fits (as QEMU's
  * access_with_adjusted_size does); a narrower access is passed through and is the device's
  * business.
+ *
+ * Lifetime: a device may be plugged at several ranges. Once its last range is unplugged, the bus
+ * waits for a grace period (every vCPU that could still route an access to it has left its SRCU
+ * read section, and the coalesced writes to it are delivered), then calls destroy() once. No
+ * access reaches it after that.
  */
 export interface PioDevice {
   /** Short name used in traces and reports ("uart", "debug-exit", "testdev"). */
@@ -19,7 +24,7 @@ export interface PioDevice {
   /** Optional whole-batch handlers for INS/OUTS; the bus loops element by element without them. */
   readString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
   writeString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
-  /** Called once, after a grace period, when the device has been unplugged. */
+  /** Called once, after a grace period, when the device's last range has been unplugged. */
   destroy?(): void;
 }
 
