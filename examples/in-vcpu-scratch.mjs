@@ -1,0 +1,32 @@
+// An in-vCPU device module (see README, "Your own in-vCPU device"): a one-byte scratch register
+// shared by every vCPU, like the 16550A's scratch register but served inside the vCPU worker with
+// no exit. Plain JavaScript, so the main thread and every worker can load it without a build:
+//
+//   piosim run guest.bin --in-vcpu-module examples/in-vcpu-scratch.mjs --hotplug plug-scratch.json
+//
+// Its state is one Int32 word in shared memory (SCRATCH_VALUE); several vCPUs may write at once, so
+// it changes only with Atomics. Handlers run on the vCPU's exit path: no allocation, no I/O, no
+// blocking, and time (if needed) only from ctx.nowNs().
+
+/** Word index of the register in the instance's shared state. */
+const SCRATCH_VALUE = 0;
+
+export default {
+  name: 'scratch',
+  implSizes: [1],
+  ports: 1,
+  stateBytes: 4,
+  init(state) {
+    Atomics.store(state, SCRATCH_VALUE, 0);
+  },
+  create(state) {
+    return {
+      read() {
+        return Atomics.load(state, SCRATCH_VALUE) & 0xff;
+      },
+      write(_offset, _size, value) {
+        Atomics.store(state, SCRATCH_VALUE, value & 0xff);
+      },
+    };
+  },
+};

@@ -1,0 +1,118 @@
+import type { InVcpuContext, InVcpuDeviceHandler, InVcpuDeviceModule } from '../../bus/in-vcpu-device.js';
+import type { AccessSize } from '../../types.js';
+
+/**
+ * The ACPI PM timer as an in-vCPU device (KVM/QEMU: `in eax, dx` at the PM base + 8, served without
+ * a trip to the device model's main loop). A free-running 24-bit counter at 3.579545 MHz
+ * (ACPI's PM_TMR_FREQ), read-only: QEMU's acpi_pm_tmr_write ignores writes, and so does this.
+ *
+ * Access widths follow QEMU's acpi_pm_tmr_ops (hw/acpi/core.c): valid 1 to 4 bytes, implemented 4.
+ * QEMU widens a narrower read to a 4-byte read of the same register (acpi_pm_tmr_read ignores the
+ * address) and keeps the low bytes, so a 1- or 2-byte read at any of the 4 ports returns the low
+ * byte(s) of the counter. That is what `read` returns here for every width and offset.
+ */
+
+/** PM timer ticks per second (ACPI PM_TMR_FREQ; QEMU's PM_TIMER_FREQUENCY). */
+export const PM_TIMER_FREQUENCY = 3_579_545;
+/** The counter is 24 bits wide (the FADT's TMR_VAL_EXT flag clear, as on QEMU's PC). */
+export const PM_TIMER_MASK = 0xff_ffff;
+/** QEMU's PC (piix4 / ich9) puts the PM I/O block at 0x600 and the timer at PM base + 8. */
+export const PM_IO_BASE = 0x600;
+export const PORT_PM_TIMER = PM_IO_BASE + 0x08;
+/** Ports one PM timer occupies (the 32-bit PM_TMR register). */
+export const PM_TIMER_PORTS = 4;
+
+/*
+ * Shared state of one PM timer (Int32 words, in the region the bus hands the instance):
+ *
+ *   PMT_START_LO/HI  the shared-clock time (ns, a float64 split into two words) the counter started
+ *                    from. Written once by init() on the main thread before any vCPU can reach the
+ *                    device; read once per worker by create(). Never changes afterwards.
+ *   PMT_LAST_TICKS   the latest tick count any vCPU has returned (mod 2^32). Every read raises
+ *                    it with a compare-exchange and returns at least it, so reads are monotonic
+ *                    across vCPUs even though each thread reads the clock a little apart
+ *                    (pvclock's last_value does the same for kvmclock).
+ */
+export const PMT_START_LO = 0;
+export const PMT_START_HI = 1;
+export const PMT_LAST_TICKS = 2;
+export const PMT_FIELD_COUNT = 3;
+
+/** Splits a float64 into two int32 words and back; used only in init/create, never per access. */
+const f64 = new Float64Array(1);
+const f64Words = new Int32Array(f64.buffer);
+
+function storeStartNs(state: Int32Array, ns: number): void {
+  f64[0] = ns;
+  Atomics.store(state, PMT_START_LO, f64Words[0]!);
+  Atomics.store(state, PMT_START_HI, f64Words[1]!);
+  // Publishes nothing by itself: the bus publishes the whole instance when it stores the table.
+  Atomics.store(state, PMT_LAST_TICKS, 0);
+}
+
+function loadStartNs(state: Int32Array): number {
+  f64Words[0] = Atomics.load(state, PMT_START_LO);
+  f64Words[1] = Atomics.load(state, PMT_START_HI);
+  return f64[0]!;
+}
+
+/** How far (in ticks, ~0.29 s) a read may lag the last count and still be raised to it; see raiseLast. */
+export const PMT_BEHIND_WINDOW = 1 << 20;
+
+/** Ticks per nanosecond. */
+const TICKS_PER_NS = PM_TIMER_FREQUENCY / 1e9;
+
+class PmTimerHandler implements InVcpuDeviceHandler {
+  constructor(
+    private readonly state: Int32Array,
+    private readonly ctx: InVcpuContext,
+    private readonly startNs: number,
+  ) {}
+
+  read(_offset: number, size: AccessSize): number {
+    const elapsedNs = this.ctx.nowNs() - this.startNs;
+    // Ticks since start mod 2^32 (>>> 0 is exact for integers below 2^53, ~80 years of ticks).
+    // A clock reading a hair before the start (another thread's clock) counts as 0.
+    const ticks = elapsedNs > 0 ? Math.floor(elapsedNs * TICKS_PER_NS) >>> 0 : 0;
+    const value = this.raiseLast(ticks);
+    const counter = value & PM_TIMER_MASK;
+    return size === 4 ? counter : counter & (size === 1 ? 0xff : 0xffff);
+  }
+
+  /** Writes are ignored (QEMU's acpi_pm_tmr_write does nothing). */
+  write(_offset: number, _size: AccessSize, _value: number): void {}
+
+  /**
+   * Raises PMT_LAST_TICKS to `ticks` unless another vCPU already returned a slightly later count,
+   * and returns the count to report. The word holds ticks mod 2^32 (20 minutes at this rate), so
+   * "slightly later" means: ahead of `ticks` by at most PMT_BEHIND_WINDOW, which covers clock
+   * disagreement between threads and a reader preempted between its clock read and this update.
+   * Anything else is an older count (an idle gap, possibly past the 32-bit wrap) and is replaced.
+   * The one inexact case: after an idle gap within PMT_BEHIND_WINDOW of a multiple of 2^32 ticks,
+   * reads return the old count until the clock passes it: at most PMT_BEHIND_WINDOW ticks ahead of
+   * time, never backwards.
+   */
+  private raiseLast(ticks: number): number {
+    let last = Atomics.load(this.state, PMT_LAST_TICKS);
+    for (;;) {
+      const ahead = (ticks - last) | 0; // how far `ticks` is past the last count, mod 2^32
+      if (ahead <= 0 && ahead >= -PMT_BEHIND_WINDOW) return last >>> 0;
+      const seen = Atomics.compareExchange(this.state, PMT_LAST_TICKS, last, ticks | 0);
+      if (seen === last) return ticks;
+      last = seen;
+    }
+  }
+}
+
+export const pmTimerModule: InVcpuDeviceModule = {
+  name: 'pm-timer',
+  implSizes: [4],
+  ports: PM_TIMER_PORTS,
+  stateBytes: PMT_FIELD_COUNT * 4,
+  init(state, ctx) {
+    storeStartNs(state, ctx.nowNs());
+  },
+  create(state, ctx) {
+    return new PmTimerHandler(state, ctx, loadStartNs(state));
+  },
+};
