@@ -31,10 +31,14 @@ const TRIPS = Number(tripsArg);
 const WARMUP = 200_000;
 
 const noBus: ExitBus = {
-  read: () => 0,
-  write: () => { /* dropped */ },
-  readString: () => { /* nothing */ },
-  writeString: () => { /* dropped */ },
+  serveRead: () => 0,
+  serveWrite: () => { /* dropped */ },
+  serveReadString: () => { /* nothing */ },
+  serveWriteString: () => { /* dropped */ },
+  hasCoalescedZones: false,
+  drainCoalesced: () => 0,
+  drainAllCoalesced: () => 0,
+  graceWaiting: false,
 };
 
 async function floorRun(roundTrips: number): Promise<number> {
@@ -55,7 +59,7 @@ async function oneRun(): Promise<number> {
   const worker = new Worker(join(root, 'dist', 'perf', 'bisect-worker.js'), { workerData: task });
   const finished = new Promise<{ ms: number }>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
   const testdev = new TestDevice();
-  const devBus: ExitBus = { ...noBus, write: (_v, port, size, value) => { if (port === 0xe0) testdev.write(0, size, value); } };
+  const devBus: ExitBus = { ...noBus, serveWrite: (_v, _d, _b, port, size, value) => { if (port === 0xe0) testdev.write(0, size, value); } };
   const bus1 = new IoBus();
   bus1.register(0xe0, 4, testdev);
   const bus: ExitBus = mainSide.endsWith('-bus1') ? bus1 : mainSide.endsWith('-dev') ? devBus : mainSide.endsWith('-bus') ? createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n }) : noBus;

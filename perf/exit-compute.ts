@@ -25,6 +25,8 @@ import { encodeIoQualification } from '../src/exit/qualification.js';
 import { createRequestRingMemory, RequestRing } from '../src/exit/request-ring.js';
 import { createRunPagesMemory, RP_STATE, runPageOf, STATE_EXIT_DONE } from '../src/exit/run-page.js';
 import { RunPagePortIo } from '../src/exit/run-page-port-io.js';
+import { ROUTER_COUNTERS } from '../src/exit/run-page.js';
+import { VcpuRouter } from '../src/bus/vcpu-router.js';
 import { projectRoot } from '../src/project-root.js';
 
 const REPEATS = Number(process.env.PIOSIM_BENCH_REPEATS ?? 5);
@@ -36,11 +38,12 @@ type MainSide = 'minimal' | 'loop' | 'loop+bus';
 const ringMemory = createRequestRingMemory(1);
 const page = runPageOf(createRunPagesMemory(1), 0);
 const consumer = new RequestRing(ringMemory);
-const nullBus: ExitBus = { read: () => 0, write: () => {}, readString: () => {}, writeString: () => {} };
-const busLoop = new IoLoop({
-  ring: consumer, pages: [page], wait: 'adaptive', onError: (e) => { throw e; },
-  bus: createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n }),
-});
+const nullBus: ExitBus = {
+  serveRead: () => 0, serveWrite: () => {}, serveReadString: () => {}, serveWriteString: () => {},
+  hasCoalescedZones: false, drainCoalesced: () => 0, drainAllCoalesced: () => 0, graceWaiting: false,
+};
+const defaultBus = createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n });
+const busLoop = new IoLoop({ ring: consumer, pages: [page], wait: 'adaptive', onError: (e) => { throw e; }, bus: defaultBus });
 const nullLoop = new IoLoop({ ring: consumer, pages: [page], bus: nullBus, wait: 'adaptive', onError: (e) => { throw e; } });
 
 let mainSide: MainSide = 'minimal';
@@ -60,7 +63,10 @@ class ServedAtOnceRing extends RequestRing {
   }
 }
 
-const io = new RunPagePortIo(page, new ServedAtOnceRing(ringMemory), 'adaptive', 'page', createLatencyHistogram());
+// The vCPU side routes through the default bus's table (its SRCU read section and lookup), as a
+// worker does; the 'minimal' and 'loop' layers serve the exit without looking at the device word.
+const router = new VcpuRouter(defaultBus.memory, 0, [], page.fields, ROUTER_COUNTERS);
+const io = new RunPagePortIo(page, new ServedAtOnceRing(ringMemory), 'adaptive', 'page', createLatencyHistogram(), undefined, router);
 const memory = new GuestMemory(new SharedArrayBuffer(1 << 20), new Int32Array(new SharedArrayBuffer(4)));
 const cpu = new Cpu({ memory, io, vcpuIndex: 0 });
 const guest = Uint8Array.from(readFileSync(join(projectRoot(), 'guests', 'runtime', 'exit-bench.bin')));

@@ -1,5 +1,11 @@
 /** Types shared by more than one module. Each module that owns a concept keeps its own types. */
 
+/** Most vCPUs one VM runs (a limit of the run-page and bus memories, sized for it once). */
+export const MAX_VCPUS = 64;
+
+/** Guest entry point and load address: the boot-sector address 0000:7C00, where the CPU resets to. */
+export const GUEST_LOAD_ADDRESS = 0x7c00;
+
 /** Port access width in bytes. */
 export type AccessSize = 1 | 2 | 4;
 

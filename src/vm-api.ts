@@ -1,4 +1,9 @@
-import type { RegisterSnapshot, StringBatchMode, WaitMode, AccessSize } from './types.js';
+import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
+import type { BusReport } from './report/bus-report.js';
+import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
+
+// The trace record types belong to report/; re-exported for the library's users.
+export type { DeviceAccessRecord, ExitRecord };
 
 /**
  * The contract between src/vm.ts (which builds and runs a VM) and its users: the CLI, tests and
@@ -24,29 +29,17 @@ export interface VmOptions {
   onDeviceAccess?: (access: DeviceAccessRecord) => void;
   /** One call per exit, in the order the main thread served them. */
   onExit?: (exit: ExitRecord) => void;
-}
-
-export interface DeviceAccessRecord {
-  vcpu: number;
-  dir: 'in' | 'out';
-  port: number;
-  size: AccessSize;
-  value: number;
-  /** Device name, or "unassigned". */
-  dev: string;
-}
-
-export interface ExitRecord {
-  vcpu: number;
-  dir: 'in' | 'out';
-  port: number;
-  size: AccessSize;
-  /** Elements carried by this exit (1 for the fast path). */
-  count: number;
-  /** The 32-bit SDM exit qualification. */
-  qualification: number;
-  string: boolean;
-  rep: boolean;
+  /**
+   * In-vCPU device module files (src/bus/in-vcpu-device.ts) loaded by the main thread and every
+   * worker, besides the built-ins (pm-timer, counter, null); plug their devices by module name.
+   */
+  inVcpuModules?: string[];
+  /**
+   * When a vCPU's worker thread dies: 'stop' (default) ends the VM at once as a host failure;
+   * 'continue' lets the other vCPUs run on (its read section and ring slot are released) and
+   * reports the death as the outcome once they end.
+   */
+  onWorkerDeath?: 'stop' | 'continue';
 }
 
 export type VmOutcome =
@@ -83,6 +76,8 @@ export interface VcpuReport {
   latency: LatencySummary;
   /** Times this vCPU slept (Atomics.wait) waiting for a completion: a spin budget that ran out. */
   sleeps: number;
+  /** Port accesses this vCPU completed without an exit, by route; coalescedRingFull exited instead. */
+  withoutExit: { inVcpu: number; coalesced: number; coalescedRingFull: number; ioeventfd: number };
 }
 
 export interface VmResult {
@@ -94,6 +89,8 @@ export interface VmResult {
   unassigned: { reads: number; writes: number };
   /** Times the main thread's io loop slept on the ring's doorbell (Atomics.waitAsync). */
   mainThreadSleeps: number;
+  /** The io-bus at the end: its table, hot-plugs and grace periods, accesses that did not exit. */
+  bus: BusReport;
   /** Guest RAM after the run (a copy), for tests that check memory. */
   memory: Uint8Array;
 }

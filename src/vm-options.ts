@@ -1,11 +1,9 @@
-import { DEFAULT_ENTRY_IP } from './cpu/cpu.js';
 import { PiosimError } from './errors.js';
-import { STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
+import { GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
 import type { VmOptions } from './vm-api.js';
 
-/** Guest entry point: the boot-sector address 0000:7C00 (DESIGN.md §6), where the CPU resets to. */
-export const GUEST_LOAD_ADDRESS = DEFAULT_ENTRY_IP;
-export const MAX_VCPUS = 64;
+// Defined in types.ts, so that parsing options never loads the interpreter.
+export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
 /** Smallest RAM that holds the load address, the largest real mode can address (1 MiB + HMA) rounded up. */
 export const MIN_MEMORY_BYTES = 0x8000;
 export const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
@@ -24,6 +22,8 @@ export interface FilledVmOptions {
   serialWrite: ((byte: number) => void) | null;
   onDeviceAccess: VmOptions['onDeviceAccess'] | null;
   onExit: VmOptions['onExit'] | null;
+  inVcpuModules: string[];
+  onWorkerDeath: 'stop' | 'continue';
 }
 
 export const VM_DEFAULTS = {
@@ -82,8 +82,14 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
     throw new PiosimError('guest-file',
       `guest binary is ${guest.length} bytes; expected 1 to ${room} bytes (it is loaded at 0x7C00 into ${memoryBytes} bytes of RAM)`);
   }
+  const inVcpuModules = options.inVcpuModules ?? [];
+  if (!Array.isArray(inVcpuModules) || inVcpuModules.some((m) => typeof m !== 'string' || m === '')) {
+    throw badOption('inVcpuModules', inVcpuModules, 'an array of module file paths');
+  }
+  const onWorkerDeath = options.onWorkerDeath ?? 'stop';
+  if (onWorkerDeath !== 'stop' && onWorkerDeath !== 'continue') throw badOption('onWorkerDeath', onWorkerDeath, '"stop" or "continue"');
   return {
-    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs,
+    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, inVcpuModules: [...inVcpuModules], onWorkerDeath,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
     onExit: optionalFunction('onExit', options.onExit),

@@ -4,7 +4,10 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
 import { createDefaultBus } from './devices/index.js';
-import type { DeviceContext } from './bus/device.js';
+import { loadVmInVcpuModules } from './devices/in-vcpu/index.js';
+import type { DeviceContext, PioDevice } from './bus/device.js';
+import type { InVcpuDeviceRef, IoBus, PlugOptions } from './bus/io-bus.js';
+import { busReport } from './report/bus-report.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
@@ -12,7 +15,7 @@ import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './e
 import { RequestRing } from './exit/request-ring.js';
 import {
   REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
-  RP_EXITS_STRING_OUT, RP_REQUEST, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
+  RP_EXITS_STRING_OUT, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES, RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
@@ -44,7 +47,7 @@ export class Vm {
   private readonly memories: ExitMemories;
   private readonly pages: RunPage[];
   private readonly ioLoop: IoLoop;
-  private readonly bus: ReturnType<typeof createDefaultBus>;
+  private readonly bus: IoBus;
   private readonly serial: SerialSink;
   private readonly controls: VcpuControl[] = [];
   private readonly results: (VcpuTaskResult | null)[];
@@ -56,6 +59,9 @@ export class Vm {
   private allSettled!: () => void;
   private readonly allSettledPromise = new Promise<void>((resolve) => { this.allSettled = resolve; });
   private graceTimer: NodeJS.Timeout | null = null;
+  private readonly ring: RequestRing;
+  /** With onWorkerDeath 'continue': the first worker death, reported as the outcome at the end. */
+  private deathMessage: string | null = null;
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -73,10 +79,12 @@ export class Vm {
       requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
       nowNs: () => process.hrtime.bigint(),
     };
-    this.bus = createDefaultBus(ctx);
+    this.bus = createDefaultBus(ctx, { memory: this.memories.bus, vcpus: o.vcpus });
     this.bus.onAccess = o.onDeviceAccess ?? null;
+    this.bus.onListenerError = (e) => this.decide({ kind: 'host-failure', message: `an ioeventfd listener failed: ${errorText(e)}` });
+    this.ring = new RequestRing(this.memories.ring);
     this.ioLoop = new IoLoop({
-      ring: new RequestRing(this.memories.ring),
+      ring: this.ring,
       pages: this.pages,
       bus: this.bus,
       wait: o.wait,
@@ -92,6 +100,29 @@ export class Vm {
       throw new PiosimError('bad-option', `vCPU ${index} does not exist${this.started ? '' : ' yet (call run() first)'}; this VM has ${this.options.vcpus}`);
     }
     return c;
+  }
+
+  /** The io-bus: its table, stats and hot-plug calls (plug/unplug/move below are the same calls). */
+  get ioBus(): IoBus {
+    return this.bus;
+  }
+
+  /**
+   * Plugs a bus device or an in-vCPU device ({ inVcpu: 'pm-timer' }) while the VM runs (or before);
+   * resolves with its id once every vCPU sees it (KVM's register + synchronize_srcu_expedited).
+   */
+  plug(device: PioDevice | InVcpuDeviceRef, options: PlugOptions): Promise<number> {
+    return this.bus.plug(device, options);
+  }
+
+  /** Unplugs registration `id`; resolves after the grace period, once its device has been destroyed (if this was its last range). */
+  unplug(id: number): Promise<void> {
+    return this.bus.unplug(id);
+  }
+
+  /** Moves registration `id` to `newBase`; resolves after the grace period. */
+  move(id: number, newBase: number): Promise<void> {
+    return this.bus.move(id, newBase);
   }
 
   /** Fault injection for tests: terminate the worker thread running vCPU `index`, as a crash would. */
@@ -119,6 +150,19 @@ export class Vm {
       atomics: 'disabled', concurrentTasksPerWorker: 1,
     });
     this.pool = pool;
+    if (o.inVcpuModules.length > 0) {
+      try {
+        this.bus.addInVcpuModules((await loadVmInVcpuModules(o.inVcpuModules)).slice(this.bus.inVcpuModules.length));
+      } catch (e) {
+        await pool.destroy();
+        clearInterval(keepAlive);
+        if (watchdog !== null) clearTimeout(watchdog);
+        releaseExitMemories(this.memories);
+        throw e;
+      }
+    }
+    // From here on the table changes only through plug/unplug/move, with grace periods.
+    this.bus.attachVcpus();
     const loopDone = this.ioLoop.run().catch((e) => {
       this.decide({ kind: 'host-failure', message: `io loop failed: ${errorText(e)}` });
     });
@@ -128,6 +172,7 @@ export class Vm {
       this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
       const task: VcpuTask = {
         vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
+        bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
       };
@@ -139,6 +184,10 @@ export class Vm {
     await this.allSettledPromise;
     this.ioLoop.stop();
     await loopDone;
+    // Hot-plug calls still waiting finish (every reader has left); then the last coalesced writes
+    // and doorbell signals are delivered.
+    await this.bus.settled();
+    this.bus.close();
     clearInterval(keepAlive);
     if (watchdog !== null) clearTimeout(watchdog);
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
@@ -171,6 +220,9 @@ export class Vm {
 
   private onTaskResult(i: number, r: VcpuTaskResult): void {
     this.results[i] = r;
+    // The task has left its guest loop: it holds no read section any more (one that ended in an
+    // internal error may have left its counters unbalanced).
+    this.bus.srcu.balanceDeadReader(i);
     this.controls[i].markEnded(r.state);
     if (r.state === 'fault') {
       const f = r.fault ?? { cs: 0, ip: 0, bytes: [], message: 'guest fault' };
@@ -184,14 +236,31 @@ export class Vm {
   private onTaskCrash(i: number, e: unknown): void {
     this.crashed[i] = errorText(e);
     this.ioLoop.markDead(i);
+    this.releaseDeadVcpu(i);
     this.controls[i].markEnded('worker died');
-    this.decide({ kind: 'host-failure', message: `the worker running vCPU ${i} died: ${errorText(e)}` });
+    const message = `the worker running vCPU ${i} died: ${errorText(e)}`;
+    if (this.options.onWorkerDeath === 'stop') this.decide({ kind: 'host-failure', message });
+    else this.deathMessage ??= message;
     this.taskSettled();
+  }
+
+  /**
+   * vCPU `i`'s thread is gone, perhaps in the middle of an exit: balance its SRCU counters (a
+   * grace period must not wait for it) and release a request-ring slot it claimed but never
+   * published (the io loop would stop at it). Its run page is aborted if an exit was pending.
+   */
+  private releaseDeadVcpu(i: number): void {
+    this.bus.srcu.balanceDeadReader(i);
+    const page = this.pages[i];
+    this.ring.releaseDeadClaim(Atomics.load(page.fields, RP_RING_POS), i);
   }
 
   private taskSettled(): void {
     if (++this.settled < this.options.vcpus) return;
-    if (this.outcome === null) this.outcome = { kind: 'halted' }; // every task ended without another outcome
+    if (this.outcome === null) {
+      // Every task ended without another outcome; with onWorkerDeath 'continue', a worker death is still reported.
+      this.outcome = this.deathMessage !== null ? { kind: 'host-failure', message: this.deathMessage } : { kind: 'halted' };
+    }
     this.allSettled();
   }
 
@@ -218,6 +287,10 @@ export class Vm {
         registers: r?.registers ?? { ...ZERO_REGISTERS },
         latency,
         sleeps: f[RP_SLEEPS],
+        withoutExit: {
+          inVcpu: f[RP_IN_VCPU_ACCESSES], coalesced: f[RP_COALESCED_WRITES],
+          coalescedRingFull: f[RP_COALESCED_RING_FULL], ioeventfd: f[RP_IOEVENTFD_SIGNALS],
+        },
       };
     });
     return {
@@ -226,6 +299,7 @@ export class Vm {
       vcpus,
       latency: histograms.length > 0 ? summarizeLatency(mergeLatency(histograms)) : { ...EMPTY_LATENCY },
       unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },
+      bus: busReport(this.bus, this.pages.map((p) => p.fields)),
       mainThreadSleeps: this.ioLoop.sleeps,
       memory: new Uint8Array(this.ram).slice(),
     };

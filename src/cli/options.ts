@@ -1,6 +1,6 @@
 import { PiosimError } from '../errors.js';
-import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MAX_VCPUS, MIN_MEMORY_BYTES } from '../vm-options.js';
-import { STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
+import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
+import { MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
 
 /** Options as commander hands them over: every value a string, every one optional. */
 export interface RawRunOptions {

@@ -1,4 +1,4 @@
-import type { RegisterSnapshot } from '../types.js';
+import { GUEST_LOAD_ADDRESS, type RegisterSnapshot } from '../types.js';
 import type { GuestMemory } from './memory.js';
 import type { PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
@@ -13,7 +13,7 @@ export const RUN_FAULT = 2;
 export const RUN_STOP = 3;
 
 /** Default entry point: the boot-sector load address 0000:7C00. */
-export const DEFAULT_ENTRY_IP = 0x7c00;
+export const DEFAULT_ENTRY_IP = GUEST_LOAD_ADDRESS;
 /** Initial SP after reset: the stack grows down from just below the loaded guest, as BIOSes leave it. */
 export const RESET_SP = 0x7c00;
 /** Bytes of the faulting instruction kept in a fault report. */

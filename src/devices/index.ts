@@ -1,4 +1,5 @@
-import { IoBus } from '../bus/io-bus.js';
+import { IoBus, type IoBusOptions } from '../bus/io-bus.js';
+import { BUILTIN_IN_VCPU_MODULES, PORT_PM_TIMER } from './in-vcpu/index.js';
 import type { DeviceContext } from '../bus/device.js';
 import { DebugExit, DEBUG_EXIT_PORTS } from './debug-exit.js';
 import { TestDevice, TESTDEV_PORTS } from './test-device.js';
@@ -20,9 +21,12 @@ export interface DefaultDevices {
   testdev: TestDevice;
 }
 
-/** The PC devices every VM gets (DESIGN.md §5; more arrive with later issues). */
-export function createDefaultDevices(ctx: DeviceContext): DefaultDevices {
-  const bus = new IoBus();
+/**
+ * The PC devices every VM gets (DESIGN.md §5; more arrive with later issues), on a bus made with
+ * `busOptions` (default: a standalone bus with the built-in in-vCPU modules).
+ */
+export function createDefaultDevices(ctx: DeviceContext, busOptions?: IoBusOptions): DefaultDevices {
+  const bus = new IoBus({ inVcpuModules: [...BUILTIN_IN_VCPU_MODULES.values()], ...busOptions });
   const testdev = new TestDevice();
   const debugExit = DebugExit.fromContext(ctx);
   const uart = Uart16550.fromContext(ctx);
@@ -33,11 +37,13 @@ export function createDefaultDevices(ctx: DeviceContext): DefaultDevices {
   bus.register(PORT_DEBUG_EXIT, DEBUG_EXIT_PORTS, debugExit);
   // PORT 03F8-03FF - COM1, 16550A UART: transmit to the serial sink, scratch register at 0x3ff
   bus.register(PORT_COM1, UART_PORTS, uart);
+  // PORT 0608-060B - ACPI PM timer (QEMU PC: PM base 0x600 + 8), in-vCPU: read with no exit
+  bus.registerInVcpu(PORT_PM_TIMER, 'pm-timer');
 
   return { bus, uart, debugExit, testdev };
 }
 
 /** The bus runVm uses (src/vm.ts). */
-export function createDefaultBus(ctx: DeviceContext): IoBus {
-  return createDefaultDevices(ctx).bus;
+export function createDefaultBus(ctx: DeviceContext, busOptions?: IoBusOptions): IoBus {
+  return createDefaultDevices(ctx, busOptions).bus;
 }

@@ -10,7 +10,7 @@
  * sequentially consistent, like `Atomics.*`, and both may be mixed on the same words.
  *
  * The module is assembled here byte by byte (WebAssembly core spec, binary format; the atomic
- * opcodes from the threads proposal, prefix 0xFE): six small functions over word indices.
+ * opcodes from the threads proposal, prefix 0xFE): seven small functions over word indices.
  */
 
 /** Wasm pages are 64 KiB. */
@@ -44,6 +44,13 @@ export interface AtomicKernel {
    * completion followed by the look at the peer's sleeping flag).
    */
   storeThenLoad(index: number, value: number, then: number): number;
+  /**
+   * An SRCU read lock and the table lookup's first load in one call (src/bus/srcu.ts): reads the
+   * epoch word `epoch`, adds 1 to word `lockCounters + (epoch & 1)`, then loads word `current`;
+   * returns `(epoch & 1) | (current << 1)`. The add is a full fence, so the load of `current`
+   * cannot be seen before the lock is.
+   */
+  readLock(epoch: number, lockCounters: number, current: number): number;
 }
 
 // --- the module ---------------------------------------------------------------------------------
@@ -52,7 +59,8 @@ const FUNC_TYPE = 0x60;
 const EMPTY_BLOCK = 0x40;
 const OP = {
   block: 0x02, loop: 0x03, end: 0x0b, brIf: 0x0d, localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Const: 0x41, i32Eq: 0x46, i32Ne: 0x47, i32GtS: 0x4a, i32Sub: 0x6b, i32Shl: 0x74,
+  drop: 0x1a, i32Const: 0x41, i32Eq: 0x46, i32Ne: 0x47, i32GtS: 0x4a, i32Add: 0x6a, i32Sub: 0x6b, i32And: 0x71,
+  i32Or: 0x72, i32Shl: 0x74,
   atomicPrefix: 0xfe, i32AtomicLoad: 0x10, i32AtomicStore: 0x17, i32AtomicRmwAdd: 0x1e,
 } as const;
 /** memarg of a 4-byte atomic: alignment log2 = 2 (atomics must be naturally aligned), offset 0. */
@@ -138,6 +146,18 @@ const FUNCTIONS: { name: keyof AtomicKernel; type: number; body: number[] }[] = 
     name: 'storeThenLoad', type: 3,
     body: [0, ...byteAddressOf(0), OP.localGet, 1, OP.atomicPrefix, OP.i32AtomicStore, ...MEMARG,
       ...byteAddressOf(2), OP.atomicPrefix, OP.i32AtomicLoad, ...MEMARG, OP.end],
+  },
+  {
+    name: 'readLock', type: 3,
+    body: [
+      1, 1, I32, // one extra local (3): the epoch index
+      ...byteAddressOf(0), OP.atomicPrefix, OP.i32AtomicLoad, ...MEMARG, OP.i32Const, 1, OP.i32And, OP.localSet, 3,
+      OP.localGet, 1, OP.localGet, 3, OP.i32Add, OP.i32Const, 2, OP.i32Shl,
+      OP.i32Const, 1, OP.atomicPrefix, OP.i32AtomicRmwAdd, ...MEMARG, OP.drop,
+      ...byteAddressOf(2), OP.atomicPrefix, OP.i32AtomicLoad, ...MEMARG, OP.i32Const, 1, OP.i32Shl,
+      OP.localGet, 3, OP.i32Or,
+      OP.end,
+    ],
   },
 ];
 

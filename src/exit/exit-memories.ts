@@ -1,12 +1,15 @@
-import { MAX_VCPUS } from '../vm-options.js';
+import { MAX_VCPUS } from '../types.js';
 import { acquireSharedMemory, releaseSharedMemory } from './atomic-kernel.js';
+import { acquireBusMemory, releaseBusMemory } from '../bus/bus-memory.js';
 import { initRequestRing, requestRingBytes } from './request-ring.js';
 import { runPagesBytes } from './run-page.js';
 
-/** The shared memories one VM's exit path runs on: the run pages and the request ring. */
+/** The shared memories one VM's exit path runs on: the run pages, the request ring and the bus memory. */
 export interface ExitMemories {
   readonly runPages: WebAssembly.Memory;
   readonly ring: WebAssembly.Memory;
+  /** SRCU, bus table, coalesced rings, doorbells, in-vCPU device state (src/bus/bus-memory.ts). */
+  readonly bus: WebAssembly.Memory;
 }
 
 /**
@@ -18,6 +21,7 @@ export function acquireExitMemories(vcpus: number): ExitMemories {
   return {
     runPages: acquireSharedMemory(runPagesBytes(MAX_VCPUS)),
     ring: initRequestRing(acquireSharedMemory(requestRingBytes(MAX_VCPUS)), vcpus),
+    bus: acquireBusMemory(),
   };
 }
 
@@ -25,4 +29,5 @@ export function acquireExitMemories(vcpus: number): ExitMemories {
 export function releaseExitMemories(m: ExitMemories): void {
   releaseSharedMemory(m.runPages);
   releaseSharedMemory(m.ring);
+  releaseBusMemory(m.bus);
 }

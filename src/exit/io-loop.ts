@@ -1,22 +1,32 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DIR_IN, type AccessSize, type WaitMode } from '../types.js';
-import type { ExitRecord } from '../vm-api.js';
+import type { ExitRecord } from '../report/records.js';
 import { QUAL_REP } from './qualification.js';
 import { RequestRing } from './request-ring.js';
 import {
-  RP_COUNT, RP_DIRECTION, RP_PORT, RP_QUALIFICATION, RP_SEQUENCE, RP_SIZE,
+  RP_COUNT, RP_DEVICE, RP_DEVICE_BASE, RP_DIRECTION, RP_PORT, RP_QUALIFICATION, RP_SEQUENCE, RP_SIZE,
   RP_SLEEPING, RP_STATE, RP_STRING, RP_VALUE, STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_DONE_STOP,
   STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
 import { sharedNowMs } from './shared-clock.js';
 import { DoorbellWaiter } from './wait.js';
 
-/** What the io loop needs from the io-bus (src/bus/io-bus.ts IoBus satisfies it). */
+/**
+ * What the io loop needs from the io-bus (src/bus/io-bus.ts IoBus satisfies it). Each exit is
+ * served for the device word and base its vCPU found in the table (RP_DEVICE, RP_DEVICE_BASE;
+ * NO_DEVICE for unassigned), never by a second lookup.
+ */
 export interface ExitBus {
-  read(vcpu: number, port: number, size: AccessSize): number;
-  write(vcpu: number, port: number, size: AccessSize, value: number): void;
-  readString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void;
-  writeString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void;
+  serveRead(vcpu: number, device: number, base: number, port: number, size: AccessSize): number;
+  serveWrite(vcpu: number, device: number, base: number, port: number, size: AccessSize, value: number): void;
+  serveReadString(vcpu: number, device: number, base: number, port: number, size: AccessSize, count: number, data: Uint8Array): void;
+  serveWriteString(vcpu: number, device: number, base: number, port: number, size: AccessSize, count: number, data: Uint8Array): void;
+  /** True while coalesced zones exist: a vCPU's coalesced writes are delivered before its exit is served. */
+  readonly hasCoalescedZones: boolean;
+  drainCoalesced(vcpu: number): number;
+  drainAllCoalesced(): number;
+  /** True while a hot-plug waits for a grace period: the loop yields to the event loop sooner. */
+  readonly graceWaiting: boolean;
 }
 
 /** Yield to the event loop after this long of uninterrupted serving (timers, comlink, watchdog). */
@@ -94,7 +104,11 @@ export class IoLoop {
       // The per-exit loop lives in a synchronous method, not in this async function (whose locals
       // live in a generator context): perf/bisect.ts's serving loop written inline in an async
       // function measured ~4x slower per exit than the same loop in a plain function.
-      if (this.serveSlice()) {
+      const yielding = this.serveSlice();
+      // Coalesced writes are delivered at the latest when the loop pauses (and before each exit
+      // of their vCPU, in serve()).
+      if (this.bus.hasCoalescedZones) this.bus.drainAllCoalesced();
+      if (yielding) {
         await yieldToEventLoop();
         continue;
       }
@@ -126,7 +140,8 @@ export class IoLoop {
       this.serve(vcpu, ring.lastExitSeq);
       if (++since >= CLOCK_CHECK_EVERY) {
         since = 0;
-        if (performance.now() - sliceStart >= IO_LOOP_YIELD_MS) return true;
+        // A hot-plug's grace period polls between turns of the event loop: give it one soon.
+        if (performance.now() - sliceStart >= IO_LOOP_YIELD_MS || this.bus.graceWaiting) return true;
       }
     }
   }
@@ -190,16 +205,20 @@ export class IoLoop {
     const size = f[RP_SIZE] as AccessSize;
     const isIn = f[RP_DIRECTION] === DIR_IN;
     const isString = f[RP_STRING] !== 0;
+    const device = f[RP_DEVICE];
+    const base = f[RP_DEVICE_BASE];
     const bus = this.bus;
     this.inService = vcpu;
     try {
+      // KVM's rule: the coalesced writes a vCPU made before this exit reach their devices first.
+      if (bus.hasCoalescedZones) bus.drainCoalesced(vcpu);
       if (!isString) {
-        if (isIn) f[RP_VALUE] = bus.read(vcpu, port, size);
-        else bus.write(vcpu, port, size, size === 4 ? f[RP_VALUE] >>> 0 : f[RP_VALUE]);
+        if (isIn) f[RP_VALUE] = bus.serveRead(vcpu, device, base, port, size);
+        else bus.serveWrite(vcpu, device, base, port, size, size === 4 ? f[RP_VALUE] >>> 0 : f[RP_VALUE]);
       } else if (isIn) {
-        bus.readString(vcpu, port, size, f[RP_COUNT], page.data);
+        bus.serveReadString(vcpu, device, base, port, size, f[RP_COUNT], page.data);
       } else {
-        bus.writeString(vcpu, port, size, f[RP_COUNT], page.data);
+        bus.serveWriteString(vcpu, device, base, port, size, f[RP_COUNT], page.data);
       }
       const onExit = this.onExit;
       if (onExit !== undefined) {

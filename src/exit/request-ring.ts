@@ -197,6 +197,23 @@ export class RequestRing {
     }
   }
 
+  /**
+   * Any thread, once the producer that claimed position `pos` is dead (its worker has exited):
+   * if the slot was claimed but never published, publish it for `vcpu` with exit sequence -1, so
+   * the consumer can move past it (and skips it: the vCPU is marked dead). Without this a worker
+   * killed between claim() and publish() would stop the consumer at its slot for good.
+   * Returns true when it did.
+   */
+  releaseDeadClaim(pos: number, vcpu: number): boolean {
+    const slot = RING_HEADER_FIELDS + (pos & this.mask) * SLOT_FIELDS;
+    const head = Atomics.load(this.words, RING_HEAD);
+    const tail = Atomics.load(this.words, RING_TAIL);
+    const claimedNotConsumed = ((pos - head) | 0) >= 0 && ((tail - pos) | 0) > 0;
+    if (!claimedNotConsumed || this.k.load(slot + SLOT_SEQ) === ((pos + 1) | 0)) return false;
+    this.publish(pos, vcpu, -1);
+    return true;
+  }
+
   /** Consumer: true when no published descriptor is at the head. */
   isEmpty(): boolean {
     return !this.pollNonEmpty(1);

@@ -5,12 +5,15 @@ import { DATA_PAGE_BYTES, DIR_IN, DIR_OUT, type AccessSize, type StringBatchMode
 import { LATENCY_TIME_ALL_FIRST, recordLatencyNs, LatencySampler, type LatencyHistogram } from './latency.js';
 import { RequestRing } from './request-ring.js';
 import {
-  EXIT_REASON_IO, RP_COUNT, RP_DATA_OFFSET, RP_DIRECTION, RP_EXIT_REASON, RP_EXITS_FAST_IN,
-  RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN, RP_EXITS_STRING_OUT, RP_PORT, RP_QUALIFICATION,
+  EXIT_REASON_IO, RP_COUNT, RP_DATA_OFFSET, RP_DEVICE, RP_DEVICE_BASE, RP_DIRECTION, RP_EXIT_REASON, RP_EXITS_FAST_IN,
+  RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN, RP_EXITS_STRING_OUT, RP_PORT, RP_QUALIFICATION, RP_RING_POS,
   RP_REQUEST, RP_SEQUENCE, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE,
   STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
 import { CompletionWaiter } from './wait.js';
+import { NO_DEVICE } from '../bus/bus-table.js';
+import { ROUTE_IN_VCPU, ROUTE_MAIN } from '../bus/routes.js';
+import type { VcpuRouter } from '../bus/vcpu-router.js';
 
 /** What the exit path kicks when a request is pending: the CPU (its requestStop). */
 export interface StopTarget {
@@ -18,12 +21,19 @@ export interface StopTarget {
 }
 
 /**
- * The vCPU worker's PortIo (src/cpu/port-io.ts): every access is an exit over the run page and
- * the request ring (DESIGN.md §3 step 3). Non-string accesses carry their value in RP_VALUE (the
- * fast path); INS/OUTS batches travel in the data page.
+ * The vCPU worker's PortIo (src/cpu/port-io.ts), DESIGN.md §3. Every access enters the io-bus's
+ * SRCU read section and looks its port up in the shared bus table (src/bus/vcpu-router.ts): an
+ * in-vCPU device, a coalesced write or a matching ioeventfd is handled right here with no exit;
+ * anything else exits over the run page and the request ring, carrying the device word and base
+ * the vCPU found (RP_DEVICE, RP_DEVICE_BASE), and the read section is held until the exit
+ * completes. Non-string accesses carry their value in RP_VALUE (the fast path); INS/OUTS batches
+ * travel in the data page.
+ *
+ * Without a router (harnesses that measure the bare exit path) every access exits with NO_DEVICE.
  *
  * Written for speed (STYLE.md rule 12): the views, the waiter and the sampler are built once; an
- * exit is plain stores into the run page, one Atomics.store, one ring push and a wait, with no
+ * exit is a read lock (one wasm call that also loads the current table slot), a uint16 and a
+ * record load, plain stores into the run page, one ring push, a wait and an unlock, with no
  * allocation, closure, Map lookup or message.
  */
 export class RunPagePortIo implements PortIo {
@@ -49,6 +59,7 @@ export class RunPagePortIo implements PortIo {
     batch: StringBatchMode,
     private readonly latency: LatencyHistogram,
     latencySampleShift?: number,
+    private readonly router: VcpuRouter | null = null,
   ) {
     this.f = page.fields;
     this.dataPage = page.data;
@@ -70,9 +81,52 @@ export class RunPagePortIo implements PortIo {
   }
 
   portIn(port: number, size: AccessSize, qualification: number): number {
+    const r = this.router;
+    if (r === null) return this.exitIn(port, size, qualification, -1);
+    const token = r.lock();
+    const at = r.find(token, port, size);
+    const v = at >= 0 && r.route(at) === ROUTE_IN_VCPU ? r.inVcpuRead(at, port, size) : this.exitIn(port, size, qualification, at);
+    r.unlock(token);
+    return v;
+  }
+
+  portOut(port: number, size: AccessSize, value: number, qualification: number): void {
+    const r = this.router;
+    if (r === null) { this.exitOut(port, size, value, qualification, -1); return; }
+    const token = r.lock();
+    const at = r.find(token, port, size);
+    if (at < 0 || r.route(at) === ROUTE_MAIN || !r.out(at, port, size, value)) this.exitOut(port, size, value, qualification, at);
+    r.unlock(token);
+  }
+
+  stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
+    this.checkBatch(size, count);
+    const r = this.router;
+    if (r === null) { this.exitStringIn(port, size, count, qualification, -1); return; }
+    const token = r.lock();
+    const at = r.find(token, port, size);
+    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) r.inVcpuReadString(at, port, size, count, this.dataPage);
+    else this.exitStringIn(port, size, count, qualification, at);
+    r.unlock(token);
+  }
+
+  stringOut(port: number, size: AccessSize, count: number, qualification: number): void {
+    this.checkBatch(size, count);
+    const r = this.router;
+    if (r === null) { this.exitStringOut(port, size, count, qualification, -1); return; }
+    const token = r.lock();
+    const at = r.find(token, port, size);
+    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) r.inVcpuWriteString(at, port, size, count, this.dataPage);
+    else this.exitStringOut(port, size, count, qualification, at);
+    r.unlock(token);
+  }
+
+  // The exits. `at` is the record the vCPU found (-1: none); called inside the read section.
+
+  private exitIn(port: number, size: AccessSize, qualification: number, at: number): number {
     const f = this.f;
     const pos = this.ring.claim(); // before the run-page writes: see RequestRing.claim
-    this.fill(DIR_IN, port, size, 1, qualification, 0);
+    this.fill(DIR_IN, port, size, 1, qualification, 0, at, pos);
     f[RP_VALUE] = 0;
     f[RP_EXITS_FAST_IN]++;
     // An aborted exit (VM shutting down) reads as all ones, like an unassigned port.
@@ -80,37 +134,41 @@ export class RunPagePortIo implements PortIo {
     return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
   }
 
-  portOut(port: number, size: AccessSize, value: number, qualification: number): void {
+  private exitOut(port: number, size: AccessSize, value: number, qualification: number, at: number): void {
     const f = this.f;
     const pos = this.ring.claim();
-    this.fill(DIR_OUT, port, size, 1, qualification, 0);
+    this.fill(DIR_OUT, port, size, 1, qualification, 0, at, pos);
     f[RP_VALUE] = value;
     f[RP_EXITS_FAST_OUT]++;
     this.exit(pos);
   }
 
-  stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
-    this.checkBatch(size, count);
+  private exitStringIn(port: number, size: AccessSize, count: number, qualification: number, at: number): void {
     const f = this.f;
     const pos = this.ring.claim();
-    this.fill(DIR_IN, port, size, count, qualification, 1);
+    this.fill(DIR_IN, port, size, count, qualification, 1, at, pos);
     f[RP_EXITS_STRING_IN]++;
     f[RP_STRING_ELEMENTS] += count;
     if (this.exit(pos) === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
   }
 
-  stringOut(port: number, size: AccessSize, count: number, qualification: number): void {
-    this.checkBatch(size, count);
+  private exitStringOut(port: number, size: AccessSize, count: number, qualification: number, at: number): void {
     const f = this.f;
     const pos = this.ring.claim();
-    this.fill(DIR_OUT, port, size, count, qualification, 1);
+    this.fill(DIR_OUT, port, size, count, qualification, 1, at, pos);
     f[RP_EXITS_STRING_OUT]++;
     f[RP_STRING_ELEMENTS] += count;
     this.exit(pos);
   }
 
-  private fill(dir: number, port: number, size: number, count: number, qualification: number, string: number): void {
+  private fill(
+    dir: number, port: number, size: number, count: number, qualification: number, string: number, at: number, pos: number,
+  ): void {
     const f = this.f;
+    const r = this.router;
+    f[RP_RING_POS] = pos;
+    f[RP_DEVICE] = at < 0 || r === null ? NO_DEVICE : r.device(at);
+    f[RP_DEVICE_BASE] = at < 0 || r === null ? 0 : r.base(at);
     f[RP_QUALIFICATION] = qualification;
     f[RP_DIRECTION] = dir;
     f[RP_SIZE] = size;

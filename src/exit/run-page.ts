@@ -35,7 +35,7 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
 // (Before, on some bases the counters shared a line with RP_SLEEPING, which the main thread reads
 // after every completion: one more line transfer per exit.)
 //
-// Exchange group (fields 0..10, bytes 0..43): written by the vCPU every exit (and RP_STATE /
+// Exchange group (fields 0..13, bytes 0..55): written by the vCPU every exit (and RP_STATE /
 // RP_VALUE by the main thread every completion); main-thread reads first.
 /** The futex both sides wait on: one of the STATE_* values. */
 export const RP_STATE = 0;
@@ -58,6 +58,15 @@ export const RP_QUALIFICATION = 8;
 export const RP_EXIT_REASON = 9;
 /** Byte offset of the batch in the data page (always 0 here; kept for kvm_run parity; written once). */
 export const RP_DATA_OFFSET = 10;
+/**
+ * The device word of the registration the vCPU found for this access in its read section
+ * (src/bus/bus-table.ts REC_DEVICE), or NO_DEVICE: the io loop serves that registration.
+ */
+export const RP_DEVICE = 11;
+/** The base port of that registration as the vCPU found it (the device's offset is port - base). */
+export const RP_DEVICE_BASE = 12;
+/** Request-ring position this exit claimed: lets the main thread release the slot of a vCPU that died before publishing it. */
+export const RP_RING_POS = 13;
 // Signal group (byte 128): read every exit by one side, written rarely by the other.
 /** Request bits from the main thread and the control plane: REQ_* below. */
 export const RP_REQUEST = 32;
@@ -84,8 +93,23 @@ export const RP_STRING_ELEMENTS = 70;
 export const RP_SLEEPS = 71;
 /** The vCPU's current adaptive spin budget in ns (informational). */
 export const RP_SPIN_BUDGET_NS = 72;
+/** Port accesses handled inside the worker by an in-vCPU device (no exit). */
+export const RP_IN_VCPU_ACCESSES = 73;
+/** OUTs appended to the coalesced ring (no exit). */
+export const RP_COALESCED_WRITES = 74;
+/** OUTs to a coalesced zone that found the ring full and exited instead. */
+export const RP_COALESCED_RING_FULL = 75;
+/** OUTs that signalled an ioeventfd (no exit). */
+export const RP_IOEVENTFD_SIGNALS = 76;
 /** Number of header fields; the header is sized from it. */
-export const RUN_PAGE_FIELDS = 73;
+export const RUN_PAGE_FIELDS = 77;
+/** Where a vCPU's router (src/bus/vcpu-router.ts) counts the accesses that do not exit. */
+export const ROUTER_COUNTERS = {
+  inVcpu: RP_IN_VCPU_ACCESSES,
+  coalesced: RP_COALESCED_WRITES,
+  coalescedFull: RP_COALESCED_RING_FULL,
+  ioeventfd: RP_IOEVENTFD_SIGNALS,
+} as const;
 
 // --- values ------------------------------------------------------------------------------------
 /** RP_STATE: the vCPU is running guest code (no exit outstanding). */

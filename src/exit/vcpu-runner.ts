@@ -10,8 +10,10 @@ import {
   LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_RUNNING, LIFECYCLE_SERVICING,
   LIFECYCLE_STOPPED, REQ_PAUSE, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STRING_ELEMENTS,
-  RP_THREAD_ID, runPageOf,
+  ROUTER_COUNTERS, RP_THREAD_ID, runPageOf,
 } from './run-page.js';
+import { VcpuRouter } from '../bus/vcpu-router.js';
+import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
 import { ZERO_REGISTERS, type VcpuEndState, type VcpuFault, type VcpuTask, type VcpuTaskResult } from './vcpu-task.js';
 
@@ -65,7 +67,9 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
   try {
     Atomics.store(f, RP_THREAD_ID, threadId);
     memory = new GuestMemory(task.ram, new Int32Array(task.lockWord, 0, 1));
-    const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, histogram, task.latencySampleShift);
+    const modules = await loadVmInVcpuModules(task.inVcpuModules);
+    const router = new VcpuRouter(task.bus, task.vcpu, modules, f, ROUTER_COUNTERS);
+    const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, histogram, task.latencySampleShift, router);
     const cpu = makeCore(memory, io, task.vcpu);
     core = cpu;
     io.stopTarget = cpu;

@@ -16,6 +16,10 @@ export interface VcpuTask {
   runPages: WebAssembly.Memory;
   /** The request ring (src/exit/request-ring.ts), a shared WebAssembly.Memory. */
   ring: WebAssembly.Memory;
+  /** The bus memory (src/bus/bus-memory.ts): SRCU, the bus table, coalesced rings, doorbells. */
+  bus: WebAssembly.Memory;
+  /** In-vCPU device modules to load, in the bus's order (built-in names or module files). */
+  inVcpuModules: string[];
   /** One Int32 word: the guest-invisible spinlock for LOCKed accesses crossing 8-byte lines. */
   lockWord: SharedArrayBuffer;
   wait: WaitMode;

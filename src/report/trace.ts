@@ -1,4 +1,4 @@
-import type { DeviceAccessRecord, ExitRecord } from '../vm-api.js';
+import type { DeviceAccessRecord, ExitRecord } from './records.js';
 
 /**
  * JSON-lines formats of the two traces. Hand-built strings with a fixed key order (the order the

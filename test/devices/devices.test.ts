@@ -153,10 +153,11 @@ describe('default bus', () => {
 
   it('maps the UART, debug-exit and testdev at their PC ports', () => {
     const { bus, serial, exits, testdev } = defaults();
-    expect(bus.entries().map((e) => `${e.range.toString()} ${e.device.name}`)).toEqual([
-      '0xe0-0xe3 testdev',
-      '0xf4-0xf7 debug-exit',
-      '0x3f8-0x3ff uart',
+    expect(bus.entries().map((e) => `${e.range.toString()} ${e.name} ${e.route}`)).toEqual([
+      '0xe0-0xe3 testdev main',
+      '0xf4-0xf7 debug-exit main',
+      '0x3f8-0x3ff uart main',
+      '0x608-0x60b pm-timer in-vcpu',
     ]);
     bus.write(0, PORT_COM1, 1, 0x48);
     expect(bus.read(0, PORT_COM1 + 5, 1)).toBe(0x60);

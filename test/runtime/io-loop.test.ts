@@ -13,15 +13,19 @@ import { DIR_IN, DIR_OUT, type AccessSize } from '../../src/types.js';
 /** A stand-in bus that records what it was asked (the io loop is the unit under test here). */
 class RecordingBus implements ExitBus {
   log: string[] = [];
-  read(vcpu: number, port: number, size: AccessSize): number { this.log.push(`r${vcpu}:${port}/${size}`); return 0x1234; }
-  write(vcpu: number, port: number, size: AccessSize, value: number): void { this.log.push(`w${vcpu}:${port}/${size}=${value}`); }
-  readString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void {
+  hasCoalescedZones = false;
+  graceWaiting = false;
+  serveRead(vcpu: number, _d: number, _b: number, port: number, size: AccessSize): number { this.log.push(`r${vcpu}:${port}/${size}`); return 0x1234; }
+  serveWrite(vcpu: number, _d: number, _b: number, port: number, size: AccessSize, value: number): void { this.log.push(`w${vcpu}:${port}/${size}=${value}`); }
+  serveReadString(vcpu: number, _d: number, _b: number, port: number, size: AccessSize, count: number, data: Uint8Array): void {
     this.log.push(`rs${vcpu}:${port}/${size}x${count}`);
     data.fill(0xab, 0, count * size);
   }
-  writeString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void {
+  serveWriteString(vcpu: number, _d: number, _b: number, port: number, size: AccessSize, count: number, data: Uint8Array): void {
     this.log.push(`ws${vcpu}:${port}/${size}x${count}:${Array.from(data.subarray(0, count * size)).join(',')}`);
   }
+  drainCoalesced(): number { return 0; }
+  drainAllCoalesced(): number { return 0; }
 }
 
 /** Post an exit the way a vCPU does: fill the run page, mark it pending, push the descriptor. */
@@ -103,9 +107,9 @@ describe('IoLoop (main-thread dispatch, single thread)', () => {
   it('an exit whose device access stops the VM (isa-debug-exit) completes as served-and-stop, not aborted', () => {
     const { pages, producer, bus, loop } = setup(2);
     const stopping: ExitBus = {
-      ...bus,
-      read: bus.read.bind(bus), readString: bus.readString.bind(bus), writeString: bus.writeString.bind(bus),
-      write: (vcpu, port, size, value) => { bus.write(vcpu, port, size, value); loop.abort(); },
+      hasCoalescedZones: false, graceWaiting: false, drainCoalesced: () => 0, drainAllCoalesced: () => 0,
+      serveRead: bus.serveRead.bind(bus), serveReadString: bus.serveReadString.bind(bus), serveWriteString: bus.serveWriteString.bind(bus),
+      serveWrite: (vcpu, d, b, port, size, value) => { bus.serveWrite(vcpu, d, b, port, size, value); loop.abort(); },
     };
     (loop as unknown as { bus: ExitBus }).bus = stopping;
     Atomics.store(pages[1].fields, RP_STATE, STATE_EXIT_PENDING); // another vCPU, mid-exit
@@ -120,7 +124,8 @@ describe('IoLoop (main-thread dispatch, single thread)', () => {
 
   it('a device that throws becomes an error report, and the vCPU is not left waiting', () => {
     const { pages, producer, loop, errors } = setup(1);
-    const bad: ExitBus = { ...new RecordingBus(), write: () => { throw new Error('device exploded'); } } as unknown as ExitBus;
+    const bad = new RecordingBus();
+    bad.serveWrite = () => { throw new Error('device exploded'); };
     const loop2 = new IoLoop({ ring: (loop as unknown as { o: { ring: RequestRing } }).o.ring, pages, bus: bad, wait: 'block', onError: (e) => errors.push(e) });
     post(pages[0], producer, 1, DIR_OUT, 0xe0, 1, 1);
     loop2.drain();

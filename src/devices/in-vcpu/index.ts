@@ -115,3 +115,14 @@ export function inVcpuModuleRegistry(extra: readonly InVcpuDeviceModule[]): Read
   }
   return registry;
 }
+
+/**
+ * The in-vCPU modules of a VM, in the order the bus table numbers them: the built-ins, then the
+ * user's module files. The main thread and every worker call this with the same files, so a
+ * module's index means the same module everywhere.
+ */
+export async function loadVmInVcpuModules(userFiles: readonly string[]): Promise<InVcpuDeviceModule[]> {
+  const user: InVcpuDeviceModule[] = [];
+  for (const file of userFiles) user.push(await loadInVcpuModule(file));
+  return [...inVcpuModuleRegistry(user).values()];
+}

@@ -1,0 +1,47 @@
+import { IN_VCPU_STATE_BYTES } from './bus-memory.js';
+
+/** Allocation unit: one 64-byte line, so two instances never share a line. */
+const UNIT_WORDS = 16;
+const UNITS = IN_VCPU_STATE_BYTES / 4 / UNIT_WORDS;
+
+/**
+ * The state area of in-vCPU device instances in the bus memory (main thread only): first-fit
+ * allocation in 64-byte lines. An instance's region is zeroed when allocated, and freed only
+ * after the grace period that retired the instance, so no vCPU can still be using it.
+ */
+export class InVcpuState {
+  /** used[u]: 1 while unit u belongs to an allocation; lengths: units of each allocation by its first unit. */
+  private readonly used = new Uint8Array(UNITS);
+  private readonly lengths = new Map<number, number>();
+
+  constructor(private readonly words: Int32Array, private readonly base: number) {}
+
+  /** Word index (in the bus memory) of a zeroed region of at least `bytes` bytes, or -2 when full. */
+  allocate(bytes: number): number {
+    const units = Math.max(1, Math.ceil(bytes / 4 / UNIT_WORDS));
+    for (let start = 0; start + units <= UNITS; start++) {
+      let free = true;
+      for (let u = start; u < start + units; u++) if (this.used[u] !== 0) { free = false; start = u; break; }
+      if (!free) continue;
+      this.used.fill(1, start, start + units);
+      this.lengths.set(start, units);
+      const word = this.base + start * UNIT_WORDS;
+      this.words.fill(0, word, word + units * UNIT_WORDS);
+      return word;
+    }
+    return -2;
+  }
+
+  free(word: number): void {
+    const start = (word - this.base) / UNIT_WORDS;
+    const units = this.lengths.get(start);
+    if (units === undefined) return;
+    this.used.fill(0, start, start + units);
+    this.lengths.delete(start);
+  }
+
+  /** The region at `word` as an Int32Array of `bytes` bytes (what a module's init/create get). */
+  view(word: number, bytes: number): Int32Array {
+    return new Int32Array(this.words.buffer, word * 4, Math.ceil(bytes / 4));
+  }
+}
