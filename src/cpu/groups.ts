@@ -1,6 +1,7 @@
 import { arith, divAcc, incDec, logic, mulAcc, OP_CMP, shift, sub, trunc } from './alu.js';
 import { FLAG_IF, FLAG_TF } from './flags.js';
-import { CS, type CpuState, MSG_UNSUPPORTED, SS } from './state.js';
+import { CS, type CpuState, SS } from './state.js';
+import { EXC_DE, EXC_UD, raiseException } from './exceptions.js';
 
 /**
  * The ModR/M "group" opcodes and the read-modify-write helpers they share. A LOCK prefix turns the
@@ -78,8 +79,12 @@ export function group3(c: CpuState, size: number): void {
     case 3: rmwUnary(c, UN_NEG, size); return;
     case 4: mulAcc(c, c.readRm(size), false, size); return;
     case 5: mulAcc(c, c.readRm(size), true, size); return;
-    default:
-      if (!divAcc(c, c.readRm(size), c.reg === 7, size)) c.raiseFault('divide error (#DE)');
+    default: {
+      const divisor = c.readRm(size);
+      if (!divAcc(c, divisor, c.reg === 7, size)) {
+        raiseException(c, EXC_DE, divisor === 0 ? `${c.reg === 7 ? 'IDIV' : 'DIV'} by zero` : `${c.reg === 7 ? 'IDIV' : 'DIV'} quotient does not fit`);
+      }
+    }
   }
 }
 
@@ -140,7 +145,7 @@ export function group5(c: CpuState, os: number): void {
     case 2: { const t = c.readRm(os); c.push(os, c.ip); c.ip = t & 0xffff; return; }
     case 4: c.ip = c.readRm(os) & 0xffff; return;
     case 3: case 5: {
-      if (c.mod === 3) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.mod === 3) { raiseException(c, EXC_UD, `far ${c.reg === 3 ? 'CALL' : 'JMP'} with a register operand`); return; }
       const off = c.mem.read(c.ea, os);
       const sel = c.mem.read16(c.ea + os);
       if (c.reg === 3) { c.push(os, c.sreg[CS]); c.push(os, c.ip); }
@@ -149,6 +154,6 @@ export function group5(c: CpuState, os: number): void {
       return;
     }
     case 6: c.push(os, c.readRm(os)); return;
-    default: c.raiseFault(MSG_UNSUPPORTED); return;
+    default: raiseException(c, EXC_UD, 'FF /7 (no such instruction)'); return;
   }
 }
