@@ -24,6 +24,11 @@ export interface VmOptions {
   onDeviceAccess?: (access: DeviceAccessRecord) => void;
   /** One call per exit, in the order the main thread served them. */
   onExit?: (exit: ExitRecord) => void;
+  /**
+   * Stop the VM (a guest fault) at every CPU exception, even one the guest installed a handler
+   * for; default false: exceptions with a handler are delivered through the real-mode IVT.
+   */
+  stopOnException?: boolean;
 }
 
 export interface DeviceAccessRecord {
@@ -52,7 +57,11 @@ export interface ExitRecord {
 export type VmOutcome =
   | { kind: 'halted' }
   | { kind: 'debug-exit'; value: number }
-  | { kind: 'guest-fault'; vcpu: number; cs: number; ip: number; bytes: number[]; message: string }
+  | {
+    kind: 'guest-fault'; vcpu: number; cs: number; ip: number; bytes: number[]; message: string;
+    /** The CPU exception that stopped the vCPU (no handler, or stopOnException); null for other stops. */
+    vector: number | null;
+  }
   | { kind: 'timeout'; timeoutMs: number }
   | { kind: 'host-failure'; message: string };
 
@@ -83,6 +92,15 @@ export interface VcpuReport {
   latency: LatencySummary;
   /** Times this vCPU slept (Atomics.wait) waiting for a completion: a spin budget that ran out. */
   sleeps: number;
+  /** CPU exceptions this vCPU raised (delivered or not), one entry per vector raised, by vector. */
+  exceptions: ExceptionCount[];
+}
+
+export interface ExceptionCount {
+  vector: number;
+  /** "#DE", "#BR", "#UD", ... */
+  mnemonic: string;
+  count: number;
 }
 
 export interface VmResult {

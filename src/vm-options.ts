@@ -24,6 +24,7 @@ export interface FilledVmOptions {
   serialWrite: ((byte: number) => void) | null;
   onDeviceAccess: VmOptions['onDeviceAccess'] | null;
   onExit: VmOptions['onExit'] | null;
+  stopOnException: boolean;
 }
 
 export const VM_DEFAULTS = {
@@ -32,6 +33,7 @@ export const VM_DEFAULTS = {
   wait: 'adaptive' as WaitMode,
   stringBatch: 'page' as StringBatchMode,
   timeoutMs: 0,
+  stopOnException: false,
 } as const;
 
 function describe(v: unknown): string {
@@ -73,6 +75,8 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMEOUT_MS) {
     throw badOption('timeoutMs', timeoutMs, `a number of milliseconds from 0 (no watchdog) to ${MAX_TIMEOUT_MS}`);
   }
+  const stopOnException = options.stopOnException ?? VM_DEFAULTS.stopOnException;
+  if (typeof stopOnException !== 'boolean') throw badOption('stopOnException', stopOnException, 'a boolean');
   const guest = options.guest;
   if (!(guest instanceof Uint8Array)) {
     throw new PiosimError('guest-file', `guest: expected the guest binary as a Uint8Array, got ${describe(guest)}`);
@@ -83,7 +87,7 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
       `guest binary is ${guest.length} bytes; expected 1 to ${room} bytes (it is loaded at 0x7C00 into ${memoryBytes} bytes of RAM)`);
   }
   return {
-    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs,
+    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, stopOnException,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
     onExit: optionalFunction('onExit', options.onExit),
