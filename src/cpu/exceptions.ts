@@ -71,13 +71,12 @@ export function deliverException(c: CpuState): boolean {
   const entry = vector * 4;
   const offset = c.mem.read16(entry);
   const segment = c.mem.read16(entry + 2);
-  const what = c.exceptionDetail === '' ? exceptionLabel(vector) : `${exceptionLabel(vector)}: ${c.exceptionDetail}`;
   if (offset === 0 && segment === 0) {
-    stop(c, vector, `${what}; no handler installed (IVT entry ${vector} is 0000:0000)`);
+    stop(c, vector, `${describe(c)}; no handler installed (IVT entry ${vector} is 0000:0000)`);
     return false;
   }
   if (c.stopOnException) {
-    stop(c, vector, `${what}; stopped by --stop-on-exception (the guest's handler is ${hex4(segment)}:${hex4(offset)})`);
+    stop(c, vector, `${describe(c)}; stopped by --stop-on-exception (the guest's handler is ${hex4(segment)}:${hex4(offset)})`);
     return false;
   }
   c.pending = 0; // PENDING_NONE
@@ -88,6 +87,12 @@ export function deliverException(c: CpuState): boolean {
   c.setSeg(CS, segment);
   c.ip = offset;
   return true;
+}
+
+/** "divide error (#DE, vector 0): DIV by zero" (built only when an exception stops the vCPU). */
+function describe(c: CpuState): string {
+  const label = exceptionLabel(c.exceptionVector);
+  return c.exceptionDetail === '' ? label : `${label}: ${c.exceptionDetail}`;
 }
 
 function stop(c: CpuState, vector: number, message: string): void {

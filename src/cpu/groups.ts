@@ -67,6 +67,9 @@ export function shiftRm(c: CpuState, size: number, count: number): void {
   if ((count & 0x1f) !== 0) c.writeRm(size, r);
 }
 
+/** #DE details by [IDIV, quotient does not fit]: constant strings, so a division-fault slow path allocates nothing. */
+const DIVIDE_ERROR_DETAIL = ['DIV by zero', 'DIV quotient does not fit', 'IDIV by zero', 'IDIV quotient does not fit'];
+
 /** Group 3 (F6/F7): TEST NOT NEG MUL IMUL DIV IDIV on r/m. ModR/M already decoded. */
 export function group3(c: CpuState, size: number): void {
   switch (c.reg) {
@@ -81,9 +84,7 @@ export function group3(c: CpuState, size: number): void {
     case 5: mulAcc(c, c.readRm(size), true, size); return;
     default: {
       const divisor = c.readRm(size);
-      if (!divAcc(c, divisor, c.reg === 7, size)) {
-        raiseException(c, EXC_DE, divisor === 0 ? `${c.reg === 7 ? 'IDIV' : 'DIV'} by zero` : `${c.reg === 7 ? 'IDIV' : 'DIV'} quotient does not fit`);
-      }
+      if (!divAcc(c, divisor, c.reg === 7, size)) raiseException(c, EXC_DE, DIVIDE_ERROR_DETAIL[(c.reg & 1) * 2 + (divisor === 0 ? 0 : 1)]!);
     }
   }
 }
