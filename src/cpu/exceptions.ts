@@ -2,9 +2,9 @@ import { FLAG_IF, FLAG_TF } from './flags.js';
 import { CS, type CpuState } from './state.js';
 
 /**
- * CPU exceptions in real mode (Intel SDM Vol. 3A §6.3 and §20.1.4): the interrupt vector table at
- * linear 0 holds one far pointer (offset, then segment) per vector; an exception pushes FLAGS, CS
- * and IP on the 16-bit stack, clears IF and TF, and loads CS:IP from its entry. A *fault* (#DE,
+ * CPU exceptions in real mode (Intel SDM Vol. 3A, interrupt and exception handling in
+ * real-address mode): the IVT at linear 0 holds one far pointer (offset, then segment) per
+ * vector; an exception pushes FLAGS, CS and IP on the 16-bit stack, clears IF and TF, and loads CS:IP from its entry. A *fault* (#DE,
  * #BR, #UD) pushes the IP of the faulting instruction (the 286 and later; the 8086 pushed the next
  * one) and the instruction changes nothing; a *trap* (#BP from INT3, #OF from INTO) pushes the IP
  * of the next instruction.
