@@ -11,7 +11,7 @@ import type { Width } from './generator-state.js';
  * into the dumped stack area and the handler logs them.
  *
  * Never generated: IDIV of -2^31 (16-bit) or -2^63 (32-bit) by -1, which QEMU 7.2 computes with a
- * host division that traps, taking QEMU itself down.
+ * host division that traps, taking QEMU itself down; LOCK XOR r, r with one register (see invalid()).
  */
 export class FaultOps extends DataOps {
   /** Stores the resume address and defines the flags; returns the label to place after the instruction. */
@@ -118,8 +118,13 @@ export class FaultOps extends DataOps {
     if (k === 0) this.emit('ud2');
     else if (k === 1) this.emit(`db 0x8d, ${hex(0xc0 | (this.rng.int(0, 7) << 3) | this.rng.int(0, 7))} ; lea r16, r16`);
     else {
+      // Never XOR r, r: QEMU 7.2's zeroing shortcut for it skips the LOCK check and runs it, where
+      // a CPU (and piosim) raises #UD.
+      const op = this.rng.pick(['add', 'or', 'and', 'sub', 'xor']);
+      const dst = this.rng.pick(GPR16);
+      const src = op === 'xor' ? this.rng.pick(GPR16.filter((r) => r !== dst)) : this.rng.pick(GPR16);
       this.emit('db 0xf0 ; lock');
-      this.emit(`${this.rng.pick(['add', 'or', 'and', 'sub', 'xor'])} ${this.reg(16)}, ${this.reg(16)}`);
+      this.emit(`${op} ${dst}, ${src}`);
     }
     this.lines.push(`${label}:`);
   }
