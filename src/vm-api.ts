@@ -40,12 +40,21 @@ export interface VmOptions {
    * reports the death as the outcome once they end.
    */
   onWorkerDeath?: 'stop' | 'continue';
+  /**
+   * Stop the VM (a guest fault) at every CPU exception, even one the guest installed a handler
+   * for; default false: exceptions with a handler are delivered through the real-mode IVT.
+   */
+  stopOnException?: boolean;
 }
 
 export type VmOutcome =
   | { kind: 'halted' }
   | { kind: 'debug-exit'; value: number }
-  | { kind: 'guest-fault'; vcpu: number; cs: number; ip: number; bytes: number[]; message: string }
+  | {
+    kind: 'guest-fault'; vcpu: number; cs: number; ip: number; bytes: number[]; message: string;
+    /** The CPU exception that stopped the vCPU (no handler, or stopOnException); null for other stops. */
+    vector: number | null;
+  }
   | { kind: 'timeout'; timeoutMs: number }
   | { kind: 'host-failure'; message: string };
 
@@ -78,6 +87,15 @@ export interface VcpuReport {
   sleeps: number;
   /** Port accesses this vCPU completed without an exit, by route; coalescedRingFull exited instead. */
   withoutExit: { inVcpu: number; coalesced: number; coalescedRingFull: number; ioeventfd: number };
+  /** CPU exceptions this vCPU raised (delivered or not), one entry per vector raised, by vector. */
+  exceptions: ExceptionCount[];
+}
+
+export interface ExceptionCount {
+  vector: number;
+  /** "#DE", "#BR", "#UD", ... */
+  mnemonic: string;
+  count: number;
 }
 
 export interface VmResult {

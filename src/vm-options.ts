@@ -24,6 +24,7 @@ export interface FilledVmOptions {
   onExit: VmOptions['onExit'] | null;
   inVcpuModules: string[];
   onWorkerDeath: 'stop' | 'continue';
+  stopOnException: boolean;
 }
 
 export const VM_DEFAULTS = {
@@ -32,6 +33,7 @@ export const VM_DEFAULTS = {
   wait: 'adaptive' as WaitMode,
   stringBatch: 'page' as StringBatchMode,
   timeoutMs: 0,
+  stopOnException: false,
 } as const;
 
 function describe(v: unknown): string {
@@ -73,6 +75,8 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMEOUT_MS) {
     throw badOption('timeoutMs', timeoutMs, `a number of milliseconds from 0 (no watchdog) to ${MAX_TIMEOUT_MS}`);
   }
+  const stopOnException = options.stopOnException ?? VM_DEFAULTS.stopOnException;
+  if (typeof stopOnException !== 'boolean') throw badOption('stopOnException', stopOnException, 'a boolean');
   const guest = options.guest;
   if (!(guest instanceof Uint8Array)) {
     throw new PiosimError('guest-file', `guest: expected the guest binary as a Uint8Array, got ${describe(guest)}`);
@@ -89,7 +93,7 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   const onWorkerDeath = options.onWorkerDeath ?? 'stop';
   if (onWorkerDeath !== 'stop' && onWorkerDeath !== 'continue') throw badOption('onWorkerDeath', onWorkerDeath, '"stop" or "continue"');
   return {
-    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, inVcpuModules: [...inVcpuModules], onWorkerDeath,
+    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, stopOnException, inVcpuModules: [...inVcpuModules], onWorkerDeath,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
     onExit: optionalFunction('onExit', options.onExit),

@@ -20,7 +20,8 @@ import {
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
 import { projectRoot } from './project-root.js';
-import type { VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
+import type { ExceptionCount, VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
+import { exceptionMnemonic } from './cpu/exceptions.js';
 
 export { fillVmOptions, VM_DEFAULTS } from './vm-options.js';
 export { projectRoot } from './project-root.js';
@@ -175,6 +176,7 @@ export class Vm {
         bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
+        stopOnException: o.stopOnException,
       };
       pool.run(task, { transferList: [port2] }).then(
         (r) => this.onTaskResult(i, r),
@@ -225,8 +227,8 @@ export class Vm {
     this.bus.srcu.balanceDeadReader(i);
     this.controls[i].markEnded(r.state);
     if (r.state === 'fault') {
-      const f = r.fault ?? { cs: 0, ip: 0, bytes: [], message: 'guest fault' };
-      this.decide({ kind: 'guest-fault', vcpu: i, cs: f.cs, ip: f.ip, bytes: f.bytes, message: f.message });
+      const f = r.fault ?? { cs: 0, ip: 0, bytes: [], message: 'guest fault', vector: null };
+      this.decide({ kind: 'guest-fault', vcpu: i, cs: f.cs, ip: f.ip, bytes: f.bytes, message: f.message, vector: f.vector });
     } else if (r.state === 'error') {
       this.decide({ kind: 'host-failure', message: `vCPU ${i} failed: ${r.error ?? 'unknown error'}` });
     }
@@ -291,6 +293,7 @@ export class Vm {
           inVcpu: f[RP_IN_VCPU_ACCESSES], coalesced: f[RP_COALESCED_WRITES],
           coalescedRingFull: f[RP_COALESCED_RING_FULL], ioeventfd: f[RP_IOEVENTFD_SIGNALS],
         },
+        exceptions: exceptionCounts(r?.exceptions ?? []),
       };
     });
     return {
@@ -304,6 +307,15 @@ export class Vm {
       memory: new Uint8Array(this.ram).slice(),
     };
   }
+}
+
+/** The non-zero per-vector counts of a task result, by vector. */
+function exceptionCounts(perVector: readonly number[]): ExceptionCount[] {
+  const out: ExceptionCount[] = [];
+  perVector.forEach((count, vector) => {
+    if (count > 0) out.push({ vector, mnemonic: exceptionMnemonic(vector), count });
+  });
+  return out;
 }
 
 function errorText(e: unknown): string {

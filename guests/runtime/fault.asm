@@ -1,4 +1,4 @@
-; vCPU 1 does 100 OUTs, then runs UD2 (outside the supported subset: a guest fault); every other
+; vCPU 1 does 100 OUTs, then runs UD2 (#UD with no handler installed: a guest fault); every other
 ; vCPU OUTs forever and must be stopped by the VM.
 bits 16
 org 0x7c00

@@ -35,7 +35,8 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--wait <mode>', 'how the vCPUs and the io loop wait: spin, block or adaptive (default adaptive)')
     .option('--string-batch <mode>', 'INS/OUTS elements per exit: page, kvm or 1 (default page)')
     .option('--timeout <seconds>', 'watchdog: stop the VM after SECONDS (exit status 6); 0 = none (default)')
-    .option('--memory <size>', 'guest RAM, e.g. 1M, 640K, 16M (default 1M)');
+    .option('--memory <size>', 'guest RAM, e.g. 1M, 640K, 16M (default 1M)')
+    .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for');
 }
 
 function rawOptions(opts: OptionValues): RawRunOptions {

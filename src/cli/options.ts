@@ -13,6 +13,8 @@ export interface RawRunOptions {
   stringBatch?: string;
   timeout?: string;
   memory?: string;
+  /** A flag: commander gives true when present. */
+  stopOnException?: boolean;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -31,6 +33,8 @@ export interface RunConfig {
   /** 0 = no watchdog. */
   timeoutMs: number;
   memoryBytes: number;
+  /** Stop at every CPU exception, even one with a guest handler. */
+  stopOnException: boolean;
   outputs: OutputPaths;
 }
 
@@ -127,6 +131,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     stringBatch: raw.stringBatch === undefined ? CLI_DEFAULTS.stringBatch : parseStringBatch(raw.stringBatch),
     timeoutMs: raw.timeout === undefined ? CLI_DEFAULTS.timeoutSeconds * 1000 : parseTimeout(raw.timeout),
     memoryBytes: raw.memory === undefined ? CLI_DEFAULTS.memoryBytes : parseMemory(raw.memory),
+    stopOnException: raw.stopOnException === true,
     outputs,
   };
 }

@@ -45,6 +45,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       memoryBytes: config.memoryBytes,
       wait: config.wait,
       stringBatch: config.stringBatch,
+      stopOnException: config.stopOnException,
       serialWrite: (byte) => sink.write(byte),
     };
     if (config.timeoutMs > 0) options.timeoutMs = config.timeoutMs;
@@ -71,6 +72,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
         stringBatch: config.stringBatch,
         timeoutMs: config.timeoutMs,
         memoryBytes: config.memoryBytes,
+        stopOnException: config.stopOnException,
       },
       exitStatus: status,
     });

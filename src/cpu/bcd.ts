@@ -1,6 +1,7 @@
 import { logic, setSzp8 } from './alu.js';
 import { FLAG_AF, FLAG_CF, FLAG_OF } from './flags.js';
 import type { CpuState } from './state.js';
+import { EXC_DE, raiseException } from './exceptions.js';
 
 /** BCD adjustments: DAA DAS AAA AAS AAM AAD (386 semantics; undefined flags as QEMU leaves them). */
 
@@ -40,9 +41,9 @@ export function asciiAdjust(c: CpuState, subtract: boolean): void {
   r8[0] &= 0x0f;
 }
 
-/** AAM imm8: AH = AL / base, AL = AL % base; a zero base is a divide error. */
+/** AAM imm8: AH = AL / base, AL = AL % base; a zero base raises #DE. */
 export function asciiAdjustMultiply(c: CpuState, base: number): void {
-  if (base === 0) { c.raiseFault('divide error (#DE) in AAM'); return; }
+  if (base === 0) { raiseException(c, EXC_DE, 'AAM 0'); return; }
   const r8 = c.r8;
   const al = r8[0];
   r8[1] = Math.floor(al / base);

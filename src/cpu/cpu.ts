@@ -4,6 +4,7 @@ import type { PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
 import { runSlice } from './run-loop.js';
 import { FLAGS_POPF_WRITABLE } from './flags.js';
+import { CPUID_SIGNATURE } from './execute-0f.js';
 import { CS, CpuState, DS, EAX, EBP, EBX, ECX, EDI, EDX, ES, ESI, ESP, FS, GS, PENDING_NONE, SS } from './state.js';
 
 /** Why run() returned. */
@@ -19,19 +20,29 @@ export const RESET_SP = 0x7c00;
 /** Bytes of the faulting instruction kept in a fault report. */
 export const FAULT_BYTES = 8;
 
-export interface GuestFaultInfo { cs: number; ip: number; bytes: number[]; message: string }
+export interface GuestFaultInfo {
+  cs: number;
+  ip: number;
+  bytes: number[];
+  message: string;
+  /** The CPU exception that stopped the vCPU (no handler, or stopOnException), else null. */
+  vector: number | null;
+}
 export interface CpuOptions {
   memory: GuestMemory;
   io: PortIo;
   vcpuIndex: number;
   /** vCPUs in the VM, 1 to 255; default 1. */
   vcpuCount?: number;
+  /** Stop at every CPU exception even when the guest installed a handler; default false. */
+  stopOnException?: boolean;
 }
 
 /**
  * One vCPU: an x86 real-mode interpreter over shared guest RAM, doing port I/O only through
- * its PortIo. run() never throws: an unsupported or faulting instruction (or an internal error)
- * ends the slice with RUN_FAULT and `fault` set, IP left at the faulting instruction.
+ * its PortIo. run() never throws: an unsupported instruction, a CPU exception the guest has no
+ * handler for (exceptions.ts), or an internal error ends the slice with RUN_FAULT and `fault`
+ * set, IP left at the instruction. An exception with a handler is delivered through the IVT.
  *
  * Instruction counting: every instruction retires once, except that a REP string instruction
  * retires once per step it takes: one INS/OUTS batch (one exit) or one chunk of up to
@@ -42,6 +53,7 @@ export class Cpu extends CpuState {
 
   constructor(options: CpuOptions) {
     super(options.memory, options.io, options.vcpuIndex, options.vcpuCount ?? 1);
+    this.stopOnException = options.stopOnException ?? false;
     this.reset();
   }
 
@@ -49,15 +61,21 @@ export class Cpu extends CpuState {
     return this.faultInfo;
   }
 
-  /** Real mode: CS=DS=ES=SS=FS=GS=0, IP=entry, SP=RESET_SP, other GPRs 0, EFLAGS=0x2. */
+  /**
+   * Real mode: CS=DS=ES=SS=FS=GS=0, IP=entry, SP=RESET_SP, EDX=the CPU signature (CPUID leaf 1
+   * EAX, as a real CPU and QEMU leave it), other GPRs 0, EFLAGS=0x2. The exception counts are
+   * statistics of the run, not CPU state: reset leaves them.
+   */
   reset(entryIp: number = DEFAULT_ENTRY_IP): void {
     this.r32.fill(0);
     for (let i = 0; i < 6; i++) this.setSeg(i, 0);
     this.r16[ESP << 1] = RESET_SP;
+    this.r32[EDX] = CPUID_SIGNATURE;
     this.ip = entryIp & 0xffff;
     this.flags = 2;
     this.pending = PENDING_NONE;
     this.faultInfo = null;
+    this.faultVector = -1;
     resetDecodeState(this);
   }
 
@@ -93,6 +111,7 @@ export class Cpu extends CpuState {
         ip: this.startIp,
         bytes: this.instructionBytes(),
         message: '',
+        vector: this.faultVector < 0 ? null : this.faultVector,
       };
       this.faultInfo.message = `${this.faultMessage} at ${hex(this.sreg[CS], 4)}:${hex(this.startIp, 4)} ` +
         `(bytes ${this.faultInfo.bytes.map((b) => hex(b, 2)).join(' ')})`;

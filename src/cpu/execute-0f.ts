@@ -3,13 +3,18 @@ import { FLAG_CF, FLAG_ZF, signExtend } from './flags.js';
 import { condition } from './lazy-flags.js';
 import { jumpRel } from './groups.js';
 import { EAX, EBX, ECX, EDX, FS, GS, MSG_UNSUPPORTED, SS, type CpuState } from './state.js';
+import { EXC_UD, raiseException } from './exceptions.js';
 
 /** Highest CPUID leaf piosim answers (leaf 0 EAX). */
 export const CPUID_MAX_LEAF = 1;
 /** Leaf 0 vendor string, in EBX EDX ECX order. */
 export const CPUID_VENDOR = 'PiosimVCPU86';
-/** Leaf 1 EAX: family 4 (486-class real-mode subset), model 0, stepping 0. */
-export const CPUID_SIGNATURE = 0x400;
+/**
+ * The modelled CPU's signature: CPUID leaf 1 EAX, and EDX after reset (cpu.ts), as on real CPUs.
+ * Family 6, model 6, stepping 3: what QEMU's default 32-bit CPU (qemu32) reports, the CPU the QEMU
+ * differential compares against, so "invalid on the modelled CPU" (#UD) means invalid there.
+ */
+export const CPUID_SIGNATURE = 0x00000663;
 /** Leaf 1 EDX: TSC (bit 4), the only optional feature implemented. */
 export const CPUID_FEATURES_EDX = 1 << 4;
 /** Leaf 1 EDX.HTT: EBX[23:16] holds the logical processor count. */
@@ -40,6 +45,10 @@ export function execute0f(c: CpuState): void {
     return;
   }
   switch (op) {
+    case 0x00: raiseException(c, EXC_UD, '0F 00 (SLDT STR LLDT LTR VERR VERW) is not recognized in real mode'); return;
+    case 0x0b: raiseException(c, EXC_UD, 'UD2'); return;
+    case 0xb9: raiseException(c, EXC_UD, 'UD1'); return;
+    case 0xff: raiseException(c, EXC_UD, 'UD0'); return;
     case 0x31: rdtsc(c); return;
     case 0xa2: cpuid(c); return;
     case 0xa0: c.push(os, c.sreg[FS]); return;
@@ -52,7 +61,7 @@ export function execute0f(c: CpuState): void {
     case 0xbb: c.decodeModrm(); bitOp(c, 3, c.getReg(os, c.reg), os, true); return;
     case 0xba:
       c.decodeModrm();
-      if (c.reg < 4) break;
+      if (c.reg < 4) { raiseException(c, EXC_UD, `0F BA /${c.reg} (only BT BTS BTR BTC exist)`); return; }
       bitOp(c, c.reg - 4, c.fetch8(), os, false);
       return;
     case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD / SHRD
@@ -67,7 +76,7 @@ export function execute0f(c: CpuState): void {
     case 0xb1: c.decodeModrm(); cmpxchg(c, os); return;
     case 0xb2: case 0xb4: case 0xb5: { // LSS LFS LGS
       c.decodeModrm();
-      if (c.mod === 3) break;
+      if (c.mod === 3) { raiseException(c, EXC_UD, `${op === 0xb2 ? 'LSS' : op === 0xb4 ? 'LFS' : 'LGS'} with a register operand`); return; }
       const v = c.mem.read(c.ea, os);
       c.setSeg(op === 0xb2 ? SS : op === 0xb4 ? FS : GS, c.mem.read16(c.ea + os));
       c.setReg(os, c.reg, v);

@@ -10,6 +10,7 @@ import {
 } from './state.js';
 import { STR_CMPS, STR_LODS, STR_MOVS, STR_SCAS, STR_STOS, stringOp } from './string-ops.js';
 import { lockAllowed } from './lock-check.js';
+import { EXC_BP, EXC_BR, EXC_OF, EXC_UD, raiseException } from './exceptions.js';
 import { hotHandler } from './hot-ops.js';
 
 /** RUN_HALT as seen by the decoder (cpu.ts owns the RUN_* constants). */
@@ -78,7 +79,7 @@ export function stepPrefixed(c: CpuState, op: number): void {
     }
     op = c.fetch8();
     if (PREFIX[op] === 0) {
-      if (c.lock && !lockAllowed(c, op)) c.raiseFault('LOCK prefix on an instruction that cannot be locked (#UD)');
+      if (c.lock && !lockAllowed(c, op)) raiseException(c, EXC_UD, 'LOCK prefix on an instruction that cannot be locked');
       else HANDLERS[op](c, op);
       break;
     }
@@ -125,13 +126,14 @@ function execute(c: CpuState, op: number): void {
       return;
     case 0x62: { // BOUND
       c.decodeModrm();
-      if (c.mod === 3) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.mod === 3) { raiseException(c, EXC_UD, 'BOUND with a register operand'); return; }
       const idx = signExtend(c.getReg(os, c.reg), os);
       const lo = signExtend(c.mem.read(c.ea, os), os);
       const hi = signExtend(c.mem.read(c.ea + os, os), os);
-      if (idx < lo || idx > hi) c.raiseFault('BOUND range exceeded (#BR)');
+      if (idx < lo || idx > hi) raiseException(c, EXC_BR, `index ${idx} outside [${lo}, ${hi}]`);
       return;
     }
+    case 0x63: raiseException(c, EXC_UD, 'ARPL is not recognized in real mode'); return;
     case 0x68: c.push(os, c.fetchImm(os)); return;
     case 0x6a: { const v = signExtend(c.fetch8(), 1); c.push(os, os === 4 ? v >>> 0 : v & 0xffff); return; }
     case 0x6c: stringIo(c, 1, true); return;
@@ -142,17 +144,20 @@ function execute(c: CpuState, op: number): void {
     case 0x87: c.decodeModrm(); xchgRm(c, os); return;
     case 0x8c: // MOV r/m, Sreg (a register destination takes the operand size, memory 16 bits)
       c.decodeModrm();
-      if (c.reg > GS) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.reg > GS) { raiseException(c, EXC_UD, `MOV from segment register ${c.reg} (there is none)`); return; }
       c.writeRm(c.mod === 3 ? os : 2, c.sreg[c.reg]);
       return;
     case 0x8d: // LEA
       c.decodeModrm();
-      if (c.mod === 3) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.mod === 3) { raiseException(c, EXC_UD, 'LEA with a register operand'); return; }
       c.setReg(os, c.reg, os === 2 ? c.eaOff & 0xffff : c.eaOff);
       return;
     case 0x8e: // MOV Sreg, r/m16 (CS is not a legal destination)
       c.decodeModrm();
-      if (c.reg === CS || c.reg > GS) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.reg === CS || c.reg > GS) {
+        raiseException(c, EXC_UD, c.reg === CS ? 'MOV to CS' : `MOV to segment register ${c.reg} (there is none)`);
+        return;
+      }
       c.setSeg(c.reg, c.readRm(2));
       return;
     case 0x8f: { // POP r/m: SP is incremented before the address is computed (ESP-based forms)
@@ -215,7 +220,7 @@ function execute(c: CpuState, op: number): void {
     case 0xc3: c.ip = c.pop(os) & 0xffff; return;
     case 0xc4: case 0xc5: { // LES / LDS
       c.decodeModrm();
-      if (c.mod === 3) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.mod === 3) { raiseException(c, EXC_UD, `${op === 0xc4 ? 'LES' : 'LDS'} with a register operand`); return; }
       const v = c.mem.read(c.ea, os);
       c.setSeg(op === 0xc4 ? ES : DS, c.mem.read16(c.ea + os));
       c.setReg(os, c.reg, v);
@@ -238,9 +243,9 @@ function execute(c: CpuState, op: number): void {
       r16[ESP << 1] += n;
       return;
     }
-    case 0xcc: interrupt(c, 3); return;
-    case 0xcd: interrupt(c, c.fetch8()); return;
-    case 0xce: if ((c.flags & FLAG_OF) !== 0) interrupt(c, 4); return;
+    case 0xcc: raiseException(c, EXC_BP, 'INT3', true); return; // a trap: pushes the next IP
+    case 0xcd: interrupt(c, c.fetch8()); return; // a software interrupt, not an exception
+    case 0xce: if ((c.flags & FLAG_OF) !== 0) raiseException(c, EXC_OF, 'INTO with OF set', true); return;
     case 0xcf: { // IRET / IRETD
       const ip = c.pop(os);
       c.setSeg(CS, c.pop(os));
@@ -282,7 +287,7 @@ function execute(c: CpuState, op: number): void {
     case 0xfd: c.flags |= FLAG_DF; return;
     case 0xfe:
       c.decodeModrm();
-      if (c.reg > 1) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.reg > 1) { raiseException(c, EXC_UD, `FE /${c.reg} (only INC and DEC exist)`); return; }
       rmwUnary(c, c.reg === 0 ? UN_INC : UN_DEC, 1);
       return;
     case 0xff: group5(c, os); return;

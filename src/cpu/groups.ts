@@ -1,6 +1,7 @@
 import { arith, divAcc, incDec, logic, mulAcc, OP_CMP, shift, sub, trunc } from './alu.js';
 import { FLAG_IF, FLAG_TF } from './flags.js';
-import { CS, type CpuState, MSG_UNSUPPORTED, SS } from './state.js';
+import { CS, type CpuState, SS } from './state.js';
+import { EXC_DE, EXC_UD, raiseException } from './exceptions.js';
 
 /**
  * The ModR/M "group" opcodes and the read-modify-write helpers they share. A LOCK prefix turns the
@@ -66,6 +67,9 @@ export function shiftRm(c: CpuState, size: number, count: number): void {
   if ((count & 0x1f) !== 0) c.writeRm(size, r);
 }
 
+/** #DE details by [IDIV, quotient does not fit]: constant strings, so a division-fault slow path allocates nothing. */
+const DIVIDE_ERROR_DETAIL = ['DIV by zero', 'DIV quotient does not fit', 'IDIV by zero', 'IDIV quotient does not fit'];
+
 /** Group 3 (F6/F7): TEST NOT NEG MUL IMUL DIV IDIV on r/m. ModR/M already decoded. */
 export function group3(c: CpuState, size: number): void {
   switch (c.reg) {
@@ -78,8 +82,10 @@ export function group3(c: CpuState, size: number): void {
     case 3: rmwUnary(c, UN_NEG, size); return;
     case 4: mulAcc(c, c.readRm(size), false, size); return;
     case 5: mulAcc(c, c.readRm(size), true, size); return;
-    default:
-      if (!divAcc(c, c.readRm(size), c.reg === 7, size)) c.raiseFault('divide error (#DE)');
+    default: {
+      const divisor = c.readRm(size);
+      if (!divAcc(c, divisor, c.reg === 7, size)) raiseException(c, EXC_DE, DIVIDE_ERROR_DETAIL[(c.reg & 1) * 2 + (divisor === 0 ? 0 : 1)]!);
+    }
   }
 }
 
@@ -140,7 +146,7 @@ export function group5(c: CpuState, os: number): void {
     case 2: { const t = c.readRm(os); c.push(os, c.ip); c.ip = t & 0xffff; return; }
     case 4: c.ip = c.readRm(os) & 0xffff; return;
     case 3: case 5: {
-      if (c.mod === 3) { c.raiseFault(MSG_UNSUPPORTED); return; }
+      if (c.mod === 3) { raiseException(c, EXC_UD, `far ${c.reg === 3 ? 'CALL' : 'JMP'} with a register operand`); return; }
       const off = c.mem.read(c.ea, os);
       const sel = c.mem.read16(c.ea + os);
       if (c.reg === 3) { c.push(os, c.sreg[CS]); c.push(os, c.ip); }
@@ -149,6 +155,6 @@ export function group5(c: CpuState, os: number): void {
       return;
     }
     case 6: c.push(os, c.readRm(os)); return;
-    default: c.raiseFault(MSG_UNSUPPORTED); return;
+    default: raiseException(c, EXC_UD, 'FF /7 (no such instruction)'); return;
   }
 }

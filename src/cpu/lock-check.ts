@@ -3,7 +3,7 @@ import { CS, type CpuState } from './state.js';
 /**
  * Whether a LOCK prefix is legal on the instruction starting with `op` (IP is just past it).
  * A 386 raises #UD for LOCK on anything but the memory forms of ADD ADC AND BTC BTR BTS CMPXCHG
- * DEC INC NEG NOT OR SBB SUB XOR XADD XCHG; piosim reports that as a guest fault. Only called
+ * DEC INC NEG NOT OR SBB SUB XOR XADD XCHG, and for a register destination; so does piosim. Only called
  * when a LOCK prefix was seen, so it peeks at the ModR/M byte without consuming it.
  */
 export function lockAllowed(c: CpuState, op: number): boolean {

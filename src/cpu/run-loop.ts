@@ -3,6 +3,7 @@ import { condition } from './lazy-flags.js';
 import { aluRegImm8, aluRegReg, imulRegImm, incDecRegN, movRegReg, shiftReg, testRegReg } from './reg-ops.js';
 import type { CpuState } from './state.js';
 import { encodeIoQualification } from '../exit/qualification.js';
+import { deliverException, PENDING_EXCEPTION } from './exceptions.js';
 
 /**
  * The interpreter's hot loop. Profiling showed dispatch dominating the cost of a simple
@@ -33,7 +34,10 @@ const PENDING_FAULT = 2;
 
 /**
  * Executes up to `budget` instructions and returns how many retired; stops early once an
- * instruction sets `pending` (HALT, a stop request or a fault).
+ * instruction sets `pending` (HALT, a stop request or a fault). A raised exception is delivered
+ * here, at the boundary, and the slice goes on in the guest's handler; the delivery counts as one
+ * step (as INT n does), so a handler that faults again at once still ends every slice. With no
+ * handler the exception becomes a fault and ends the slice.
  */
 export function runSlice(c: CpuState, budget: number): number {
   const handlers = HANDLERS;
@@ -204,6 +208,11 @@ export function runSlice(c: CpuState, budget: number): number {
       csBase = sbase[1 /* CS */];
     }
     if (c.pending !== 0 /* PENDING_NONE */) {
+      if (c.pending === PENDING_EXCEPTION && deliverException(c)) {
+        csBase = sbase[1 /* CS */];
+        done++;
+        continue;
+      }
       if (c.pending !== PENDING_FAULT) done++; // HALT and a stop request retire; a fault does not
       break;
     }

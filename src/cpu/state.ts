@@ -11,8 +11,15 @@ export const SEG_DEFAULT = -1;
 /** REP prefix state: none, F3 (REP/REPE), F2 (REPNE). */
 export const REP_NONE = 0, REP_E = 1, REP_NE = 2;
 
-/** Fault message for an opcode (or ModR/M form) outside the supported subset. */
-export const MSG_UNSUPPORTED = 'instruction not in the supported subset (#UD)';
+/**
+ * Stop message for an encoding the modelled CPU would execute but piosim does not implement. It is
+ * an internal stop, never a #UD the guest could catch (an invalid encoding raises #UD instead:
+ * exceptions.ts); README.md lists what is unsupported.
+ */
+export const MSG_UNSUPPORTED = 'unsupported instruction: the modelled CPU would execute it, piosim does not implement it';
+
+/** Vectors 0-31 are the architecture's exceptions; the per-vCPU exception counts cover exactly these. */
+export const EXCEPTION_VECTORS = 32;
 
 /** Why the current run() slice must end after this instruction (0 = keep going). */
 export const PENDING_NONE = 0;
@@ -88,9 +95,21 @@ export class CpuState {
   /** Last value RDTSC returned, so the counter never goes backwards. */
   lastTsc = -1;
 
-  /** RUN_* reason the slice must stop with, or PENDING_NONE. */
+  /** RUN_* reason the slice must stop with, PENDING_EXCEPTION (exceptions.ts), or PENDING_NONE. */
   pending = PENDING_NONE;
   faultMessage = '';
+  /** The exception vector a guest-fault stop reports, or -1 for a stop that is no exception. */
+  faultVector = -1;
+
+  // ---- CPU exceptions (exceptions.ts) ----
+  /** Vector, detail and IP to push of the raised exception while pending is PENDING_EXCEPTION. */
+  exceptionVector = 0;
+  exceptionDetail = '';
+  exceptionReturnIp = 0;
+  /** Stop at every exception even when the guest installed a handler (--stop-on-exception). */
+  stopOnException = false;
+  /** Exceptions raised, per vector 0-31 (delivered or not). */
+  readonly exceptionCounts = new Uint32Array(EXCEPTION_VECTORS);
 
   constructor(mem: GuestMemory, io: PortIo, vcpuIndex: number, vcpuCount = 1) {
     this.mem = mem;
@@ -112,10 +131,11 @@ export class CpuState {
     this.lzOp = 0;
   }
 
-  /** Stop the slice with a guest fault; the caller returns right after. */
+  /** Stop the slice with a guest fault that is no CPU exception; the caller returns right after. */
   raiseFault(message: string): void {
     this.pending = 2; // RUN_FAULT (cpu.ts)
     this.faultMessage = message;
+    this.faultVector = -1;
   }
 
   setSeg(i: number, sel: number): void {

@@ -26,6 +26,8 @@ export interface VcpuCore {
   requestStop(): void;
   readonly instructions: number;
   readonly fault: VcpuFault | null;
+  /** CPU exceptions raised so far, indexed by vector. */
+  readonly exceptionCounts: ArrayLike<number>;
   getRegisters(): RegisterSnapshot;
   setRegisters(partial: Partial<RegisterSnapshot>): void;
 }
@@ -117,10 +119,12 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
   let registers = ZERO_REGISTERS;
   let fault: VcpuFault | null = null;
   let instructions = 0;
+  let exceptions: number[] = [];
   try {
     if (core !== null) {
       registers = core.getRegisters();
       instructions = core.instructions;
+      exceptions = Array.from(core.exceptionCounts);
       if (state === 'fault') fault = core.fault;
     }
   } catch (e) {
@@ -129,6 +133,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
   return {
     vcpu: task.vcpu, state, instructions, registers, fault, error,
     memoryOutOfRange: memory?.outOfRange ?? 0,
+    exceptions,
     latency: encodeLatency(histogram),
   };
 }

@@ -30,6 +30,8 @@ export interface VcpuTask {
   sliceInstructions: number;
   /** 1 in 2^shift round trips is timed (src/exit/latency.ts). */
   latencySampleShift: number;
+  /** Stop at every CPU exception even when the guest installed a handler (--stop-on-exception). */
+  stopOnException: boolean;
   /** comlink endpoint of this vCPU's control plane (src/control.ts). */
   control: MessagePort;
 }
@@ -42,6 +44,8 @@ export interface VcpuFault {
   ip: number;
   bytes: number[];
   message: string;
+  /** The CPU exception vector that stopped the vCPU (no handler, or stopOnException), else null. */
+  vector: number | null;
 }
 
 /** What a vCPU task resolves with. The worker never rejects on purpose: failures come back here. */
@@ -54,6 +58,8 @@ export interface VcpuTaskResult {
   /** For state 'error': what went wrong. */
   error: string | null;
   memoryOutOfRange: number;
+  /** CPU exceptions raised, indexed by vector 0-31 (src/cpu/exceptions.ts). */
+  exceptions: number[];
   /** Round-trip histogram, hdr compressed base64 (src/exit/latency.ts). */
   latency: string;
 }

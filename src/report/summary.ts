@@ -59,7 +59,8 @@ function row(name: string, state: string, r: Pick<VcpuReport, 'instructions' | '
 /**
  * The short summary `piosim` prints to stderr: how the run ended, then one row per vCPU
  * (instructions, exits by kind: fast-path in/out and string batches ins/outs, string elements,
- * round-trip latency percentiles) and a total row.
+ * round-trip latency percentiles) and a total row, then the CPU exceptions per vCPU and vector
+ * when any were raised.
  */
 export function formatSummary(result: VmResult, status: number): string {
   const rows: string[][] = [COLUMNS];
@@ -81,11 +82,15 @@ export function formatSummary(result: VmResult, status: number): string {
   if (result.vcpus.length > 1) rows.push(row('all', '', total, result.latency));
   const widths = COLUMNS.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const table = rows.map((r) => r.map((cell, c) => (c <= 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+  const exceptions = result.vcpus
+    .filter((v) => v.exceptions.length > 0)
+    .map((v) => `vCPU ${v.vcpu}: ${v.exceptions.map((e) => `${e.mnemonic} (vector ${e.vector}) x${e.count}`).join(', ')}`);
   return [
     `piosim: ${describeOutcome(result.outcome)} -> exit status ${status}`,
     `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall (worker start-up included); ` +
       `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
     ...table,
+    ...(exceptions.length > 0 ? [`CPU exceptions: ${exceptions.join('; ')}`] : []),
     '',
   ].join('\n');
 }

@@ -10,7 +10,7 @@ describe('exit statuses (one mapping)', () => {
     expect(exitStatusForOutcome({ kind: 'halted' })).toBe(0);
     expect(exitStatusForOutcome({ kind: 'debug-exit', value: 0 })).toBe(1);
     expect(exitStatusForOutcome({ kind: 'debug-exit', value: 0x10 })).toBe(0x21);
-    expect(exitStatusForOutcome({ kind: 'guest-fault', vcpu: 1, cs: 0, ip: 0x7c00, bytes: [0x0f, 0x0b], message: 'x' })).toBe(4);
+    expect(exitStatusForOutcome({ kind: 'guest-fault', vcpu: 1, cs: 0, ip: 0x7c00, bytes: [0x0f, 0x0b], message: 'x', vector: 6 })).toBe(4);
     expect(exitStatusForOutcome({ kind: 'timeout', timeoutMs: 10 })).toBe(6);
     expect(exitStatusForOutcome({ kind: 'host-failure', message: 'x' })).toBe(8);
   });
@@ -48,8 +48,9 @@ describe('option parsing', () => {
 
   it('fills defaults', () => {
     expect(resolveRunConfig({})).toEqual({
-      vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, outputs: {},
+      vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, outputs: {},
     });
     expect(resolveRunConfig({}, 4).vcpus).toBe(4);
+    expect(resolveRunConfig({ stopOnException: true }).stopOnException).toBe(true);
   });
 });

@@ -120,6 +120,9 @@ describe('piosim run: exit statuses', () => {
     const r = runCli(['run', guest('cli/bad-opcode.bin'), '--timeout', '30']);
     expect(r.status, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/guest fault on vCPU 0 at 0000:7C02 \(bytes 0f 0b/);
+    // UD2 is an invalid opcode (#UD) and the guest installed no handler for it.
+    expect(r.stderr).toMatch(/: invalid opcode \(#UD, vector 6\): UD2; no handler installed \(IVT entry 6 is 0000:0000\) -> exit status 4/);
+    expect(r.stderr).toMatch(/^CPU exceptions: vCPU 0: #UD \(vector 6\) x1$/m);
   });
 
   it('6 when the --timeout watchdog fires', () => {
@@ -129,5 +132,23 @@ describe('piosim run: exit statuses', () => {
     const report = JSON.parse(fs.readFileSync(out('timeout.json'), 'utf8')) as Record<string, any>;
     expect(report['outcome'].kind).toBe('timeout');
     expect(report['exitStatus']).toBe(6);
+  });
+});
+
+describe('piosim run: CPU exceptions', () => {
+  it('delivered to guest handlers: counted in the summary and per vCPU in the JSON report', () => {
+    const r = runCli(['run', guest('e2e/exceptions.bin'), '--timeout', '30', '--json', out('exceptions.json')]);
+    expect(r.status, r.stderr).toBe(0x0b);
+    expect(r.stderr).toMatch(/^CPU exceptions: vCPU 0: #DE \(vector 0\) x5, #BP \(vector 3\) x1, #OF \(vector 4\) x1, #BR \(vector 5\) x1, #UD \(vector 6\) x5$/m);
+    const report = JSON.parse(fs.readFileSync(out('exceptions.json'), 'utf8')) as Record<string, any>;
+    expect(report['vcpus'][0].exceptions).toContainEqual({ vector: 5, mnemonic: '#BR', count: 1 });
+    expect(report['options'].stopOnException).toBe(false);
+  });
+
+  it('--stop-on-exception stops at the first exception (status 4) although a handler is installed', () => {
+    const r = runCli(['run', guest('e2e/exceptions.bin'), '--stop-on-exception', '--timeout', '30']);
+    expect(r.status, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/guest fault on vCPU 0 at 0000:7C60 \(bytes f7 f3 .*\): divide error \(#DE, vector 0\): DIV by zero; stopped by --stop-on-exception/);
+    expect(r.stdout).toBe('');
   });
 });

@@ -209,7 +209,7 @@ describe('CPUID and RDTSC', () => {
 });
 
 describe('guest faults never throw out of run()', () => {
-  it('divide error is a guest fault at the DIV', () => {
+  it('a divide error with no handler installed is a guest fault at the DIV', () => {
     const { cpu, reason } = exec(S.DIV0);
     expect(reason).toBe(RUN_FAULT);
     expect(cpu.fault).toMatchObject({ cs: 0, ip: 0x7c05 });
@@ -218,7 +218,7 @@ describe('guest faults never throw out of run()', () => {
     expect(cpu.run(100)).toBe(RUN_FAULT); // stays faulted
   });
 
-  it('an opcode outside the subset names CS:IP and the bytes', () => {
+  it('UD2 with no #UD handler installed stops, naming CS:IP and the bytes', () => {
     const { cpu, reason } = exec(S.UD2);
     expect(reason).toBe(RUN_FAULT);
     expect(cpu.fault?.ip).toBe(0x7c01);
@@ -227,7 +227,7 @@ describe('guest faults never throw out of run()', () => {
     expect(cpu.instructions).toBe(1); // the NOP retired, the UD2 did not
   });
 
-  it('LOCK on a register destination is #UD (a guest fault)', () => {
+  it('LOCK on a register destination is #UD (a guest fault with no handler installed)', () => {
     const { cpu, reason } = exec(S.LOCK_REG);
     expect(reason).toBe(RUN_FAULT);
     expect(cpu.fault?.message).toMatch(/LOCK/);

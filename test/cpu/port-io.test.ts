@@ -108,7 +108,7 @@ describe('INS / OUTS batching', () => {
   });
 
   it('non-REP OUTSB is one element and leaves CX alone', () => {
-    const { cpu, io } = exec(S.OUTSB, (m) => { m.cpu.setRegisters({ esi: 0x100, ecx: 7 }); m.mem.bytes[0x100] = 0x5a; });
+    const { cpu, io } = exec(S.OUTSB, (m) => { m.cpu.setRegisters({ esi: 0x100, ecx: 7, edx: 0 }); m.mem.bytes[0x100] = 0x5a; }); // port DX = 0
     expect(io.log).toMatchObject([{ kind: 'outs', size: 1, values: [0x5a], qualification: 0x10 }]);
     expect(cpu.getRegisters()).toMatchObject({ esi: 0x101, ecx: 7 });
   });

@@ -4,8 +4,10 @@ import { generateProgram } from './generator.js';
 import { missingTools, NASM, QEMU } from './tools.js';
 
 // The QEMU differential (ORACLES.md §1, issue 3 "Proof" 2): seeded random programs from the
-// instruction subset, each ending in a dump of every general register, the segment registers,
-// the defined flags and a memory window written to port 0xe0, run in QEMU TCG and in piosim.
+// instruction subset (CPU exceptions included, taken by handlers the prologue installs), each
+// ending in a dump of every general register, the segment registers, the defined flags, a memory
+// window and the handlers' log of every exception frame, written to port 0xe0, run in QEMU TCG
+// and in piosim.
 // Invariant: piosim's port trace (dump included), serial output and ending equal QEMU's.
 // A disagreeing program is printed with its seed and diff and saved to test/qemu/regressions/,
 // which is re-run every time.
@@ -95,6 +97,13 @@ describe.skipIf(missing !== undefined)('QEMU differential', () => {
     }
     fail(failures, 'generated programs (runVm)', true);
   }, 60_000 + 5_000 * VM_PROGRAMS);
+
+  it(`the ${PROGRAMS} generated programs contain every exception kind (so the handlers are exercised)`, () => {
+    const all = Array.from({ length: PROGRAMS }, (_, i) => generateProgram(FIRST_SEED + i, { length: LENGTH }).source).join('\n');
+    for (const kind of ['aam 0', 'bound ', 'into', 'ud2', 'db 0xf0 ; lock', 'idiv ', 'mov word [cs:exc_resume]']) {
+      expect(all, `no "${kind}" in the generated programs`).toContain(kind);
+    }
+  });
 
   it('a generated program is reproducible from its seed', () => {
     expect(generateProgram(7).source).toBe(generateProgram(7).source);

@@ -41,6 +41,7 @@ interface SideResult {
 const DUMP_FIELDS: readonly string[] = [
   'eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'esp', 'ds', 'es', 'ss', 'fs', 'gs',
   ...Array.from({ length: WINDOW_BYTES / 4 }, (_, i) => `win+${i * 4}`),
+  'exception log',
   'flags (masked)',
 ];
 

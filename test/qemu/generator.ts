@@ -3,12 +3,14 @@ import {
   ARITH_FLAGS, FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, GPR16, GPR32, MAX_STACK_DEPTH, epilogue, hex,
   prologue,
 } from './program-frame.js';
-import { CONDITIONS, DataOps, LOGIC_DEFINES } from './generator-data-ops.js';
+import { CONDITIONS, LOGIC_DEFINES } from './generator-data-ops.js';
+import { FaultOps } from './generator-faults.js';
 
 /**
  * A seeded generator of random real-mode programs from piosim's instruction subset, emitted as
  * NASM source for the QEMU differential. Every program is valid on real hardware: memory
- * operands stay in the window, the stack stays balanced inside it, divisions never fault, BSF/BSR
+ * operands stay in the window, the stack stays balanced inside it, the plain divisions never fault
+ * (the exception kinds of generator-faults.ts fault on purpose, into the prologue's handlers), BSF/BSR
  * sources are nonzero, and no instruction reads a flag that an earlier one left undefined (a
  * defining CMP is inserted first). The generator tracks which arithmetic flags are defined at
  * the end, and the dump masks the rest away. CPUID and RDTSC are never generated.
@@ -38,7 +40,7 @@ export function generateProgram(seed: number, options: GeneratorOptions = {}): G
   return { seed, source: `; piosim QEMU differential program, seed ${seed}\n${lines.join('\n')}\n`, flagMask };
 }
 
-class BodyBuilder extends DataOps {
+class BodyBuilder extends FaultOps {
   any(): void {
     const kinds: (() => void)[] = [
       () => this.alu(), () => this.alu(), () => this.alu(), () => this.unary(), () => this.shift(),
@@ -47,7 +49,8 @@ class BodyBuilder extends DataOps {
       () => this.bitTest(), () => this.bitScan(), () => this.doubleShift(), () => this.xaddCmpxchg(),
       () => this.stringOp(), () => this.stringOp(), () => this.portOp(), () => this.misc(),
       () => this.skip(), () => this.loop(), () => this.call(), () => this.farPointer(), () => this.interrupt(),
-      () => this.jumpForms(),
+      () => this.jumpForms(), () => this.divFault(), () => this.divFault(), () => this.aamZero(), () => this.bound(),
+      () => this.bound(), () => this.into(), () => this.invalid(),
     ];
     this.rng.pick(kinds)();
   }

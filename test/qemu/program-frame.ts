@@ -3,9 +3,17 @@ import type { Prng } from '../prng.js';
 
 /**
  * The fixed frame around every generated differential program: a prologue that puts the machine
- * in a known state (segments, stack, registers, flags) and an epilogue that dumps the state to
- * the pc-testdev port 0xe0 (which QEMU traces natively at 1/2/4 bytes) and ends through
- * isa-debug-exit. Both QEMU and piosim see the same binary, so the dump is the comparison.
+ * in a known state (segments, stack, registers, flags) and installs CPU exception handlers, and an
+ * epilogue that dumps the state to the pc-testdev port 0xe0 (which QEMU traces natively at 1/2/4
+ * bytes) and ends through isa-debug-exit. Both QEMU and piosim see the same binary, so the dump is
+ * the comparison.
+ *
+ * Exception handlers (vectors EXCEPTION_HANDLER_VECTORS: #DE, #OF, #BR, #UD): each mixes the IP
+ * and FLAGS the CPU pushed, and its vector, into the dword `exc_log` (dumped), then IRETs to the
+ * offset the body stored in `exc_resume` just before the instruction that may raise it (so a
+ * fault, which pushes its own IP, and a trap, which pushes the next one, both go on after the
+ * instruction). The handler's own pushes (12 bytes with the frame) stay inside the stack part of
+ * the window, which MAX_STACK_DEPTH leaves room for.
  *
  * Memory layout (all segments 0 except FS and GS, which give overrides something to do):
  *   win .. win+WINDOW_DATA_BYTES   random data, the target of every memory operand
@@ -25,6 +33,8 @@ export const GS_BASE = 0x7c00;
 export const DUMP_PORT = 0xe0;
 /** A port no device claims in either QEMU (-nodefaults) or piosim: reads all ones. */
 export const UNASSIGNED_PORT = 0x300;
+/** The vectors the prologue installs a logging handler for: #DE, #OF, #BR, #UD. */
+export const EXCEPTION_HANDLER_VECTORS = [0, 4, 5, 6] as const;
 
 // EFLAGS bits: the CPU's own definitions (architecture facts, not behaviour under test).
 export { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from '../../src/cpu/flags.js';
@@ -55,6 +65,7 @@ export function prologue(rng: Prng): string[] {
     '  mov gs, ax',
     '  mov esp, win_end',
   ];
+  for (const v of EXCEPTION_HANDLER_VECTORS) lines.push(`  mov word [${v * 4}], exc_${v}`, `  mov word [${v * 4 + 2}], 0`);
   for (const r of GPR32) lines.push(`  mov ${r}, ${hex(rng.value(32))}`);
   // Random arithmetic flags with TF, IF and DF clear (bit 1 is always one).
   lines.push(`  push word ${hex((rng.u32() & ARITH_FLAGS) | 2)}`, '  popf');
@@ -64,8 +75,9 @@ export function prologue(rng: Prng): string[] {
 
 /**
  * The dump, in this order: EAX..ESP (4 bytes each), DS ES SS FS GS (2 bytes each), the window
- * (4 bytes at a time), then FLAGS masked to `flagMask` (4 bytes). MOV and OUT leave flags
- * alone, and PUSHFD runs last because it writes into the (already dumped) stack area.
+ * (4 bytes at a time), the exception log (4 bytes), then FLAGS masked to `flagMask` (4 bytes).
+ * MOV and OUT leave flags alone, and PUSHFD runs last because it writes into the (already dumped)
+ * stack area. The exception handlers follow the final HLT.
  */
 export function epilogue(flagMask: number, rng: Prng): string[] {
   const lines = ['; --- dump ---', 'dump:', `  out ${hex(DUMP_PORT)}, eax`];
@@ -76,12 +88,21 @@ export function epilogue(flagMask: number, rng: Prng): string[] {
   for (let off = 0; off < WINDOW_BYTES; off += 4) {
     lines.push(`  mov eax, [win+${off}]`, `  out ${hex(DUMP_PORT)}, eax`);
   }
+  lines.push('  mov eax, [exc_log]', `  out ${hex(DUMP_PORT)}, eax`);
   lines.push('  pushfd', '  pop eax', `  and eax, ${hex(flagMask)}`, `  out ${hex(DUMP_PORT)}, eax`);
   lines.push('  mov al, 0', '  out 0xf4, al', '  hlt', '  jmp $-1');
+  for (const v of EXCEPTION_HANDLER_VECTORS) {
+    lines.push(
+      `exc_${v}:`, '  push bp', '  mov bp, sp', '  push eax', // [bp+2] IP, [bp+4] CS, [bp+6] FLAGS
+      '  mov eax, [cs:exc_log]', '  rol eax, 7', '  xor ax, [bp+2]', '  rol eax, 7', '  xor ax, [bp+6]',
+      `  xor eax, ${hex(((v + 1) << 24) >>> 0)}`, '  mov [cs:exc_log], eax',
+      '  mov ax, [cs:exc_resume]', '  mov [bp+2], ax', '  pop eax', '  pop bp', '  iret',
+    );
+  }
   lines.push('align 16', 'win:');
   const bytes: string[] = [];
   for (let i = 0; i < WINDOW_BYTES; i++) bytes.push(hex(rng.u32() & 0xff));
   for (let i = 0; i < bytes.length; i += 16) lines.push(`  db ${bytes.slice(i, i + 16).join(', ')}`);
-  lines.push('win_end:');
+  lines.push('win_end:', 'exc_log: dd 0', 'exc_resume: dw 0');
   return lines;
 }

@@ -36,7 +36,9 @@ describe('VM outcomes', () => {
     expect(r.outcome.cs).toBe(0);
     expect(r.outcome.ip).toBe(0x7c00 + 0x1a);
     expect(r.outcome.bytes.slice(0, 2)).toEqual([0x0f, 0x0b]);
+    expect(r.outcome.vector).toBe(6); // UD2: #UD, no handler installed
     expect(r.vcpus.map((v) => v.state)).toEqual(['stopped', 'fault', 'stopped']);
+    expect(r.vcpus.map((v) => v.exceptions)).toEqual([[], [{ vector: 6, mnemonic: '#UD', count: 1 }], []]);
   });
 
   it('a worker killed in the middle of its exits: host-failure, the others stopped, no hang', async () => {
@@ -94,6 +96,7 @@ describe('option validation', () => {
     ['oversized guest', { guest: new Uint8Array(0x8401), memoryBytes: 0x10000, timeoutMs: 2000 }, 'guest-file', /33793 bytes; expected 1 to 33792/],
     ['guest not bytes', { guest: 'x' as never }, 'guest-file', /Uint8Array/],
     ['onExit not a function', { onExit: 5 as never }, 'bad-option', /onExit.*function/],
+    ['stopOnException not a boolean', { stopOnException: 'yes' as never }, 'bad-option', /stopOnException: expected a boolean, got "yes"/],
   ];
   for (const [name, patch, code, message] of bad) {
     it(`refuses ${name} with ${code}`, async () => {
