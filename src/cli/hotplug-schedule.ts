@@ -87,7 +87,12 @@ const DEVICE_FIELDS = ['type', 'route', 'size', 'datamatch'];
 const STEP_FIELDS = ['at', 'afterExits', 'op', 'device', 'base', 'length'];
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v));
+/** A value as the file spells it, cut short so a message stays one readable line. */
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
 
 class Checker {
   constructor(private readonly file: string) {}

@@ -111,6 +111,7 @@ describe('hot-plug schedule: each mistake is named', () => {
     ['a bad device name', variant((s) => { s.devices['bad name'] = { type: 'null' }; }), /devices\.bad name: a device name is/],
     ['steps not an array', variant((s) => { s.steps = {}; }), /steps: must be an array/],
     ['no steps', variant((s) => { delete s.steps; }), /steps: must be an array of steps, got nothing/],
+    ['a long wrong value, quoted short', variant((s) => { s.steps = 'x'.repeat(500); }), /steps: must be an array of steps, got "x{56}\.\.\.$/],
     ['a fractional exit count', variant((s) => { s.steps[2].afterExits = 1.5; }), /steps\[2\]\.afterExits: 1\.5 is not an exit count/],
   ];
   for (const [what, schedule, message] of cases) {
