@@ -21,9 +21,9 @@ function cut(value: number, size: AccessSize): number {
  *
  * Register map (8 ports, byte lanes of two 32-bit registers, little-endian like the test device):
  *   base+0..3  COUNT: reads CTR_WRITES      base+4..7  SUM: reads CTR_SUM
- * A read at base+k of `size` bytes returns the bytes k..k+size-1 of that register pair's lane, so
- * `in eax, dx` at base reads COUNT and at base+4 reads SUM; `in al, dx` at base+1 reads COUNT's
- * second byte.
+ * A read at base+k returns the register port k belongs to, shifted right by (k mod 4) bytes and cut
+ * to the access width: `in eax, dx` at base reads COUNT, at base+4 SUM; `in al, dx` at base+1 reads
+ * COUNT's second byte.
  */
 export const CTR_WRITES = 0;
 export const CTR_SUM = 1;

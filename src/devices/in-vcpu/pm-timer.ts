@@ -42,11 +42,14 @@ export const PMT_FIELD_COUNT = 3;
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
 
+/**
+ * Runs before any vCPU can reach the instance; the bus's store of the table that holds it is what
+ * makes these words visible to the vCPUs, so their order here does not matter.
+ */
 function storeStartNs(state: Int32Array, ns: number): void {
   f64[0] = ns;
   Atomics.store(state, PMT_START_LO, f64Words[0]!);
   Atomics.store(state, PMT_START_HI, f64Words[1]!);
-  // Publishes nothing by itself: the bus publishes the whole instance when it stores the table.
   Atomics.store(state, PMT_LAST_TICKS, 0);
 }
 
