@@ -16,14 +16,35 @@ export interface VmOptions {
   wait?: WaitMode;
   /** Default 'page'. */
   stringBatch?: StringBatchMode;
-  /** Watchdog in milliseconds; 0 or absent means none. */
+  /**
+   * Watchdog in milliseconds of guest run time, counted from the moment every vCPU is in its
+   * guest (worker start-up is not counted); 0 or absent means none.
+   */
   timeoutMs?: number;
+  /**
+   * Limit on worker start-up, from run() until every vCPU is in its guest; default 60 s. Past it
+   * the run ends as a host failure saying how many vCPUs had started.
+   */
+  startupTimeoutMs?: number;
   /** Guest serial output; default: process.stdout. */
   serialWrite?: (byte: number) => void;
   /** One call per device access, in the order the devices saw them (a string batch: one per element). */
   onDeviceAccess?: (access: DeviceAccessRecord) => void;
   /** One call per exit, in the order the main thread served them. */
   onExit?: (exit: ExitRecord) => void;
+  /** Called once, synchronously in run(), with what the embedder may do to the running VM. */
+  onStart?: (vm: VmHandle) => void;
+}
+
+/** What an embedder (the CLI) may do to a running VM: src/vm.ts hands it to VmOptions.onStart. */
+export interface VmHandle {
+  /** End the run with outcome { kind: 'stopped', reason } (the first outcome wins, as always). */
+  stop(reason: string): void;
+  /**
+   * Hold every vCPU out of its guest (true) or let them go on (false). A vCPU leaves at its next
+   * exit or slice boundary, so each may finish the exit it is in: the embedder's backpressure.
+   */
+  hold(on: boolean): void;
 }
 
 export interface DeviceAccessRecord {
@@ -54,7 +75,9 @@ export type VmOutcome =
   | { kind: 'debug-exit'; value: number }
   | { kind: 'guest-fault'; vcpu: number; cs: number; ip: number; bytes: number[]; message: string }
   | { kind: 'timeout'; timeoutMs: number }
-  | { kind: 'host-failure'; message: string };
+  | { kind: 'host-failure'; message: string }
+  /** The embedder stopped the run (VmHandle.stop), e.g. the CLI when an output failed. */
+  | { kind: 'stopped'; reason: string };
 
 export interface LatencySummary {
   /**
@@ -88,6 +111,8 @@ export interface VcpuReport {
 export interface VmResult {
   outcome: VmOutcome;
   wallMs: number;
+  /** Worker start-up: from run() until every vCPU was in its guest (wallMs when they never all were). */
+  startupMs: number;
   vcpus: VcpuReport[];
   /** All vCPUs together. */
   latency: LatencySummary;

@@ -19,11 +19,14 @@ export interface FilledVmOptions {
   memoryBytes: number;
   wait: WaitMode;
   stringBatch: StringBatchMode;
-  /** 0: no watchdog. */
+  /** 0: no watchdog. Guest run time: counted from the moment every vCPU is in its guest. */
   timeoutMs: number;
+  /** Limit on worker start-up (pool creation until every vCPU is in its guest). */
+  startupTimeoutMs: number;
   serialWrite: ((byte: number) => void) | null;
   onDeviceAccess: VmOptions['onDeviceAccess'] | null;
   onExit: VmOptions['onExit'] | null;
+  onStart: VmOptions['onStart'] | null;
 }
 
 export const VM_DEFAULTS = {
@@ -32,6 +35,8 @@ export const VM_DEFAULTS = {
   wait: 'adaptive' as WaitMode,
   stringBatch: 'page' as StringBatchMode,
   timeoutMs: 0,
+  /** Generous: 64 vCPUs start in a few seconds on a loaded 2-core machine. */
+  startupTimeoutMs: 60_000,
 } as const;
 
 function describe(v: unknown): string {
@@ -73,6 +78,10 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMEOUT_MS) {
     throw badOption('timeoutMs', timeoutMs, `a number of milliseconds from 0 (no watchdog) to ${MAX_TIMEOUT_MS}`);
   }
+  const startupTimeoutMs = options.startupTimeoutMs ?? VM_DEFAULTS.startupTimeoutMs;
+  if (typeof startupTimeoutMs !== 'number' || !Number.isFinite(startupTimeoutMs) || startupTimeoutMs <= 0 || startupTimeoutMs > MAX_TIMEOUT_MS) {
+    throw badOption('startupTimeoutMs', startupTimeoutMs, `a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+  }
   const guest = options.guest;
   if (!(guest instanceof Uint8Array)) {
     throw new PiosimError('guest-file', `guest: expected the guest binary as a Uint8Array, got ${describe(guest)}`);
@@ -83,9 +92,10 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
       `guest binary is ${guest.length} bytes; expected 1 to ${room} bytes (it is loaded at 0x7C00 into ${memoryBytes} bytes of RAM)`);
   }
   return {
-    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs,
+    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
     onExit: optionalFunction('onExit', options.onExit),
+    onStart: optionalFunction('onStart', options.onStart),
   };
 }

@@ -1,5 +1,13 @@
 import type { LatencySummary, VcpuReport, VmOutcome, VmResult } from '../vm-api.js';
 
+/** What the CLI knows about a run beyond the VM's result. */
+export interface SummaryFacts {
+  /** The process's peak resident set size so far (process.resourceUsage().maxRSS). */
+  peakRssBytes: number;
+  /** The first output that failed, if any: it decides the exit status. */
+  outputFailure: { option: string; file: string; error: string; recordsWritten: number } | null;
+}
+
 /** One line saying how the run ended, e.g. "debug-exit value 0x0". */
 export function describeOutcome(outcome: VmOutcome): string {
   switch (outcome.kind) {
@@ -13,6 +21,8 @@ export function describeOutcome(outcome: VmOutcome): string {
       return `timeout: the watchdog fired after ${outcome.timeoutMs / 1000} s`;
     case 'host-failure':
       return `host failure: ${outcome.message}`;
+    case 'stopped':
+      return `stopped: ${outcome.reason}`;
   }
 }
 
@@ -61,7 +71,7 @@ function row(name: string, state: string, r: Pick<VcpuReport, 'instructions' | '
  * (instructions, exits by kind: fast-path in/out and string batches ins/outs, string elements,
  * round-trip latency percentiles) and a total row.
  */
-export function formatSummary(result: VmResult, status: number): string {
+export function formatSummary(result: VmResult, status: number, facts: SummaryFacts): string {
   const rows: string[][] = [COLUMNS];
   const total = {
     instructions: 0,
@@ -81,9 +91,15 @@ export function formatSummary(result: VmResult, status: number): string {
   if (result.vcpus.length > 1) rows.push(row('all', '', total, result.latency));
   const widths = COLUMNS.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const table = rows.map((r) => r.map((cell, c) => (c <= 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+  const f = facts.outputFailure;
+  const ending = f === null
+    ? describeOutcome(result.outcome)
+    : `output failure: writing ${f.option} to ${f.file === '-' ? 'stdout' : `"${f.file}"`} failed (${f.error}); ` +
+      `it holds ${f.recordsWritten} whole records; the VM: ${describeOutcome(result.outcome)}`;
   return [
-    `piosim: ${describeOutcome(result.outcome)} -> exit status ${status}`,
-    `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall (worker start-up included); ` +
+    `piosim: ${ending} -> exit status ${status}`,
+    `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall, ` +
+      `of which start-up ${result.startupMs.toFixed(1)} ms; peak RSS ${(facts.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
       `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
     ...table,
     '',
