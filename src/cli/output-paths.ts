@@ -39,12 +39,17 @@ function bad(message: string): PiosimError {
   return new PiosimError('bad-option', message);
 }
 
+function cannotOpen(flag: string, file: string, why: string): PiosimError {
+  return bad(`cannot open ${flag} file ${quoteArg(file)}: ${why}`);
+}
+
 /**
  * Identity of what `file` names, after resolving every symlink: "dev:ino" when it exists, else
  * the absolute path it would be created at (its directory resolved). Two outputs with the same
- * identity are one file, however they are spelled.
+ * identity are one file, however they are spelled. null for a character device (/dev/null,
+ * /dev/full, a terminal): many writers do not corrupt what it holds, so sharing one is no clash.
  */
-export function fileIdentity(file: string): string {
+export function fileIdentity(file: string): string | null {
   let p = path.resolve(file);
   for (let hops = 0; hops <= MAX_SYMLINKS; hops++) {
     let st: fs.Stats;
@@ -58,6 +63,7 @@ export function fileIdentity(file: string): string {
         return `path:${p}`;
       }
     }
+    if (st.isCharacterDevice()) return null;
     if (!st.isSymbolicLink()) return `inode:${st.dev}:${st.ino}`;
     p = path.resolve(path.dirname(p), fs.readlinkSync(p));
   }
@@ -84,6 +90,8 @@ export function planOutputs(outputs: OutputPaths, guest: GuestImage | null): Pla
 function planInto(planned: PlannedOutput[], outputs: OutputPaths, guest: GuestImage | null): void {
   const seen = new Map<string, string>();
   const guestId = guest === null ? null : `inode:${guest.dev}:${guest.ino}`;
+  // stdout is a file too when redirected: `--json /dev/stdout` or `--json out >out` names it again.
+  const stdoutId = stdoutIdentity();
   let stdoutFlag: string | null = null;
   const keys = Object.keys(OUTPUT_FLAGS) as (keyof OutputPaths)[];
   for (const key of keys) {
@@ -101,13 +109,25 @@ function planInto(planned: PlannedOutput[], outputs: OutputPaths, guest: GuestIm
       continue;
     }
     const id = fileIdentity(file);
-    const earlier = seen.get(id);
+    const earlier = id === null ? undefined : seen.get(id);
     if (earlier !== undefined) throw bad(`${earlier} and ${flag} ${quoteArg(file)} are the same file; give each output its own file`);
-    seen.set(id, `${flag} ${quoteArg(file)}`);
-    if (id === guestId) throw bad(`refusing to write ${flag} ${quoteArg(file)}: it is the guest binary ${quoteArg(guest!.path)}`);
+    if (id !== null) seen.set(id, `${flag} ${quoteArg(file)}`);
+    if (id !== null && id === stdoutId && stdoutFlag !== null) {
+      throw bad(`${flag} ${quoteArg(file)} is the file stdout goes to, where ${stdoutFlag} also writes; give it another file`);
+    }
+    if (id !== null && id === guestId) throw bad(`refusing to write ${flag} over the guest file ${quoteArg(guest!.path)} (${quoteArg(file)} is that file)`);
     const entry: PlannedOutput = { key, flag, path: file, existed: false, probeFd: null };
     planned.push(entry);
     checkWritable(entry);
+  }
+}
+
+function stdoutIdentity(): string | null {
+  try {
+    const st = fs.fstatSync(1);
+    return st.isFile() || st.isFIFO() ? `inode:${st.dev}:${st.ino}` : null;
+  } catch {
+    return null;
   }
 }
 
@@ -118,7 +138,7 @@ function checkWritable(entry: PlannedOutput): void {
   try {
     st = fs.statSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw bad(`cannot write ${flag} ${quoteArg(file)}: ${describeFsError(e)}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw cannotOpen(flag, file, describeFsError(e));
   }
   if (st === null) {
     const dir = path.dirname(path.resolve(file));
@@ -126,22 +146,23 @@ function checkWritable(entry: PlannedOutput): void {
     try {
       dst = fs.statSync(dir);
     } catch (e) {
-      throw bad(`cannot create ${flag} ${quoteArg(file)}: its directory: ${describeFsError(e)}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      throw cannotOpen(flag, file, code === 'ENOENT' ? 'no such directory' : `its directory: ${describeFsError(e)}`);
     }
-    if (!dst.isDirectory()) throw bad(`cannot create ${flag} ${quoteArg(file)}: ${quoteArg(dir)} is not a directory`);
+    if (!dst.isDirectory()) throw cannotOpen(flag, file, `${quoteArg(dir)} is not a directory`);
     try {
       fs.accessSync(dir, fs.constants.W_OK);
     } catch (e) {
-      throw bad(`cannot create ${flag} ${quoteArg(file)}: its directory: ${describeFsError(e)}`);
+      throw cannotOpen(flag, file, `its directory: ${describeFsError(e)}`);
     }
     return;
   }
   entry.existed = true;
-  if (st.isDirectory()) throw bad(`cannot write ${flag} ${quoteArg(file)}: is a directory`);
+  if (st.isDirectory()) throw cannotOpen(flag, file, 'is a directory');
   try {
     fs.accessSync(file, fs.constants.W_OK);
   } catch (e) {
-    throw bad(`cannot write ${flag} ${quoteArg(file)}: ${describeFsError(e)}`);
+    throw cannotOpen(flag, file, describeFsError(e));
   }
   if (st.isFIFO()) entry.probeFd = probeFifo(file, flag);
 }
@@ -160,7 +181,7 @@ function probeFifo(file: string, flag: string): number {
     if ((e as NodeJS.ErrnoException).code === 'ENXIO') {
       throw bad(`${flag} ${quoteArg(file)} is a named pipe with no reader; start its reader first`);
     }
-    throw bad(`cannot write ${flag} ${quoteArg(file)}: ${describeFsError(e)}`);
+    throw cannotOpen(flag, file, describeFsError(e));
   }
   return fd;
 }
