@@ -50,7 +50,7 @@ export interface VcpuTaskResult {
   /** For state 'error': what went wrong. */
   error: string | null;
   memoryOutOfRange: number;
-  /** Round-trip histogram, hdr compressed base64 (src/exit/latency.ts). */
+  /** Round-trip histogram, encodeLatency's text form (src/exit/latency.ts). */
   latency: string;
 }
 
