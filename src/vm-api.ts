@@ -21,8 +21,16 @@ export interface VmOptions {
   wait?: WaitMode;
   /** Default 'page'. */
   stringBatch?: StringBatchMode;
-  /** Watchdog in milliseconds; 0 or absent means none. */
+  /**
+   * Watchdog in milliseconds of guest run time, counted from the moment every vCPU is in its
+   * guest (worker start-up is not counted); 0 or absent means none.
+   */
   timeoutMs?: number;
+  /**
+   * Limit on worker start-up, from run() until every vCPU is in its guest; default 60 s. Past it
+   * the run ends as a host failure saying how many vCPUs had started.
+   */
+  startupTimeoutMs?: number;
   /** Guest serial output; default: process.stdout. */
   serialWrite?: (byte: number) => void;
   /** One call per device access, in the order the devices saw them (a string batch: one per element). */
@@ -45,6 +53,19 @@ export interface VmOptions {
    * for; default false: exceptions with a handler are delivered through the real-mode IVT.
    */
   stopOnException?: boolean;
+  /** Called once, synchronously in run(), with what the embedder may do to the running VM. */
+  onStart?: (vm: VmHandle) => void;
+}
+
+/** What an embedder (the CLI) may do to a running VM: src/vm.ts hands it to VmOptions.onStart. */
+export interface VmHandle {
+  /** End the run with outcome { kind: 'stopped', reason } (the first outcome wins, as always). */
+  stop(reason: string): void;
+  /**
+   * Hold every vCPU out of its guest (true) or let them go on (false). A vCPU leaves at its next
+   * exit or slice boundary, so each may finish the exit it is in: the embedder's backpressure.
+   */
+  hold(on: boolean): void;
 }
 
 export type VmOutcome =
@@ -56,7 +77,9 @@ export type VmOutcome =
     vector: number | null;
   }
   | { kind: 'timeout'; timeoutMs: number }
-  | { kind: 'host-failure'; message: string };
+  | { kind: 'host-failure'; message: string }
+  /** The embedder stopped the run (VmHandle.stop), e.g. the CLI when an output failed. */
+  | { kind: 'stopped'; reason: string };
 
 export interface LatencySummary {
   /**
@@ -101,6 +124,8 @@ export interface ExceptionCount {
 export interface VmResult {
   outcome: VmOutcome;
   wallMs: number;
+  /** Worker start-up: from run() until every vCPU was in its guest (wallMs when they never all were). */
+  startupMs: number;
   vcpus: VcpuReport[];
   /** All vCPUs together. */
   latency: LatencySummary;

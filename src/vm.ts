@@ -14,8 +14,9 @@ import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summa
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
-  REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
-  RP_EXITS_STRING_OUT, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES, RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
+  LIFECYCLE_STARTING, REQ_HOLD, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
+  RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
@@ -30,6 +31,8 @@ export { projectRoot } from './project-root.js';
 export const SLICE_INSTRUCTIONS = 4096;
 /** After a stop, how long vCPUs get to leave before their worker threads are terminated. */
 export const STOP_GRACE_MS = 1000;
+/** How often start-up looks whether every vCPU has entered its guest (the watchdog starts then). */
+const STARTUP_POLL_MS = 2;
 
 /** Run a VM to its end (src/vm-api.ts). Rejects only for bad options or a missing build. */
 export async function runVm(options: VmOptions): Promise<VmResult> {
@@ -63,6 +66,8 @@ export class Vm {
   private readonly ring: RequestRing;
   /** With onWorkerDeath 'continue': the first worker death, reported as the outcome at the end. */
   private deathMessage: string | null = null;
+  /** From run() until every vCPU was in its guest; null while start-up lasts. */
+  private startupMs: number | null = null;
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -142,9 +147,11 @@ export class Vm {
     const filename = vcpuWorkerPath();
     // A pending Atomics.waitAsync does not keep Node alive (Node 20): hold a ref'd handle while we run.
     const keepAlive = setInterval(() => { /* keeps the event loop alive */ }, 1 << 30);
-    const watchdog = o.timeoutMs > 0
-      ? setTimeout(() => this.decide({ kind: 'timeout', timeoutMs: o.timeoutMs }), o.timeoutMs)
-      : null;
+    const watchdog = this.startWatchdogs(t0);
+    o.onStart?.({
+      stop: (reason) => this.decide({ kind: 'stopped', reason }),
+      hold: (on) => this.hold(on),
+    });
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({
       filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
       // Tasks are long-running and use their event loop (comlink): no Atomics-based task handoff.
@@ -157,7 +164,7 @@ export class Vm {
       } catch (e) {
         await pool.destroy();
         clearInterval(keepAlive);
-        if (watchdog !== null) clearTimeout(watchdog);
+        watchdog.cancel();
         releaseExitMemories(this.memories);
         throw e;
       }
@@ -191,14 +198,62 @@ export class Vm {
     await this.bus.settled();
     this.bus.close();
     clearInterval(keepAlive);
-    if (watchdog !== null) clearTimeout(watchdog);
+    watchdog.cancel();
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     this.serial.flush();
     await pool.destroy().catch(() => { /* workers already gone */ });
-    const result = this.buildResult(performance.now() - t0);
+    const wallMs = performance.now() - t0;
+    const result = this.buildResult(wallMs, this.startupMs ?? wallMs);
     // Every worker is gone and the result is read out: the next VM may have these.
     releaseExitMemories(this.memories);
     return result;
+  }
+
+  /**
+   * Start-up and the watchdog (issue 15): start-up has its own generous limit; the --timeout
+   * watchdog counts guest run time only, so it starts once every vCPU has left LIFECYCLE_STARTING
+   * (entered its guest, or already ended). Polled: the workers publish their lifecycle in their
+   * run page, and a message per vCPU would cost more than a few timer ticks.
+   */
+  private startWatchdogs(t0: number): { cancel(): void } {
+    const o = this.options;
+    let watchdog: NodeJS.Timeout | null = null;
+    const startupLimit = setTimeout(() => {
+      const started = this.pages.filter((p) => Atomics.load(p.fields, RP_LIFECYCLE) !== LIFECYCLE_STARTING).length;
+      this.decide({
+        kind: 'host-failure',
+        message: `start-up took longer than ${o.startupTimeoutMs / 1000} s: ${started} of ${o.vcpus} vCPUs had entered the guest`,
+      });
+    }, o.startupTimeoutMs);
+    const poll = setInterval(() => {
+      if (this.outcome === null && this.pages.some((p) => Atomics.load(p.fields, RP_LIFECYCLE) === LIFECYCLE_STARTING)) return;
+      clearInterval(poll);
+      clearTimeout(startupLimit);
+      this.startupMs = performance.now() - t0;
+      if (o.timeoutMs > 0 && this.outcome === null) {
+        watchdog = setTimeout(() => this.decide({ kind: 'timeout', timeoutMs: o.timeoutMs }), o.timeoutMs);
+      }
+    }, STARTUP_POLL_MS);
+    return {
+      cancel: () => {
+        clearInterval(poll);
+        clearTimeout(startupLimit);
+        if (watchdog !== null) clearTimeout(watchdog);
+      },
+    };
+  }
+
+  /** VmHandle.hold: a request bit every vCPU honours at its next exit or slice boundary. */
+  private hold(on: boolean): void {
+    for (const page of this.pages) {
+      if (on) {
+        Atomics.or(page.fields, RP_REQUEST, REQ_HOLD);
+      } else {
+        Atomics.and(page.fields, RP_REQUEST, ~REQ_HOLD);
+        // Wakes a vCPU waiting in its service loop for the request word to clear.
+        Atomics.notify(page.fields, RP_REQUEST);
+      }
+    }
   }
 
   /** The first outcome wins; any outcome stops every vCPU. */
@@ -266,7 +321,7 @@ export class Vm {
     this.allSettled();
   }
 
-  private buildResult(wallMs: number): VmResult {
+  private buildResult(wallMs: number, startupMs: number): VmResult {
     const histograms: LatencyHistogram[] = [];
     const vcpus: VcpuReport[] = this.pages.map((page, i) => {
       const r = this.results[i];
@@ -299,6 +354,7 @@ export class Vm {
     return {
       outcome: this.outcome ?? { kind: 'host-failure', message: 'the VM ended without an outcome' },
       wallMs,
+      startupMs,
       vcpus,
       latency: histograms.length > 0 ? summarizeLatency(mergeLatency(histograms)) : { ...EMPTY_LATENCY },
       unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },

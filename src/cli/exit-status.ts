@@ -14,6 +14,12 @@ export const STATUS_USAGE = 2;
 export const STATUS_GUEST_FAULT = 4;
 export const STATUS_TIMEOUT = 6;
 export const STATUS_HOST_FAILURE = 8;
+/**
+ * An output (serial, a trace, the report, stdout) could not be written: a full disk, a reader that
+ * went away, a flush that did not finish. Its own status rather than 8, so a script can tell "the
+ * run is fine but its trace is truncated" from a broken host; the report names the output.
+ */
+export const STATUS_OUTPUT_FAILURE = 10;
 /** Ctrl-C during a run: 128 + SIGINT, as shells report it (src/cli/run-command.ts). */
 export const STATUS_INTERRUPTED = 130;
 
@@ -42,6 +48,9 @@ export function exitStatusForOutcome(outcome: VmOutcome, options: StatusOptions 
       return STATUS_TIMEOUT;
     case 'host-failure':
       return STATUS_HOST_FAILURE;
+    // The CLI stops a run only when an output fails (src/cli/outputs.ts).
+    case 'stopped':
+      return STATUS_OUTPUT_FAILURE;
   }
 }
 

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PiosimError } from '../errors.js';
 import { projectRoot } from '../project-root.js';
-import { GUEST_LOAD_ADDRESS, OUTPUT_FLAGS, type OutputPaths } from './options.js';
+import { quoteArg } from './quote.js';
+import { GUEST_LOAD_ADDRESS } from './options.js';
 
 export interface GuestImage {
   /** As given on the command line. */
@@ -31,52 +32,24 @@ export function loadGuest(file: string, memoryBytes: number): GuestImage {
   try {
     st = fs.statSync(file);
   } catch (e) {
-    throw guestError(`guest file "${file}": ${describeFsError(e)}`, e);
+    throw guestError(`guest file ${quoteArg(file)}: ${describeFsError(e)}`, e);
   }
-  if (st.isDirectory()) throw guestError(`guest "${file}" is a directory, expected a flat binary file`);
-  if (!st.isFile()) throw guestError(`guest "${file}" is not a regular file`);
-  if (st.size === 0) throw guestError(`guest file "${file}" is empty`);
+  if (st.isDirectory()) throw guestError(`guest ${quoteArg(file)} is a directory, expected a flat binary file`);
+  if (!st.isFile()) throw guestError(`guest ${quoteArg(file)} is not a regular file`);
+  if (st.size === 0) throw guestError(`guest file ${quoteArg(file)} is empty`);
   const max = maxGuestBytes(memoryBytes);
   if (st.size > max) {
     throw guestError(
-      `guest file "${file}" is ${st.size} bytes; at most ${max} fit in ${memoryBytes} bytes of RAM above 0x7c00 (see --memory)`,
+      `guest file ${quoteArg(file)} is ${st.size} bytes; at most ${max} fit in ${memoryBytes} bytes of RAM above 0x7c00 (see --memory)`,
     );
   }
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(fs.readFileSync(file));
   } catch (e) {
-    throw guestError(`guest file "${file}": ${describeFsError(e)}`, e);
+    throw guestError(`guest file ${quoteArg(file)}: ${describeFsError(e)}`, e);
   }
   return { path: file, bytes, dev: st.dev, ino: st.ino };
-}
-
-/**
- * Refuses an output that is the guest itself (by path or, when it exists, by inode: a hard link or
- * a different spelling is caught too) and two outputs naming the same file.
- */
-export function checkOutputPaths(outputs: OutputPaths, guest: GuestImage | null): void {
-  const seen = new Map<string, string>();
-  for (const key of Object.keys(OUTPUT_FLAGS) as (keyof OutputPaths)[]) {
-    const file = outputs[key];
-    if (file === undefined) continue;
-    const flag = OUTPUT_FLAGS[key];
-    const resolved = path.resolve(file);
-    const earlier = seen.get(resolved);
-    if (earlier !== undefined) {
-      throw new PiosimError('bad-option', `${flag} and ${earlier} name the same file "${file}"`);
-    }
-    seen.set(resolved, flag);
-    if (guest === null) continue;
-    let same = resolved === path.resolve(guest.path);
-    try {
-      const st = fs.statSync(file);
-      same ||= st.dev === guest.dev && st.ino === guest.ino;
-    } catch {
-      // Does not exist yet: it cannot be the guest.
-    }
-    if (same) throw new PiosimError('bad-option', `refusing to write ${flag} over the guest file "${guest.path}"`);
-  }
 }
 
 /** Path of the embedded demo guest, guests/demo.bin in the project. */

@@ -8,6 +8,8 @@ import { DEMO_SUCCESS_VALUE, demoGuestPath, loadGuest } from './guest-file.js';
 import { projectRoot } from '../project-root.js';
 import { CLI_DEFAULTS, MAX_VCPUS, resolveRunConfig, type RawRunOptions } from './options.js';
 import { runGuest } from './run-command.js';
+import { clipMessage } from './quote.js';
+import { stdoutIsOwned } from '../report/buffered-file.js';
 
 /**
  * The `piosim` command:
@@ -52,6 +54,8 @@ function buildProgram(setStatus: (status: number) => void): Command {
     .version(ver)
     // Before any .command(): subcommands inherit these settings.
     .exitOverride()
+    // Commander echoes what the user typed in its messages: cut, like ours (src/cli/quote.ts).
+    .configureOutput({ writeErr: (text) => process.stderr.write(clipMessage(text)) })
     .showHelpAfterError('(run "piosim --help" for usage)')
     .allowExcessArguments(false);
 
@@ -92,20 +96,24 @@ async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : STATUS_USAGE;
     }
     if (isPiosimError(e)) {
-      process.stderr.write(`piosim: error: ${e.message}\n`);
+      process.stderr.write(`piosim: error: ${clipMessage(e.message)}\n`);
       return exitStatusForError(e);
     }
     const message = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`piosim: internal error: ${message}\n`);
+    process.stderr.write(`piosim: internal error: ${clipMessage(message)}\n`);
     if (process.env['PIOSIM_DEBUG'] && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     return STATUS_HOST_FAILURE;
   }
 }
 
-// A reader that goes away (`piosim demo | head -1`) must not turn into a crash with a stack trace:
-// the guest's output is simply dropped from then on.
+// A stdout that fails must not turn into a crash with a stack trace, nor one message per write.
+// During a run the output writing to stdout reports it (once) and stops the run
+// (src/cli/outputs.ts); outside one (help text), one message here.
+let stdoutErrorSeen = false;
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') process.stderr.write(`piosim: cannot write to stdout: ${e.message}\n`);
+  if (stdoutIsOwned() || stdoutErrorSeen) return;
+  stdoutErrorSeen = true;
+  process.stderr.write(`piosim: cannot write to stdout: ${e.message}\n`);
 });
 
 // Exit explicitly: stdout/stderr writes to files and pipes are synchronous on Linux, so nothing is

@@ -1,4 +1,5 @@
 import { PiosimError } from '../errors.js';
+import { quoteArg } from './quote.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
 import { MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
 
@@ -65,7 +66,7 @@ function bad(message: string): PiosimError {
 }
 
 export function parseVcpus(text: string): number {
-  if (!/^\d+$/.test(text.trim())) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got "${text}"`);
+  if (!/^\d+$/.test(text.trim())) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${quoteArg(text)}`);
   const n = Number(text.trim());
   if (n < 1 || n > MAX_VCPUS) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${n}`);
   return n;
@@ -73,24 +74,24 @@ export function parseVcpus(text: string): number {
 
 export function parseWait(text: string): WaitMode {
   if ((WAIT_MODES as readonly string[]).includes(text)) return text as WaitMode;
-  throw bad(`--wait must be one of ${WAIT_MODES.join(', ')}, got "${text}"`);
+  throw bad(`--wait must be one of ${WAIT_MODES.join(', ')}, got ${quoteArg(text)}`);
 }
 
 export function parseStringBatch(text: string): StringBatchMode {
   if ((STRING_BATCH_MODES as readonly string[]).includes(text)) return text as StringBatchMode;
-  throw bad(`--string-batch must be one of ${STRING_BATCH_MODES.join(', ')}, got "${text}"`);
+  throw bad(`--string-batch must be one of ${STRING_BATCH_MODES.join(', ')}, got ${quoteArg(text)}`);
 }
 
 /** Seconds (decimals allowed) -> milliseconds; 0 means no watchdog. */
 export function parseTimeout(text: string): number {
   const t = text.trim();
   if (!/^(\d+(\.\d*)?|\.\d+)$/.test(t)) {
-    throw bad(`--timeout must be a number of seconds >= 0 (0 = no watchdog), got "${text}"`);
+    throw bad(`--timeout must be a number of seconds >= 0 (0 = no watchdog), got ${quoteArg(text)}`);
   }
   const seconds = Number(t);
-  if (seconds > MAX_TIMEOUT_SECONDS) throw bad(`--timeout must be at most ${MAX_TIMEOUT_SECONDS} seconds, got ${t}`);
+  if (seconds > MAX_TIMEOUT_SECONDS) throw bad(`--timeout must be at most ${MAX_TIMEOUT_SECONDS} seconds, got ${quoteArg(t)}`);
   const ms = Math.round(seconds * 1000);
-  if (seconds > 0 && ms === 0) throw bad(`--timeout must be at least 0.001 seconds (or 0 for none), got ${t}`);
+  if (seconds > 0 && ms === 0) throw bad(`--timeout must be at least 0.001 seconds (or 0 for none), got ${quoteArg(t)}`);
   return ms;
 }
 
@@ -102,10 +103,10 @@ const MEMORY_UNITS: Record<string, number> = {
 export function parseMemory(text: string): number {
   const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m ? MEMORY_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw bad(`--memory must be a size like 1048576, 640K or 16M, got "${text}"`);
+  if (!m || unit === undefined) throw bad(`--memory must be a size like 1048576, 640K or 16M, got ${quoteArg(text)}`);
   const bytes = Number(m[1]) * unit;
   if (bytes < MIN_MEMORY_BYTES || bytes > MAX_MEMORY_BYTES) {
-    throw bad(`--memory must be from ${sizeText(MIN_MEMORY_BYTES)} to ${sizeText(MAX_MEMORY_BYTES)}, got ${text.trim()} (${bytes} bytes)`);
+    throw bad(`--memory must be from ${sizeText(MIN_MEMORY_BYTES)} to ${sizeText(MAX_MEMORY_BYTES)}, got ${quoteArg(text.trim())} (${bytes} bytes)`);
   }
   return bytes;
 }

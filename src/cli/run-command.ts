@@ -1,13 +1,13 @@
 import { PiosimError } from '../errors.js';
 import type { VmOptions, VmResult } from '../vm-api.js';
-import { BufferedFile } from '../report/buffered-file.js';
-import { buildJsonReport } from '../report/json-report.js';
+import { buildJsonReport, type RunFacts } from '../report/json-report.js';
 import { formatSummary } from '../report/summary.js';
 import { deviceTraceLine, exitTraceLine } from '../report/trace.js';
-import { exitStatusForOutcome, STATUS_INTERRUPTED, type StatusOptions } from './exit-status.js';
-import { checkOutputPaths, type GuestImage } from './guest-file.js';
-import { OUTPUT_FLAGS, type OutputPaths, type RunConfig } from './options.js';
-import { FileSerial, StdoutSerial, type SerialSink } from './serial-sink.js';
+import { exitStatusForOutcome, STATUS_INTERRUPTED, STATUS_OUTPUT_FAILURE, type StatusOptions } from './exit-status.js';
+import type { GuestImage } from './guest-file.js';
+import type { RunConfig } from './options.js';
+import { planOutputs } from './output-paths.js';
+import { Outputs } from './outputs.js';
 
 export type RunVm = (options: VmOptions) => Promise<VmResult>;
 
@@ -21,24 +21,25 @@ export interface RunRequest {
   runVm?: RunVm;
 }
 
-type OpenFiles = { [K in keyof OutputPaths]?: BufferedFile };
+/** Outputs written while the VM runs; the JSON report is written after it, from the result. */
+const RUN_OUTPUTS = ['serial', 'trace', 'exitTrace'] as const;
 
 /**
  * Runs one guest and reports it: serial to stdout or --serial, the traces, the JSON report and the
- * summary table on stderr. Every output file is flushed and closed before this resolves, whatever
- * the outcome. Resolves to the process exit status; throws PiosimError for bad input found before
- * the VM starts (and for invalid options runVm itself refuses).
+ * summary table on stderr. Every output is flushed and closed (each within a bounded time) before
+ * this resolves, whatever the outcome. Resolves to the process exit status, which the JSON report
+ * also holds; throws PiosimError for bad input found before anything is opened.
  */
 export async function runGuest(req: RunRequest): Promise<number> {
   const { guest, config } = req;
-  checkOutputPaths(config.outputs, guest);
-  const files = await openOutputs(config.outputs);
-  let result: VmResult | undefined;
-  let serial: SerialSink | undefined;
+  // Every check first: a refused command line creates and truncates nothing.
+  const planned = planOutputs(config.outputs, guest);
+  const runVm = req.runVm ?? (await loadRunVm());
+  const outputs = await Outputs.open(planned);
+  const { files } = outputs;
+  let result: VmResult;
   try {
-    const runVm = req.runVm ?? (await loadRunVm());
-    serial = files.serial ? new FileSerial(files.serial) : new StdoutSerial();
-    const sink = serial;
+    const serial = files.serial!;
     const options: VmOptions = {
       guest: guest.bytes,
       vcpus: config.vcpus,
@@ -46,7 +47,8 @@ export async function runGuest(req: RunRequest): Promise<number> {
       wait: config.wait,
       stringBatch: config.stringBatch,
       stopOnException: config.stopOnException,
-      serialWrite: (byte) => sink.write(byte),
+      serialWrite: (byte) => serial.writeByte(byte),
+      onStart: (vm) => outputs.attach(vm),
     };
     if (config.timeoutMs > 0) options.timeoutMs = config.timeoutMs;
     const trace = files.trace;
@@ -54,15 +56,20 @@ export async function runGuest(req: RunRequest): Promise<number> {
     const exitTrace = files.exitTrace;
     if (exitTrace) options.onExit = (r) => exitTrace.writeText(exitTraceLine(r));
 
-    result = await withInterruptFlush(files, sink, () => runVm(options));
-  } finally {
-    serial?.flush();
-    if (result === undefined) await closeAll(files, false);
+    result = await withInterruptFlush(outputs, () => runVm(options));
+  } catch (e) {
+    await outputs.closeAll();
+    throw e;
   }
+  // The run's outputs are whole (or failed) before the report says how the run went.
+  await outputs.closeAll(RUN_OUTPUTS);
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  const statusNow = (): number =>
+    outputs.failure !== null ? STATUS_OUTPUT_FAILURE : exitStatusForOutcome(result.outcome, req.status);
 
-  const status = exitStatusForOutcome(result.outcome, req.status);
-  if (files.json) {
-    const report = buildJsonReport(result, {
+  const json = files.json;
+  if (json) {
+    const facts: RunFacts = {
       version: req.version,
       guestPath: guest.path,
       guestBytes: guest.bytes.length,
@@ -74,25 +81,36 @@ export async function runGuest(req: RunRequest): Promise<number> {
         memoryBytes: config.memoryBytes,
         stopOnException: config.stopOnException,
       },
-      exitStatus: status,
-    });
-    files.json.writeText(`${JSON.stringify(report, null, 2)}\n`);
+      exitStatus: statusNow(),
+      peakRssBytes,
+      outputFailure: refreshedFailure(outputs),
+      outputs: outputs.stats().filter((s) => s.option !== '--json'),
+    };
+    json.writeText(`${JSON.stringify(buildJsonReport(result, facts), null, 2)}\n`);
+    await outputs.closeAll(['json']);
   }
-  await closeAll(files, true);
-  process.stderr.write(formatSummary(result, status));
+  const status = statusNow();
+  process.stderr.write(formatSummary(result, status, { peakRssBytes, outputFailure: refreshedFailure(outputs) }));
   return status;
 }
 
+/** The failure with the records its output holds now that it is closed. */
+function refreshedFailure(outputs: Outputs): Outputs['failure'] {
+  const f = outputs.failure;
+  if (f === null) return null;
+  const file = Object.values(outputs.files).find((o) => o.label === f.option);
+  return { ...f, recordsWritten: file?.recordsWritten ?? f.recordsWritten };
+}
+
 /**
- * Ctrl-C while the VM runs: runVm has no cancel call, so the process ends, but first the serial
- * sink and every output file are flushed and closed, so a trace of an interrupted run is complete
- * up to the interruption. Status 130 (128 + SIGINT), the shell convention.
+ * Ctrl-C while the VM runs: runVm has no cancel call, so the process ends, but first every output
+ * is flushed and closed (each within its flush limit), so a trace of an interrupted run is
+ * complete up to the interruption. Status 130 (128 + SIGINT), the shell convention.
  */
-async function withInterruptFlush<T>(files: OpenFiles, serial: SerialSink, run: () => Promise<T>): Promise<T> {
+async function withInterruptFlush<T>(outputs: Outputs, run: () => Promise<T>): Promise<T> {
   const onInterrupt = (): void => {
-    serial.flush();
     process.stderr.write('piosim: interrupted; output files flushed\n');
-    void closeAll(files, false).finally(() => process.exit(STATUS_INTERRUPTED));
+    void outputs.closeAll().finally(() => process.exit(STATUS_INTERRUPTED));
   };
   process.once('SIGINT', onInterrupt);
   try {
@@ -100,27 +118,6 @@ async function withInterruptFlush<T>(files: OpenFiles, serial: SerialSink, run: 
   } finally {
     process.removeListener('SIGINT', onInterrupt);
   }
-}
-
-async function openOutputs(outputs: OutputPaths): Promise<OpenFiles> {
-  const files: OpenFiles = {};
-  try {
-    for (const key of Object.keys(OUTPUT_FLAGS) as (keyof OutputPaths)[]) {
-      const file = outputs[key];
-      if (file !== undefined) files[key] = await BufferedFile.open(file, OUTPUT_FLAGS[key]);
-    }
-  } catch (e) {
-    await closeAll(files, false);
-    throw e;
-  }
-  return files;
-}
-
-/** Closes every file; with `report` the first close error is thrown, otherwise swallowed (an error is already on its way). */
-async function closeAll(files: OpenFiles, report: boolean): Promise<void> {
-  const results = await Promise.allSettled(Object.values(files).map((f) => f.close()));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (report && failed) throw failed.reason;
 }
 
 /** Loads src/vm.ts lazily: usage errors never pay for starting the runtime. */

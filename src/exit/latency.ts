@@ -1,9 +1,8 @@
-import * as hdr from 'hdr-histogram-js';
 import type { LatencySummary } from '../vm-api.js';
 
 /**
- * Round-trip latency (exit posted -> completion seen by the vCPU), in nanoseconds, kept in an
- * HdrHistogram per vCPU and merged on the main thread.
+ * Round-trip latency (exit posted -> completion seen by the vCPU), in nanoseconds, kept in a
+ * histogram per vCPU and merged on the main thread.
  *
  * Cost: on this machine performance.now() takes ~50 ns and recordValue ~95 ns, against a
  * round trip of ~200-300 ns, so timing every exit would distort what it measures. The vCPU
@@ -26,16 +25,106 @@ export const LATENCY_TIME_ALL_FIRST = 1024;
 /** Values above this (one minute) are clamped: a round trip that long is a stall, not data. */
 const HIGHEST_TRACKABLE_NS = 60e9;
 
-export type LatencyHistogram = hdr.Histogram;
+/**
+ * HdrHistogram's layout with 3 significant digits, written here so a vCPU worker does not load
+ * the hdr-histogram-js bundle (issue 15: it cost each worker ~3 MiB of RSS and ~20 ms of start-up).
+ * A value v below 2048 has its own slot; above, v lands in row b = floor(log2 v) - 10 with slots
+ * 2^b wide, so every value is kept to 1 part in 1024. Rows of ROW_SLOTS counts are allocated when
+ * first touched: a vCPU's round trips span a few rows (8 KiB each), not the 27 a minute needs.
+ *
+ *   index = (b << 10) + (v >> b)      row = index >> 10      lowest(index) = (index - (b << 10)) << b
+ */
+const ROW_BITS = 10;
+const ROW_SLOTS = 1 << ROW_BITS;
+/** Values below this are counted one per slot (row 0 and 1, b = 0). */
+const EXACT_BELOW = 2 * ROW_SLOTS;
+
+function indexOf(v: number): number {
+  if (v < EXACT_BELOW) return v;
+  const b = Math.floor(Math.log2(v)) - ROW_BITS;
+  return (b << ROW_BITS) + Math.floor(v / 2 ** b);
+}
+
+/** Row shift b of a slot index. */
+function shiftOf(index: number): number {
+  return Math.max(0, (index >> ROW_BITS) - 1);
+}
+
+function lowestOf(index: number): number {
+  const b = shiftOf(index);
+  return (index - (b << ROW_BITS)) * 2 ** b;
+}
+
+/** HdrHistogram's "highest equivalent value" of a slot. */
+function highestOf(index: number): number {
+  return lowestOf(index) + 2 ** shiftOf(index) - 1;
+}
+
+/** A latency histogram (see the layout above). Percentiles, max and mean follow HdrHistogram's rules. */
+export class LatencyHistogram {
+  private readonly rows: (Float64Array | undefined)[] = [];
+  totalCount = 0;
+  /** The largest value recorded, exactly (0 when empty). */
+  maxValue = 0;
+
+  recordValueWithCount(value: number, count: number): void {
+    this.addAt(indexOf(value), count);
+    if (value > this.maxValue) this.maxValue = value;
+  }
+
+  /** Mean of the recorded values, each taken at the middle of its slot. */
+  get mean(): number {
+    if (this.totalCount === 0) return 0;
+    let sum = 0;
+    this.forEach((index, count) => { sum += (lowestOf(index) + Math.floor(2 ** shiftOf(index) / 2)) * count; });
+    return sum / this.totalCount;
+  }
+
+  /** The highest value equivalent to the one at `percentile` (0..100) of the recorded counts. */
+  getValueAtPercentile(percentile: number): number {
+    // The count reached at the percentile, rounded up, less one ulp of the float product so
+    // rounding error cannot skip a count (HdrHistogram's rule).
+    const fp = (Math.min(percentile, 100) / 100) * this.totalCount;
+    const ulp = fp === 0 ? 0 : 2 ** (Math.floor(Math.log2(fp)) - 52);
+    const wanted = Math.max(1, Math.ceil(fp - ulp));
+    let seen = 0;
+    let found = -1;
+    this.forEach((index, count) => {
+      if (found >= 0) return;
+      seen += count;
+      if (seen >= wanted) found = index;
+    });
+    return found < 0 ? 0 : highestOf(found);
+  }
+
+  add(other: LatencyHistogram): void {
+    other.forEach((index, count) => this.addAt(index, count));
+    if (other.maxValue > this.maxValue) this.maxValue = other.maxValue;
+  }
+
+  /** Calls `fn` for every non-empty slot, lowest first. */
+  forEach(fn: (index: number, count: number) => void): void {
+    for (let r = 0; r < this.rows.length; r++) {
+      const row = this.rows[r];
+      if (row === undefined) continue;
+      for (let i = 0; i < ROW_SLOTS; i++) if (row[i] !== 0) fn((r << ROW_BITS) + i, row[i]!);
+    }
+  }
+
+  addAt(index: number, count: number): void {
+    const r = index >> ROW_BITS;
+    let row = this.rows[r];
+    if (row === undefined) {
+      row = new Float64Array(ROW_SLOTS);
+      this.rows[r] = row;
+    }
+    row[index & (ROW_SLOTS - 1)] += count;
+    this.totalCount += count;
+  }
+}
 
 export function createLatencyHistogram(): LatencyHistogram {
-  return hdr.build({
-    bitBucketSize: 32,
-    autoResize: false,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_NS,
-    numberOfSignificantValueDigits: 3,
-  });
+  return new LatencyHistogram();
 }
 
 /** Record one round trip standing for `weight` round trips; clamps to the trackable range. */
@@ -44,13 +133,25 @@ export function recordLatencyNs(h: LatencyHistogram, ns: number, weight: number 
   h.recordValueWithCount(v, weight);
 }
 
-/** Compact form that crosses the worker boundary in a task result. */
+/** Compact form that crosses the worker boundary in a task result: "max|index:count,..." of the non-empty slots. */
 export function encodeLatency(h: LatencyHistogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+  const parts: string[] = [];
+  h.forEach((index, count) => parts.push(`${index}:${count}`));
+  return `${h.maxValue}|${parts.join(',')}`;
 }
 
 export function decodeLatency(encoded: string): LatencyHistogram {
-  return hdr.decodeFromCompressedBase64(encoded, 32, false);
+  const h = new LatencyHistogram();
+  const [max, slots] = encoded.split('|');
+  h.maxValue = Number(max);
+  if (slots === undefined || !Number.isFinite(h.maxValue)) throw new Error(`bad latency histogram "${encoded.slice(0, 40)}"`);
+  if (slots === '') return h;
+  for (const part of slots.split(',')) {
+    const [index, count] = part.split(':').map(Number);
+    if (!Number.isInteger(index) || index! < 0 || !(count! > 0)) throw new Error(`bad latency histogram entry "${part}"`);
+    h.addAt(index!, count!);
+  }
+  return h;
 }
 
 /** Merge histograms (e.g. all vCPUs) into a new one. */

@@ -136,6 +136,8 @@ export const EXIT_REASON_IO = 2;
 export const REQ_STOP = 0x1;
 /** RP_REQUEST bit: stay out of the guest loop until cleared (control-plane pause). */
 export const REQ_PAUSE = 0x2;
+/** RP_REQUEST bit: stay out of the guest loop until cleared (the embedder's output backpressure, Vm hold()). */
+export const REQ_HOLD = 0x4;
 /** RP_REQUEST: control-plane calls in flight are counted from this unit up (bits 8..30). */
 export const REQ_CONTROL_UNIT = 0x100;
 

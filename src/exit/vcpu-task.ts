@@ -60,7 +60,7 @@ export interface VcpuTaskResult {
   memoryOutOfRange: number;
   /** CPU exceptions raised, indexed by vector 0-31 (src/cpu/exceptions.ts). */
   exceptions: number[];
-  /** Round-trip histogram, hdr compressed base64 (src/exit/latency.ts). */
+  /** Round-trip histogram, encodeLatency's text form (src/exit/latency.ts). */
   latency: string;
 }
 

@@ -1,11 +1,42 @@
-import type { VmResult } from '../vm-api.js';
+import type { VmOutcome, VmResult } from '../vm-api.js';
 
-/** What `--json FILE` writes: the VmResult without the RAM copy, plus how the run was asked for. */
-export interface JsonReport extends Omit<VmResult, 'memory'> {
+/** An output that could not be written (src/cli/outputs.ts). */
+export interface OutputFailureReport {
+  option: string;
+  /** As given; "-" is stdout. */
+  file: string;
+  error: string;
+  /** Whole records (trace lines, serial bytes) the output holds. */
+  recordsWritten: number;
+}
+
+/** What the CLI adds to the VM's result. */
+export interface RunFacts {
+  version: string;
+  guestPath: string;
+  guestBytes: number;
+  options: Record<string, unknown>;
+  exitStatus: number;
+  peakRssBytes: number;
+  outputFailure: OutputFailureReport | null;
+  /** The other outputs: records accepted and written whole, bytes. */
+  outputs: { option: string; file: string; records: number; recordsWritten: number; bytes: number }[];
+}
+
+/**
+ * What `--json FILE` writes: the VmResult without the RAM copy, plus how the run was asked for.
+ * `outcome` is how the run ended for the user: the VM's outcome, or an output failure (which
+ * decides the exit status); `vmOutcome` is always the VM's own.
+ */
+export interface JsonReport extends Omit<VmResult, 'memory' | 'outcome'> {
   piosim: { version: string };
   guest: { path: string; bytes: number };
   options: Record<string, unknown>;
   exitStatus: number;
+  outcome: VmOutcome | ({ kind: 'output-failure' } & OutputFailureReport);
+  vmOutcome: VmOutcome;
+  peakRssBytes: number;
+  outputs: RunFacts['outputs'];
   totals: {
     instructions: number;
     exits: { fastIn: number; fastOut: number; stringIn: number; stringOut: number; total: number };
@@ -13,11 +44,8 @@ export interface JsonReport extends Omit<VmResult, 'memory'> {
   };
 }
 
-export function buildJsonReport(
-  result: VmResult,
-  info: { version: string; guestPath: string; guestBytes: number; options: Record<string, unknown>; exitStatus: number },
-): JsonReport {
-  const { memory: _memory, ...rest } = result;
+export function buildJsonReport(result: VmResult, info: RunFacts): JsonReport {
+  const { memory: _memory, outcome, ...rest } = result;
   const totals: JsonReport['totals'] = {
     instructions: 0,
     exits: { fastIn: 0, fastOut: 0, stringIn: 0, stringOut: 0, total: 0 },
@@ -33,6 +61,10 @@ export function buildJsonReport(
     guest: { path: info.guestPath, bytes: info.guestBytes },
     options: info.options,
     exitStatus: info.exitStatus,
+    outcome: info.outputFailure === null ? outcome : { kind: 'output-failure', ...info.outputFailure },
+    vmOutcome: outcome,
+    peakRssBytes: info.peakRssBytes,
+    outputs: info.outputs,
     ...rest,
     totals,
   };

@@ -1,5 +1,13 @@
 import type { LatencySummary, VcpuReport, VmOutcome, VmResult } from '../vm-api.js';
 
+/** What the CLI knows about a run beyond the VM's result. */
+export interface SummaryFacts {
+  /** The process's peak resident set size so far (process.resourceUsage().maxRSS). */
+  peakRssBytes: number;
+  /** The first output that failed, if any: it decides the exit status. */
+  outputFailure: { option: string; file: string; error: string; recordsWritten: number } | null;
+}
+
 /** One line saying how the run ended, e.g. "debug-exit value 0x0". */
 export function describeOutcome(outcome: VmOutcome): string {
   switch (outcome.kind) {
@@ -13,6 +21,8 @@ export function describeOutcome(outcome: VmOutcome): string {
       return `timeout: the watchdog fired after ${outcome.timeoutMs / 1000} s`;
     case 'host-failure':
       return `host failure: ${outcome.message}`;
+    case 'stopped':
+      return `stopped: ${outcome.reason}`;
   }
 }
 
@@ -62,7 +72,7 @@ function row(name: string, state: string, r: Pick<VcpuReport, 'instructions' | '
  * round-trip latency percentiles) and a total row, then the CPU exceptions per vCPU and vector
  * when any were raised.
  */
-export function formatSummary(result: VmResult, status: number): string {
+export function formatSummary(result: VmResult, status: number, facts: SummaryFacts): string {
   const rows: string[][] = [COLUMNS];
   const total = {
     instructions: 0,
@@ -85,9 +95,15 @@ export function formatSummary(result: VmResult, status: number): string {
   const exceptions = result.vcpus
     .filter((v) => v.exceptions.length > 0)
     .map((v) => `vCPU ${v.vcpu}: ${v.exceptions.map((e) => `${e.mnemonic} (vector ${e.vector}) x${e.count}`).join(', ')}`);
+  const f = facts.outputFailure;
+  const ending = f === null
+    ? describeOutcome(result.outcome)
+    : `output failure: writing ${f.option} to ${f.file === '-' ? 'stdout' : `"${f.file}"`} failed (${f.error}); ` +
+      `it holds ${f.recordsWritten} whole records; the VM: ${describeOutcome(result.outcome)}`;
   return [
-    `piosim: ${describeOutcome(result.outcome)} -> exit status ${status}`,
-    `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall (worker start-up included); ` +
+    `piosim: ${ending} -> exit status ${status}`,
+    `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall, ` +
+      `of which start-up ${result.startupMs.toFixed(1)} ms; peak RSS ${(facts.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
       `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
     ...table,
     ...(exceptions.length > 0 ? [`CPU exceptions: ${exceptions.join('; ')}`] : []),

@@ -67,7 +67,7 @@ describe('piosim bad input: status 2 and a clear message', () => {
   });
 
   it('refuses two outputs naming one file, and an output it cannot open', () => {
-    expectUsageError(['run', 'guest.bin', '--trace', 'out.jsonl', '--exit-trace', 'out.jsonl'], /--exit-trace and --trace name the same file/);
+    expectUsageError(['run', 'guest.bin', '--trace', 'out.jsonl', '--exit-trace', 'out.jsonl'], /--trace "out\.jsonl" and --exit-trace "out\.jsonl" are the same file/);
     expectUsageError(['run', 'guest.bin', '--trace', 'no/such/dir/t.jsonl'], /cannot open --trace file "no\/such\/dir\/t\.jsonl": no such directory/);
     expectUsageError(['run', 'guest.bin', '--json', '.'], /cannot open --json file "\.": is a directory/);
   });

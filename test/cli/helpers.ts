@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,4 +45,43 @@ export function runCli(args: string[], options: { cwd?: string; timeoutMs?: numb
     timeout: options.timeoutMs ?? 30_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The CLI as a child whose stdout the test controls: `stdout: 'stalled'` never reads it while the
+ * child runs (a reader that has stopped reading), then collects what is left once it has exited.
+ * `killAfterMs` bounds the test whatever the CLI does.
+ */
+export function runCliAsync(
+  args: string[],
+  options: { cwd?: string; stdout?: 'read' | 'stalled' | number; killAfterMs?: number } = {},
+): Promise<CliResult & { stdoutBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const stdoutMode = options.stdout ?? 'read';
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd ?? ROOT,
+      stdio: ['ignore', typeof stdoutMode === 'number' ? stdoutMode : 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    if (child.stdout !== null) {
+      if (stdoutMode === 'stalled') child.stdout.pause();
+      else child.stdout.on('data', (b: Buffer) => out.push(b));
+    }
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
+    const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 30_000);
+    child.on('error', reject);
+    let status: number | null = null;
+    child.on('exit', (code) => {
+      status = code;
+      clearTimeout(killer);
+      // A stalled reader reads again once the child is gone: what the pipe still holds.
+      if (stdoutMode === 'stalled') child.stdout!.on('data', (b: Buffer) => out.push(b));
+    });
+    // 'close': the child has exited and every stdio stream has ended.
+    child.on('close', () => {
+      const bytes = Buffer.concat(out);
+      resolve({ status, stdout: bytes.toString('utf8'), stderr: err, stdoutBytes: bytes.length });
+    });
+  });
 }
