@@ -60,6 +60,8 @@ export const REC_ARG2 = 5;
 export const REC_FLAGS = 6;
 /** Piece size per access width, 4 bits each: bits 4..7 for size 1, 8..11 size 2, 16..19 size 4 (size << 2). */
 export const REC_PIECES = 7;
+/** REC_FLAGS: the ioeventfd's matching size, and the bit that says its value must match too. */
+export const REC_FLAG_SIZE_MASK = 0xff;
 export const REC_FLAG_DATAMATCH = 0x100;
 export const SLOT_PORT_MAP = SLOT_RECORDS + TABLE_CAPACITY * REC_WORDS;
 /** Words per slot (the port map is PORT_SPACE uint16). */
@@ -81,6 +83,11 @@ export function slotBase(base: number, slot: number): number {
 /** REC_PIECES shift for an access size (1, 2, 4): 4, 8, 16. */
 export function piecesShift(size: number): number {
   return size << 2;
+}
+
+/** Piece width the record's REC_PIECES word gives a `size`-byte access. */
+export function pieceOf(pieces: number, size: number): number {
+  return (pieces >>> piecesShift(size)) & 0xf;
 }
 
 /** What the writer keeps of one registration, and writes into a record. */

@@ -1,4 +1,16 @@
+import { sharedNowMs } from '../exit/shared-clock.js';
 import { IN_VCPU_STATE_BYTES } from './bus-memory.js';
+import type { InVcpuContext } from './in-vcpu-device.js';
+
+/** The state of the instance at word `word` of the bus memory, as its module's init/create get it. */
+export function inVcpuStateView(words: Int32Array, word: number, bytes: number): Int32Array {
+  return new Int32Array(words.buffer, word * 4, Math.ceil(bytes / 4));
+}
+
+/** What an in-vCPU device running for `vcpu` (-1: the main thread) is given: the shared clock. */
+export function inVcpuContext(vcpu: number): InVcpuContext {
+  return { vcpu, nowNs: () => sharedNowMs() * 1e6 };
+}
 
 /** Allocation unit: one 64-byte line, so two instances never share a line. */
 const UNIT_WORDS = 16;
@@ -42,6 +54,6 @@ export class InVcpuState {
 
   /** The region at `word` as an Int32Array of `bytes` bytes (what a module's init/create get). */
   view(word: number, bytes: number): Int32Array {
-    return new Int32Array(this.words.buffer, word * 4, Math.ceil(bytes / 4));
+    return inVcpuStateView(this.words, word, bytes);
   }
 }

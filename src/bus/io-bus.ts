@@ -7,19 +7,18 @@ import {
   busWords, MAIN_READER, SRCU_READER_COUNT,
 } from './bus-memory.js';
 import {
-  BusTableReader, BusTableWriter, DEVICE_GENERATION_SHIFT, DEVICE_INDEX_MASK, NO_DEVICE, piecesShift, REC_ARG,
-  REC_BASE, REC_DEVICE, REC_PIECES, REC_ROUTE, TABLE_CAPACITY, type TableRecord,
+  BusTableReader, BusTableWriter, DEVICE_GENERATION_SHIFT, DEVICE_INDEX_MASK, NO_DEVICE, piecesShift, PORT_SPACE,
+  REC_BASE, REC_DEVICE, REC_FLAG_DATAMATCH, TABLE_CAPACITY, type TableRecord,
 } from './bus-table.js';
 import { CoalescedConsumer } from './coalesced-ring.js';
 import type { PioDevice } from './device.js';
-import { InVcpuState } from './in-vcpu-state.js';
+import { inVcpuContext, InVcpuState } from './in-vcpu-state.js';
 import type { InVcpuDeviceHandler, InVcpuDeviceModule } from './in-vcpu-device.js';
 import { DoorbellListeners } from './ioeventfd.js';
 import { loadLe, mask, storeLe } from './little-endian.js';
 import { PortRange, hex } from './port-range.js';
-import { ROUTE_COALESCED, ROUTE_IN_VCPU, ROUTE_IOEVENTFD, routeCode, routeKindOf, type IoEventFdOptions, type RouteKind } from './routes.js';
+import { ROUTE_COALESCED, routeCode, routeKindOf, type IoEventFdOptions, type RouteKind } from './routes.js';
 import { SrcuReader, SrcuWriter } from './srcu.js';
-import { sharedNowMs } from '../exit/shared-clock.js';
 
 /** KVM's NR_IOBUS_DEVS: the most registrations one bus accepts. */
 export const DEFAULT_MAX_DEVICES = TABLE_CAPACITY;
@@ -149,6 +148,9 @@ export class IoBus {
     staleDeviceWords: 0, unassigned: { reads: 0, writes: 0 },
   };
   private writerChain: Promise<unknown> = Promise.resolve();
+  /** What enterAndFind found (main-thread lookups by port). */
+  private foundDevice = NO_DEVICE;
+  private foundBase = 0;
   /** True once vCPUs read the table: the synchronous register/unregister are refused from then on. */
   private vcpusAttached = false;
   /** Registrations with route 'coalesced' (the io loop drains rings only while there are some). */
@@ -376,42 +378,40 @@ export class IoBus {
 
   // --- main-thread accesses by port (tests, tools; the exit path uses serve*) --------------------
 
+  // Each enters the main thread's read section, finds the registration as a vCPU would and serves
+  // it as an exit naming it (NO_DEVICE when none holds the whole access).
+
   read(vcpu: number, port: number, size: AccessSize): number {
-    const token = this.mainReader.readLock();
+    const token = this.enterAndFind(port, size);
     try {
-      const at = this.findInSection(token, port, size);
-      return at < 0 ? this.unassignedRead(vcpu, port, size) : this.serveRead(vcpu, this.words[at + REC_DEVICE]!, this.words[at + REC_BASE]!, port, size);
+      return this.serveRead(vcpu, this.foundDevice, this.foundBase, port, size);
     } finally {
       this.mainReader.readUnlock(token);
     }
   }
 
   write(vcpu: number, port: number, size: AccessSize, value: number): void {
-    const token = this.mainReader.readLock();
+    const token = this.enterAndFind(port, size);
     try {
-      const at = this.findInSection(token, port, size);
-      if (at < 0) this.unassignedWrite(vcpu, port, size, mask(value, size));
-      else this.serveWrite(vcpu, this.words[at + REC_DEVICE]!, this.words[at + REC_BASE]!, port, size, value);
+      this.serveWrite(vcpu, this.foundDevice, this.foundBase, port, size, value);
     } finally {
       this.mainReader.readUnlock(token);
     }
   }
 
   readString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void {
-    const token = this.mainReader.readLock();
+    const token = this.enterAndFind(port, size);
     try {
-      const at = this.findInSection(token, port, size);
-      this.serveReadString(vcpu, at < 0 ? NO_DEVICE : this.words[at + REC_DEVICE]!, at < 0 ? 0 : this.words[at + REC_BASE]!, port, size, count, data);
+      this.serveReadString(vcpu, this.foundDevice, this.foundBase, port, size, count, data);
     } finally {
       this.mainReader.readUnlock(token);
     }
   }
 
   writeString(vcpu: number, port: number, size: AccessSize, count: number, data: Uint8Array): void {
-    const token = this.mainReader.readLock();
+    const token = this.enterAndFind(port, size);
     try {
-      const at = this.findInSection(token, port, size);
-      this.serveWriteString(vcpu, at < 0 ? NO_DEVICE : this.words[at + REC_DEVICE]!, at < 0 ? 0 : this.words[at + REC_BASE]!, port, size, count, data);
+      this.serveWriteString(vcpu, this.foundDevice, this.foundBase, port, size, count, data);
     } finally {
       this.mainReader.readUnlock(token);
     }
@@ -424,8 +424,16 @@ export class IoBus {
 
   // --- internals ---------------------------------------------------------------------------------
 
-  private findInSection(token: number, port: number, size: number): number {
-    return port >= 0 && port <= 0xffff ? this.tableReader.find(token >> 1, port, size) : -1;
+  /**
+   * Enters the main thread's read section and sets foundDevice / foundBase to the registration
+   * holding the whole access (NO_DEVICE / 0 for none); returns the token for readUnlock.
+   */
+  private enterAndFind(port: number, size: number): number {
+    const token = this.mainReader.readLock();
+    const at = port >= 0 && port < PORT_SPACE ? this.tableReader.find(token >> 1, port, size) : -1;
+    this.foundDevice = at < 0 ? NO_DEVICE : this.words[at + REC_DEVICE]!;
+    this.foundBase = at < 0 ? 0 : this.words[at + REC_BASE]!;
+    return token;
   }
 
   private refuseWhileAttached(what: string): void {
@@ -473,7 +481,7 @@ export class IoBus {
     const stateWord = module !== null ? this.state.allocate(module.stateBytes) : -1;
     if (stateWord === -2) throw new PiosimError('bus-full', `cannot plug "${name}": in-vCPU device state is full`);
     const doorbell = ioeventfd !== undefined ? this.doorbells.open(ioeventfd.onSignal) : -1;
-    if (doorbell === -2 || (ioeventfd !== undefined && doorbell < 0)) {
+    if (ioeventfd !== undefined && doorbell < 0) {
       if (stateWord >= 0) this.state.free(stateWord);
       throw new PiosimError('bus-full', `cannot plug "${name}": every ioeventfd doorbell is taken`);
     }
@@ -488,7 +496,7 @@ export class IoBus {
     let handler: InVcpuDeviceHandler | null = null;
     if (module !== null) {
       const stateView = this.state.view(stateWord, module.stateBytes);
-      const ctx = { vcpu: -1, nowNs: () => sharedNowMs() * 1e6 };
+      const ctx = inVcpuContext(-1);
       module.init?.(stateView, ctx);
       handler = module.create(stateView, ctx);
     }
@@ -497,7 +505,7 @@ export class IoBus {
       base: range.base, end: range.end, device: word, route: code,
       arg: module !== null ? this.inVcpuModules.indexOf(module) : doorbell,
       arg2: module !== null ? stateWord : (ioeventfd?.datamatch ?? 0),
-      flags: ioeventfd !== undefined ? (ioeventfd.size ?? 1) | (ioeventfd.datamatch !== undefined ? 0x100 : 0) : 0,
+      flags: ioeventfd !== undefined ? (ioeventfd.size ?? 1) | (ioeventfd.datamatch !== undefined ? REC_FLAG_DATAMATCH : 0) : 0,
       pieces: packed,
     };
     this.regs[index] = {
@@ -641,8 +649,6 @@ export class IoBus {
   }
 }
 
-/** The route-independent record fields a vCPU needs, exported for the vCPU router. */
-export { REC_ARG, REC_ROUTE, ROUTE_IN_VCPU, ROUTE_IOEVENTFD };
 
 /** Widest implemented size that fits in `size`; `size` itself when none does. */
 function pieceSize(impl: readonly AccessSize[], size: AccessSize): AccessSize {

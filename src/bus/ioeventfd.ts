@@ -20,7 +20,7 @@ export const DB_COUNT = 0;
 export const DB_SLEEPING = 1;
 export const DOORBELL_WORDS = DOORBELL_CAPACITY * DOORBELL_STRIDE;
 
-/** vCPU side: signal doorbell `index` (a word index computed by doorbellWord). */
+/** vCPU side: signal the doorbell whose count is word `countWord` (doorbellWord gives it). */
 export function signalDoorbell(k: AtomicKernel, words: Int32Array, countWord: number): void {
   k.add(countWord, 1);
   if (k.load(countWord + DB_SLEEPING) !== 0) Atomics.notify(words, countWord);

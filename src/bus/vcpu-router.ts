@@ -1,14 +1,14 @@
 import { atomicKernelFor, type AtomicKernel } from '../exit/atomic-kernel.js';
-import { sharedNowMs } from '../exit/shared-clock.js';
 import type { AccessSize } from '../types.js';
 import {
   BUS_COALESCED_BASE, BUS_DOORBELL_BASE, BUS_SRCU_BASE, BUS_TABLE_BASE, busWords,
 } from './bus-memory.js';
 import {
-  BusTableReader, DEVICE_INDEX_MASK, REC_ARG, REC_ARG2, REC_BASE, REC_DEVICE, REC_END, REC_FLAG_DATAMATCH, REC_FLAGS,
-  REC_PIECES, REC_ROUTE, REC_WORDS, TABLE_CAPACITY,
+  BusTableReader, DEVICE_INDEX_MASK, pieceOf, REC_ARG, REC_ARG2, REC_BASE, REC_DEVICE, REC_FLAG_DATAMATCH, REC_FLAG_SIZE_MASK, REC_FLAGS,
+  REC_PIECES, REC_ROUTE, TABLE_CAPACITY,
 } from './bus-table.js';
 import { CoalescedProducer } from './coalesced-ring.js';
+import { inVcpuContext, inVcpuStateView } from './in-vcpu-state.js';
 import type { InVcpuContext, InVcpuDeviceHandler, InVcpuDeviceModule } from './in-vcpu-device.js';
 import { doorbellWord, signalDoorbell } from './ioeventfd.js';
 import { loadLe, mask, storeLe } from './little-endian.js';
@@ -36,8 +36,6 @@ export class VcpuRouter {
   readonly words: Int32Array;
   private readonly reader: SrcuReader;
   private readonly table: BusTableReader;
-  private readonly maps: readonly [Uint16Array, Uint16Array];
-  private readonly recordBase: readonly [number, number];
   private readonly coalesced: CoalescedProducer;
   private readonly k: AtomicKernel;
   /** In-vCPU handlers by registration index, and the device word each was made for. */
@@ -56,11 +54,9 @@ export class VcpuRouter {
     this.words = busWords(memory);
     this.k = atomicKernelFor(memory);
     this.table = new BusTableReader(this.words, BUS_TABLE_BASE);
-    this.maps = this.table.maps;
-    this.recordBase = this.table.recordBase;
     this.reader = new SrcuReader(this.k, BUS_SRCU_BASE, vcpu, this.table.currentWord);
     this.coalesced = new CoalescedProducer(this.words, BUS_COALESCED_BASE, vcpu);
-    this.ctx = { vcpu, nowNs: () => sharedNowMs() * 1e6 };
+    this.ctx = inVcpuContext(vcpu);
   }
 
   /** Enter the read section; the token goes to find() and unlock(). */
@@ -74,11 +70,7 @@ export class VcpuRouter {
 
   /** Word index of the record holding the whole access in the table the lock saw, or -1 (unassigned). */
   find(token: number, port: number, size: number): number {
-    const slot = token >> 1;
-    const r = this.maps[slot]![port]! - 1;
-    if (r < 0) return -1;
-    const at = this.recordBase[slot]! + r * REC_WORDS;
-    return port + size <= this.words[at + REC_END]! ? at : -1;
+    return this.table.find(token >> 1, port, size);
   }
 
   route(at: number): number {
@@ -114,7 +106,7 @@ export class VcpuRouter {
     }
     if (route === ROUTE_IOEVENTFD) {
       const flags = w[at + REC_FLAGS]!;
-      if ((flags & 0xff) !== size) return false;
+      if ((flags & REC_FLAG_SIZE_MASK) !== size) return false;
       if ((flags & REC_FLAG_DATAMATCH) !== 0 && (value >>> 0) !== (w[at + REC_ARG2]! >>> 0)) return false;
       signalDoorbell(this.k, w, doorbellWord(BUS_DOORBELL_BASE, w[at + REC_ARG]!));
       this.counters[this.counterIndex.ioeventfd]++;
@@ -128,7 +120,7 @@ export class VcpuRouter {
     const w = this.words;
     const handler = this.handlerFor(at);
     const offset = port - w[at + REC_BASE]!;
-    const piece = ((w[at + REC_PIECES]! >>> (size << 2)) & 0xf) as AccessSize;
+    const piece = pieceOf(w[at + REC_PIECES]!, size) as AccessSize;
     this.counters[this.counterIndex.inVcpu]++;
     if (piece === size) return mask(handler.read(offset, size), size);
     let value = 0;
@@ -149,7 +141,7 @@ export class VcpuRouter {
 
   private inVcpuWrite(at: number, offset: number, size: AccessSize, value: number): void {
     const handler = this.handlerFor(at);
-    const piece = ((this.words[at + REC_PIECES]! >>> (size << 2)) & 0xf) as AccessSize;
+    const piece = pieceOf(this.words[at + REC_PIECES]!, size) as AccessSize;
     this.counters[this.counterIndex.inVcpu]++;
     if (piece === size) { handler.write(offset, size, mask(value, size)); return; }
     for (let k = 0; k < size; k += piece) handler.write(offset + k, piece, mask(value >>> (k * 8), piece));
@@ -165,7 +157,7 @@ export class VcpuRouter {
     const module = this.modules[w[at + REC_ARG]!];
     if (module === undefined) throw new Error(`in-vCPU device module #${w[at + REC_ARG]!} is not loaded in vCPU ${this.vcpu}`);
     const stateWord = w[at + REC_ARG2]!;
-    const state = new Int32Array(w.buffer, stateWord * 4, Math.ceil(module.stateBytes / 4));
+    const state = inVcpuStateView(w, stateWord, module.stateBytes);
     const handler = module.create(state, this.ctx);
     this.handlers[index] = handler;
     this.handlerWords[index] = word;
