@@ -162,10 +162,16 @@ export class SrcuWriter {
     this.deadReaders.add(reader);
   }
 
+  /**
+   * Always yields at least once, even when no reader is inside: otherwise a caller that chains
+   * grace periods (a hot-plug storm) runs in microtasks alone and starves the event loop, and with
+   * it the io loop the readers wait for and every timer.
+   */
   private async waitForReaders(idx: number): Promise<void> {
-    for (let turn = 0; !this.readersInactive(idx); turn++) {
-      if (turn < SPIN_TURNS) await yieldToEventLoop();
+    let turn = 0;
+    do {
+      if (turn++ < SPIN_TURNS) await yieldToEventLoop();
       else await new Promise<void>((resolve) => setTimeout(resolve, SLEEP_MS));
-    }
+    } while (!this.readersInactive(idx));
   }
 }
