@@ -8,6 +8,7 @@
  *   npm run bench:compute     (env: PIOSIM_BENCH_REPEATS=N, PIOSIM_COMPUTE_EXITS=N)
  *
  * Layers, each adding one piece of the real path (medians of the repeats, ns per exit):
+ *   portio without bus table  RunPagePortIo with no router: every access exits, no read section
  *   portio + minimal main   RunPagePortIo.portOut in a loop; the main side only pops and completes
  *   portio + io loop        the same served by IoLoop.drain() with a bus that does nothing
  *   portio + io loop + bus  ... with the default devices (the test device at 0xE0)
@@ -67,6 +68,9 @@ class ServedAtOnceRing extends RequestRing {
 // worker does; the 'minimal' and 'loop' layers serve the exit without looking at the device word.
 const router = new VcpuRouter(defaultBus.memory, 0, [], page.fields, ROUTER_COUNTERS);
 const io = new RunPagePortIo(page, new ServedAtOnceRing(ringMemory), 'adaptive', 'page', createLatencyHistogram(), undefined, router);
+// The same exit path without the bus table (no SRCU read section, no lookup): the difference to
+// the next layer is what the read section and the route lookup cost a plain OUT.
+const ioWithoutTable = new RunPagePortIo(page, new ServedAtOnceRing(ringMemory), 'adaptive', 'page', createLatencyHistogram());
 const memory = new GuestMemory(new SharedArrayBuffer(1 << 20), new Int32Array(new SharedArrayBuffer(4)));
 const cpu = new Cpu({ memory, io, vcpuIndex: 0 });
 const guest = Uint8Array.from(readFileSync(join(projectRoot(), 'guests', 'runtime', 'exit-bench.bin')));
@@ -78,6 +82,10 @@ function portOuts(n: number): void {
   for (let i = 0; i < n; i++) io.portOut(0xe0, 1, i & 0xff, OUT_E0);
 }
 
+function portOutsWithoutTable(n: number): void {
+  for (let i = 0; i < n; i++) ioWithoutTable.portOut(0xe0, 1, i & 0xff, OUT_E0);
+}
+
 function guestOuts(n: number): void {
   guestView.setUint32(guest.length - 4, n, true); // `iterations:`
   memory.bytes.set(guest, 0x7c00);
@@ -86,6 +94,7 @@ function guestOuts(n: number): void {
 }
 
 const LAYERS: { label: string; main: MainSide; run: (n: number) => void }[] = [
+  { label: 'portio without bus table', main: 'minimal', run: portOutsWithoutTable },
   { label: 'portio + minimal main', main: 'minimal', run: portOuts },
   { label: 'portio + io loop', main: 'loop', run: portOuts },
   { label: 'portio + io loop + bus', main: 'loop+bus', run: portOuts },
@@ -111,10 +120,10 @@ for (let r = 0; r < REPEATS; r++) {
 
 const rows = LAYERS.map((layer, k) => ({ layer: layer.label, nsPerExit: median(samples[k]), runs: samples[k] }));
 console.log(`exit-compute: both sides of an exit in one thread, ${EXITS} exits per run, medians of ${REPEATS}`);
-console.log(`${'layer'.padEnd(24)}  ns/exit  +ns`);
+console.log(`${'layer'.padEnd(26)}  ns/exit  +ns`);
 rows.forEach((row, k) => {
   const added = k === 0 ? '' : (row.nsPerExit - rows[k - 1].nsPerExit).toFixed(1);
-  console.log(`${row.layer.padEnd(24)}  ${row.nsPerExit.toFixed(1).padStart(7)}  ${added.padStart(5)}`);
+  console.log(`${row.layer.padEnd(26)}  ${row.nsPerExit.toFixed(1).padStart(7)}  ${added.padStart(5)}`);
 });
 const outDir = join(projectRoot(), 'perf', 'results');
 mkdirSync(outDir, { recursive: true });

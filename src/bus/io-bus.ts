@@ -170,7 +170,7 @@ export class IoBus {
     this.table = new BusTableWriter(this.words, BUS_TABLE_BASE);
     this.tableReader = new BusTableReader(this.words, BUS_TABLE_BASE);
     this.srcu = new SrcuWriter(this.words, BUS_SRCU_BASE, SRCU_READER_COUNT);
-    this.mainReader = new SrcuReader(atomicKernelFor(this.memory), BUS_SRCU_BASE, MAIN_READER, this.tableReader.currentWord);
+    this.mainReader = new SrcuReader(atomicKernelFor(this.memory), this.words, BUS_SRCU_BASE, MAIN_READER, this.tableReader.currentWord);
     this.coalesced = new CoalescedConsumer(this.words, BUS_COALESCED_BASE, options?.vcpus ?? SRCU_READER_COUNT - 1);
     this.doorbells = new DoorbellListeners(this.words, BUS_DOORBELL_BASE);
     this.state = new InVcpuState(this.words, BUS_IN_VCPU_STATE_BASE);

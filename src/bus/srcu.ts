@@ -63,6 +63,8 @@ export class SrcuReader {
 
   constructor(
     private readonly k: AtomicKernel,
+    /** The bus memory's words (the kernel's memory). */
+    private readonly words: Int32Array,
     base: number,
     readonly reader: number,
     /** A word to load inside the lock (the bus table's current-slot word). */
@@ -81,6 +83,19 @@ export class SrcuReader {
   /** Leave the section entered by the readLock that returned `token` (its low bit is the index). */
   readUnlock(token: number): void {
     this.k.add(this.unlockWord + (token & 1), 1);
+  }
+
+  /**
+   * readUnlock for a section whose reads all preceded a release the writer's thread has already
+   * acquired: a vCPU leaving after an exit. Its table reads came before the ring publish (a
+   * seq_cst store) that the main thread popped before completing the exit, so they happen-before
+   * anything the writer does after seeing this unlock, and the unlock needs no fence of its own:
+   * a plain store (only this thread writes the word) instead of a locked add, ~7 ns less per exit.
+   */
+  readUnlockAfterRelease(token: number): void {
+    const w = this.words;
+    const at = this.unlockWord + (token & 1);
+    w[at] = (w[at]! + 1) | 0;
   }
 }
 

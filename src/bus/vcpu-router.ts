@@ -54,7 +54,7 @@ export class VcpuRouter {
     this.words = busWords(memory);
     this.k = atomicKernelFor(memory);
     this.table = new BusTableReader(this.words, BUS_TABLE_BASE);
-    this.reader = new SrcuReader(this.k, BUS_SRCU_BASE, vcpu, this.table.currentWord);
+    this.reader = new SrcuReader(this.k, this.words, BUS_SRCU_BASE, vcpu, this.table.currentWord);
     this.coalesced = new CoalescedProducer(this.words, BUS_COALESCED_BASE, vcpu);
     this.ctx = inVcpuContext(vcpu);
   }
@@ -66,6 +66,11 @@ export class VcpuRouter {
 
   unlock(token: number): void {
     this.reader.readUnlock(token);
+  }
+
+  /** unlock() once the access's exit has completed (see SrcuReader.readUnlockAfterRelease). */
+  unlockAfterExit(token: number): void {
+    this.reader.readUnlockAfterRelease(token);
   }
 
   /** Word index of the record holding the whole access in the table the lock saw, or -1 (unassigned). */

@@ -85,8 +85,13 @@ export class RunPagePortIo implements PortIo {
     if (r === null) return this.exitIn(port, size, qualification, -1);
     const token = r.lock();
     const at = r.find(token, port, size);
-    const v = at >= 0 && r.route(at) === ROUTE_IN_VCPU ? r.inVcpuRead(at, port, size) : this.exitIn(port, size, qualification, at);
-    r.unlock(token);
+    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
+      const v = r.inVcpuRead(at, port, size);
+      r.unlock(token);
+      return v;
+    }
+    const v = this.exitIn(port, size, qualification, at);
+    r.unlockAfterExit(token);
     return v;
   }
 
@@ -95,8 +100,12 @@ export class RunPagePortIo implements PortIo {
     if (r === null) { this.exitOut(port, size, value, qualification, -1); return; }
     const token = r.lock();
     const at = r.find(token, port, size);
-    if (at < 0 || r.route(at) === ROUTE_MAIN || !r.out(at, port, size, value)) this.exitOut(port, size, value, qualification, at);
-    r.unlock(token);
+    if (at >= 0 && r.route(at) !== ROUTE_MAIN && r.out(at, port, size, value)) {
+      r.unlock(token);
+      return;
+    }
+    this.exitOut(port, size, value, qualification, at);
+    r.unlockAfterExit(token);
   }
 
   stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
@@ -105,9 +114,13 @@ export class RunPagePortIo implements PortIo {
     if (r === null) { this.exitStringIn(port, size, count, qualification, -1); return; }
     const token = r.lock();
     const at = r.find(token, port, size);
-    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) r.inVcpuReadString(at, port, size, count, this.dataPage);
-    else this.exitStringIn(port, size, count, qualification, at);
-    r.unlock(token);
+    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
+      r.inVcpuReadString(at, port, size, count, this.dataPage);
+      r.unlock(token);
+      return;
+    }
+    this.exitStringIn(port, size, count, qualification, at);
+    r.unlockAfterExit(token);
   }
 
   stringOut(port: number, size: AccessSize, count: number, qualification: number): void {
@@ -116,9 +129,13 @@ export class RunPagePortIo implements PortIo {
     if (r === null) { this.exitStringOut(port, size, count, qualification, -1); return; }
     const token = r.lock();
     const at = r.find(token, port, size);
-    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) r.inVcpuWriteString(at, port, size, count, this.dataPage);
-    else this.exitStringOut(port, size, count, qualification, at);
-    r.unlock(token);
+    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
+      r.inVcpuWriteString(at, port, size, count, this.dataPage);
+      r.unlock(token);
+      return;
+    }
+    this.exitStringOut(port, size, count, qualification, at);
+    r.unlockAfterExit(token);
   }
 
   // The exits. `at` is the record the vCPU found (-1: none); called inside the read section.

@@ -104,8 +104,10 @@ describe('hot-plug under traffic (real workers, shared bus table)', () => {
     const vcpus = 3;
     const vm = new Vm({ guest: trafficGuest(Math.round(200_000 * SCALE)), vcpus, timeoutMs: 120_000, serialWrite: () => {}, onWorkerDeath: 'continue' });
     const run = vm.run();
-    // Let the workers reach their guests and traffic flow.
-    await new Promise((r) => setTimeout(r, 300));
+    // Kill vCPU 1 only once every vCPU is in its guest and making exits (however slow the host).
+    for (let i = 0; i < vcpus; i++) {
+      while ((await vm.vcpu(i).stats()).exits.total === 0) await new Promise((r) => setTimeout(r, 5));
+    }
     await vm.killWorker(1);
     const d = new WatchedDevice();
     const id = await vm.plug(d, { base: 0x300, length: 4 });
