@@ -66,6 +66,8 @@ export const REC_FLAG_DATAMATCH = 0x100;
 export const SLOT_PORT_MAP = SLOT_RECORDS + TABLE_CAPACITY * REC_WORDS;
 /** Words per slot (the port map is PORT_SPACE uint16). */
 export const SLOT_WORDS = SLOT_PORT_MAP + PORT_SPACE / 2;
+/** The same in 16-bit halves (the port map's unit). */
+const SLOT_HALVES = SLOT_WORDS * 2;
 /** Words the whole table occupies. */
 export const TABLE_WORDS = TABLE_HEADER_WORDS + 2 * SLOT_WORDS;
 
@@ -235,6 +237,10 @@ export class BusTableReader {
   readonly recordBase: readonly [number, number];
   /** Word index of TABLE_CURRENT, for SrcuReader. */
   readonly currentWord: number;
+  /** The same memory as 16-bit halves, and slot 0's port map and records in it (find's hot path). */
+  private readonly halves: Uint16Array;
+  private readonly map0Half: number;
+  private readonly record0Word: number;
 
   constructor(words: Int32Array, readonly base: number) {
     this.words = words;
@@ -246,6 +252,9 @@ export class BusTableReader {
     ];
     this.recordBase = [s0 + SLOT_RECORDS, s1 + SLOT_RECORDS];
     this.currentWord = base + TABLE_CURRENT;
+    this.halves = new Uint16Array(words.buffer, words.byteOffset, words.length * 2);
+    this.map0Half = (s0 + SLOT_PORT_MAP) * 2;
+    this.record0Word = s0 + SLOT_RECORDS;
   }
 
   /**
@@ -253,9 +262,11 @@ export class BusTableReader {
    * `slot`, or -1 (unassigned). `port` must be 0..0xFFFF.
    */
   find(slot: number, port: number, size: number): number {
-    const r = this.maps[slot]![port]! - 1;
+    // One view and arithmetic on the slot, rather than a view per slot: no polymorphic element
+    // load, one load less (~2 ns per exit).
+    const r = this.halves[this.map0Half + slot * SLOT_HALVES + port]! - 1;
     if (r < 0) return -1;
-    const at = this.recordBase[slot]! + r * REC_WORDS;
+    const at = this.record0Word + slot * SLOT_WORDS + r * REC_WORDS;
     return port + size <= this.words[at + REC_END]! ? at : -1;
   }
 
