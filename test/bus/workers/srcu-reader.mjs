@@ -25,7 +25,7 @@ const { memory, control, reader, mode, probeBase, probePorts, groupPorts } = wor
 const c = new Int32Array(control);
 const words = busWords(memory);
 const table = new BusTableReader(words, BUS_TABLE_BASE);
-const srcu = new SrcuReader(atomicKernelFor(memory), BUS_SRCU_BASE, reader, table.currentWord);
+const srcu = new SrcuReader(atomicKernelFor(memory), words, BUS_SRCU_BASE, reader, table.currentWord);
 
 function waitFor(word) {
   while (Atomics.load(c, word) === 0) Atomics.wait(c, word, 0, 100);
