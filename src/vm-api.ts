@@ -1,6 +1,8 @@
 import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
 import type { BusReport } from './report/bus-report.js';
 import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
+import type { PioDevice } from './bus/device.js';
+import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
 
 // The trace record types belong to report/; re-exported for the library's users.
 export type { DeviceAccessRecord, ExitRecord };
@@ -43,6 +45,11 @@ export interface VmOptions {
    */
   inVcpuModules?: string[];
   /**
+   * In-vCPU devices to plug before the guest starts (a module by name: a built-in or one of
+   * inVcpuModules), in order; a range the bus refuses rejects run() with PiosimError('bad-option').
+   */
+  inVcpuDevices?: InVcpuDevicePlug[];
+  /**
    * When a vCPU's worker thread dies: 'stop' (default) ends the VM at once as a host failure;
    * 'continue' lets the other vCPUs run on (its read section and ring slot are released) and
    * reports the death as the outcome once they end.
@@ -57,6 +64,15 @@ export interface VmOptions {
   onStart?: (vm: VmHandle) => void;
 }
 
+/** An in-vCPU device plugged at start (VmOptions.inVcpuDevices). */
+export interface InVcpuDevicePlug {
+  /** Module name. */
+  module: string;
+  base: number;
+  /** Ports; default: the module's `ports`. */
+  length?: number;
+}
+
 /** What an embedder (the CLI) may do to a running VM: src/vm.ts hands it to VmOptions.onStart. */
 export interface VmHandle {
   /** End the run with outcome { kind: 'stopped', reason } (the first outcome wins, as always). */
@@ -66,6 +82,21 @@ export interface VmHandle {
    * exit or slice boundary, so each may finish the exit it is in: the embedder's backpressure.
    */
   hold(on: boolean): void;
+  /** Vm.plug: plugs a device, resolving with its id after the grace period. */
+  plug(device: PioDevice | InVcpuDeviceRef, options: PlugOptions): Promise<number>;
+  /** Vm.unplug: resolves after the grace period (and the device's destroy() if it was its last range). */
+  unplug(id: number): Promise<void>;
+  /** Vm.move: resolves after the grace period. */
+  move(id: number, newBase: number): Promise<void>;
+  /** The newest grace period's duration in ms (0 before the first): read it when a call resolves. */
+  lastGracePeriodMs(): number;
+  /** Exits so far, all vCPUs together (monotonic). */
+  exits(): number;
+  /**
+   * Resolves once every vCPU has entered its guest, the instant `timeoutMs` counts from; never
+   * resolves when the run ends before that.
+   */
+  readonly guestStarted: Promise<void>;
 }
 
 export type VmOutcome =

@@ -1,6 +1,6 @@
 import { PiosimError } from './errors.js';
 import { GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
-import type { VmOptions } from './vm-api.js';
+import type { InVcpuDevicePlug, VmOptions } from './vm-api.js';
 
 // Defined in types.ts, so that parsing options never loads the interpreter.
 export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
@@ -25,6 +25,7 @@ export interface FilledVmOptions {
   onDeviceAccess: VmOptions['onDeviceAccess'] | null;
   onExit: VmOptions['onExit'] | null;
   inVcpuModules: string[];
+  inVcpuDevices: InVcpuDevicePlug[];
   onWorkerDeath: 'stop' | 'continue';
   stopOnException: boolean;
   onStart: VmOptions['onStart'] | null;
@@ -99,11 +100,18 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (!Array.isArray(inVcpuModules) || inVcpuModules.some((m) => typeof m !== 'string' || m === '')) {
     throw badOption('inVcpuModules', inVcpuModules, 'an array of module file paths');
   }
+  const inVcpuDevices = options.inVcpuDevices ?? [];
+  if (!Array.isArray(inVcpuDevices)) throw badOption('inVcpuDevices', inVcpuDevices, 'an array of { module, base, length? }');
+  inVcpuDevices.forEach((d, i) => {
+    const ok = d !== null && typeof d === 'object' && typeof d.module === 'string' && Number.isInteger(d.base)
+      && (d.length === undefined || Number.isInteger(d.length));
+    if (!ok) throw badOption(`inVcpuDevices[${i}]`, d, '{ module: a module name, base: an integer port, length?: an integer }');
+  });
   const onWorkerDeath = options.onWorkerDeath ?? 'stop';
   if (onWorkerDeath !== 'stop' && onWorkerDeath !== 'continue') throw badOption('onWorkerDeath', onWorkerDeath, '"stop" or "continue"');
   return {
     guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException,
-    inVcpuModules: [...inVcpuModules], onWorkerDeath,
+    inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
     onExit: optionalFunction('onExit', options.onExit),

@@ -68,6 +68,9 @@ export class Vm {
   private deathMessage: string | null = null;
   /** From run() until every vCPU was in its guest; null while start-up lasts. */
   private startupMs: number | null = null;
+  private guestStartedNow!: () => void;
+  /** VmHandle.guestStarted: resolved by startWatchdogs when start-up ends with the run still going. */
+  private readonly guestStartedPromise = new Promise<void>((resolve) => { this.guestStartedNow = resolve; });
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -151,6 +154,12 @@ export class Vm {
     o.onStart?.({
       stop: (reason) => this.decide({ kind: 'stopped', reason }),
       hold: (on) => this.hold(on),
+      plug: (device, options) => this.plug(device, options),
+      unplug: (id) => this.unplug(id),
+      move: (id, newBase) => this.move(id, newBase),
+      lastGracePeriodMs: () => this.bus.stats().gracePeriodMs.at(-1) ?? 0,
+      exits: () => this.exitCount(),
+      guestStarted: this.guestStartedPromise,
     });
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({
       filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
@@ -158,9 +167,12 @@ export class Vm {
       atomics: 'disabled', concurrentTasksPerWorker: 1,
     });
     this.pool = pool;
-    if (o.inVcpuModules.length > 0) {
+    if (o.inVcpuModules.length > 0 || o.inVcpuDevices.length > 0) {
       try {
-        this.bus.addInVcpuModules((await loadVmInVcpuModules(o.inVcpuModules)).slice(this.bus.inVcpuModules.length));
+        if (o.inVcpuModules.length > 0) {
+          this.bus.addInVcpuModules((await loadVmInVcpuModules(o.inVcpuModules)).slice(this.bus.inVcpuModules.length));
+        }
+        this.plugStartDevices();
       } catch (e) {
         await pool.destroy();
         clearInterval(keepAlive);
@@ -209,6 +221,17 @@ export class Vm {
     return result;
   }
 
+  /** VmOptions.inVcpuDevices, before any vCPU reads the table; a refusal names the entry. */
+  private plugStartDevices(): void {
+    this.options.inVcpuDevices.forEach((d, i) => {
+      try {
+        this.bus.registerInVcpu(d.base, d.module, d.length);
+      } catch (e) {
+        throw new PiosimError('bad-option', `inVcpuDevices[${i}] (${d.module} at 0x${d.base.toString(16)}): ${errorText(e)}`, { cause: e });
+      }
+    });
+  }
+
   /**
    * Start-up and the watchdog (issue 15): start-up has its own generous limit; the --timeout
    * watchdog counts guest run time only, so it starts once every vCPU has left LIFECYCLE_STARTING
@@ -230,6 +253,7 @@ export class Vm {
       clearInterval(poll);
       clearTimeout(startupLimit);
       this.startupMs = performance.now() - t0;
+      if (this.outcome === null) this.guestStartedNow();
       if (o.timeoutMs > 0 && this.outcome === null) {
         watchdog = setTimeout(() => this.decide({ kind: 'timeout', timeoutMs: o.timeoutMs }), o.timeoutMs);
       }
@@ -241,6 +265,15 @@ export class Vm {
         if (watchdog !== null) clearTimeout(watchdog);
       },
     };
+  }
+
+  /** Exits so far, all vCPUs (their run pages' counters). */
+  private exitCount(): number {
+    let n = 0;
+    for (const { fields: f } of this.pages) {
+      n += f[RP_EXITS_FAST_IN]! + f[RP_EXITS_FAST_OUT]! + f[RP_EXITS_STRING_IN]! + f[RP_EXITS_STRING_OUT]!;
+    }
+    return n;
   }
 
   /** VmHandle.hold: a request bit every vCPU honours at its next exit or slice boundary. */
