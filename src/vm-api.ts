@@ -1,5 +1,6 @@
 import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
 import type { BusReport } from './report/bus-report.js';
+import type { TraceMergeStats } from './report/trace-merge.js';
 import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
 import type { PioDevice } from './bus/device.js';
 import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
@@ -37,6 +38,14 @@ export interface VmOptions {
   serialWrite?: (byte: number) => void;
   /** One call per device access, in the order the devices saw them (a string batch: one per element). */
   onDeviceAccess?: (access: DeviceAccessRecord) => void;
+  /**
+   * Records per vCPU trace ring: a power of two from 16 to 2^20, or 0 (the default). With
+   * onDeviceAccess set and this non-zero, accesses that do not exit (in-vCPU devices, ioeventfd
+   * doorbells) are recorded by the vCPUs too and merged with the main thread's records by time,
+   * every record carrying `t` (README, "Trace order"); a ring that is full drops records and
+   * VmResult.trace counts them. With 0, onDeviceAccess gets the main thread's records only, at once.
+   */
+  vcpuTraceCapacity?: number;
   /** One call per exit, in the order the main thread served them. */
   onExit?: (exit: ExitRecord) => void;
   /**
@@ -165,6 +174,8 @@ export interface VmResult {
   mainThreadSleeps: number;
   /** The io-bus at the end: its table, hot-plugs and grace periods, accesses that did not exit. */
   bus: BusReport;
+  /** The merged device trace (vcpuTraceCapacity): records from the vCPUs, dropped, late; else null. */
+  trace: TraceMergeStats | null;
   /** Guest RAM after the run (a copy), for tests that check memory. */
   memory: Uint8Array;
 }

@@ -3,6 +3,7 @@ import type { VmHandle, VmOptions, VmResult } from '../vm-api.js';
 import { buildJsonReport, type RunFacts } from '../report/json-report.js';
 import { formatSummary } from '../report/summary.js';
 import { deviceTraceLine, exitTraceLine } from '../report/trace.js';
+import { DEFAULT_VCPU_TRACE_CAPACITY } from '../report/vcpu-trace-ring.js';
 import {
   exitStatusForOutcome, STATUS_HOTPLUG_REFUSED, STATUS_INTERRUPTED, STATUS_OUTPUT_FAILURE, type StatusOptions,
 } from './exit-status.js';
@@ -69,7 +70,11 @@ export async function runGuest(req: RunRequest): Promise<number> {
     }
     if (config.timeoutMs > 0) options.timeoutMs = config.timeoutMs;
     const trace = files.trace;
-    if (trace) options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
+    if (trace) {
+      options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
+      // Accesses that do not exit are recorded by the vCPUs and merged in by time.
+      options.vcpuTraceCapacity = DEFAULT_VCPU_TRACE_CAPACITY;
+    }
     const exitTrace = files.exitTrace;
     if (exitTrace) options.onExit = (r) => exitTrace.writeText(exitTraceLine(r));
 

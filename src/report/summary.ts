@@ -115,6 +115,7 @@ export function formatSummary(result: VmResult, status: number, facts: SummaryFa
       `of which start-up ${result.startupMs.toFixed(1)} ms; peak RSS ${(facts.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
       `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
     busLine(result.bus, facts.hotplugSteps),
+    ...traceLine(result),
     ...table,
     ...(exceptions.length > 0 ? [`CPU exceptions: ${exceptions.join('; ')}`] : []),
     '',
@@ -146,4 +147,16 @@ export function busLine(bus: BusReport, steps?: { done: number; of: number }): s
   return `io-bus: ${plural(bus.table.length, 'range')} at the end; ${calls}${schedule}; without an exit: ` +
     `${bus.inVcpuAccesses} in-vCPU, ${bus.coalescedWrites} coalesced (${bus.coalescedRingFull} ring-full exits), ` +
     `${bus.ioeventfdSignals} ioeventfd signals`;
+}
+
+/**
+ * The merged device trace, when it took records from the vCPUs or lost any: records dropped
+ * because a vCPU's trace ring was full, and records emitted out of time order, are never silent.
+ */
+function traceLine(result: VmResult): string[] {
+  const t = result.trace;
+  if (t === null || (t.vcpuRecords === 0 && t.dropped === 0 && t.late === 0)) return [];
+  const lost = t.dropped > 0 ? `; ${t.dropped} DROPPED (a vCPU's trace ring was full: the trace misses them)` : '';
+  const late = t.late > 0 ? `; ${t.late} written out of time order` : '';
+  return [`device trace: ${t.vcpuRecords} records of accesses without an exit${lost}${late}`];
 }
