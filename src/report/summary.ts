@@ -153,7 +153,7 @@ export function busLine(bus: BusReport, steps?: { done: number; of: number }): s
  * The merged device trace, when it took records from the vCPUs or lost any: records dropped
  * because a vCPU's trace ring was full, and records emitted out of time order, are never silent.
  */
-function traceLine(result: VmResult): string[] {
+export function traceLine(result: Pick<VmResult, 'trace'>): string[] {
   const t = result.trace;
   if (t === null || (t.vcpuRecords === 0 && t.dropped === 0 && t.late === 0)) return [];
   const lost = t.dropped > 0 ? `; ${t.dropped} DROPPED (a vCPU's trace ring was full: the trace misses them)` : '';

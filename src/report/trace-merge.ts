@@ -12,7 +12,8 @@ import { VIA_IN_VCPU, VcpuTraceReader, type TraceRingRecord } from './vcpu-trace
  * The order:
  *  - within a vCPU, program order: before a main-thread record for vCPU i is queued, vCPU i's
  *    ring is drained (vCPU i waits in that exit, so what its ring holds came before it);
- *  - across vCPUs, by time, ties broken by vCPU index (records for no vCPU of the VM come last).
+ *  - across vCPUs, by time, ties broken by vCPU index (records for no vCPU of the VM come last);
+ *    the main thread's own records keep the order the devices saw them in (their times rise).
  *    A vCPU's times are made non-decreasing: a record stamped on the other thread a hair before
  *    its predecessor (two threads' clocks may disagree by about a microsecond) takes its
  *    predecessor's time, since program order wins over that. `t` is that sort key.
@@ -27,6 +28,8 @@ import { VIA_IN_VCPU, VcpuTraceReader, type TraceRingRecord } from './vcpu-trace
 
 /** How far two threads' readings of the shared clock may disagree, with margin, in ms. */
 export const SKEW_MS = 0.05;
+/** The least step between two main-thread records' times (1 ns): see main(). */
+const MAIN_STEP_MS = 1e-6;
 /** Most records held back for ordering before they are emitted regardless. */
 export const MAX_PENDING = 1 << 16;
 
@@ -54,6 +57,7 @@ export class TraceMerger {
   private readonly readers: VcpuTraceReader[];
   private pendingCount = 0;
   private lastEmittedKey = -Infinity;
+  private lastMainT = -Infinity;
   private vcpuRecords = 0;
   private late = 0;
   private readonly take: ((r: TraceRingRecord) => void)[];
@@ -79,8 +83,10 @@ export class TraceMerger {
     const v = r.vcpu;
     const reader = v >= 0 && v < this.readers.length ? this.readers[v]! : null;
     if (reader !== null && reader.pending) reader.drain(this.take[v]!);
-    r.t = sharedNowMs() - this.originMs;
-    this.queue(reader === null ? this.readers.length : v, r);
+    // Strictly after the previous main-thread record: records the main thread made one after
+    // another keep that order whatever their vCPUs (no tie for the vCPU index to break).
+    r.t = Math.max(sharedNowMs() - this.originMs, this.lastMainT + MAIN_STEP_MS);
+    this.lastMainT = this.queue(reader === null ? this.readers.length : v, r);
     if (this.pendingCount >= MAX_PENDING) this.emitUpTo(Infinity);
   }
 
@@ -125,7 +131,8 @@ export class TraceMerger {
     this.queue(vcpu, record);
   }
 
-  private queue(stream: number, r: DeviceAccessRecord): void {
+  /** Queues `r` on `stream` with its sort key (returned, and written to r.t). */
+  private queue(stream: number, r: DeviceAccessRecord): number {
     const s = this.streams[stream]!;
     const key = Math.max(r.t!, s.lastKey);
     s.lastKey = key;
@@ -133,6 +140,7 @@ export class TraceMerger {
     s.records.push(r);
     s.keys.push(key);
     this.pendingCount++;
+    return key;
   }
 
   /** Emits, in (key, stream) order, every queued record whose key is at most `watermark`. */
