@@ -2,7 +2,10 @@
 // shared by every vCPU, like the 16550A's scratch register but served inside the vCPU worker with
 // no exit. Plain JavaScript, so the main thread and every worker can load it without a build:
 //
-//   piosim run guest.bin --in-vcpu-module examples/in-vcpu-scratch.mjs --hotplug plug-scratch.json
+//   piosim run guests/cli/in-vcpu-scratch.bin --in-vcpu-module examples/in-vcpu-scratch.mjs,base=0x500
+//
+// plugs one at port 0x500 before the guest starts (test/cli/in-vcpu-module.test.ts runs exactly
+// this); without ",base=..." the module is only loaded, for a --hotplug schedule to plug by its name.
 //
 // Its state is one Int32 word in shared memory (SCRATCH_VALUE); several vCPUs may write at once, so
 // it changes only with Atomics. Handlers run on the vCPU's exit path: no allocation, no I/O, no

@@ -1,6 +1,9 @@
 import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
 import type { BusReport } from './report/bus-report.js';
+import type { TraceMergeStats } from './report/trace-merge.js';
 import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
+import type { PioDevice } from './bus/device.js';
+import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
 
 // The trace record types belong to report/; re-exported for the library's users.
 export type { DeviceAccessRecord, ExitRecord };
@@ -35,6 +38,14 @@ export interface VmOptions {
   serialWrite?: (byte: number) => void;
   /** One call per device access, in the order the devices saw them (a string batch: one per element). */
   onDeviceAccess?: (access: DeviceAccessRecord) => void;
+  /**
+   * Records per vCPU trace ring: a power of two from 16 to 2^20, or 0 (the default). With
+   * onDeviceAccess set and this non-zero, accesses that do not exit (in-vCPU devices, ioeventfd
+   * doorbells) are recorded by the vCPUs too and merged with the main thread's records by time,
+   * every record carrying `t` (README, "Trace order"); a ring that is full drops records and
+   * VmResult.trace counts them. With 0, onDeviceAccess gets the main thread's records only, at once.
+   */
+  vcpuTraceCapacity?: number;
   /** One call per exit, in the order the main thread served them. */
   onExit?: (exit: ExitRecord) => void;
   /**
@@ -42,6 +53,11 @@ export interface VmOptions {
    * worker, besides the built-ins (pm-timer, counter, null); plug their devices by module name.
    */
   inVcpuModules?: string[];
+  /**
+   * In-vCPU devices to plug before the guest starts (a module by name: a built-in or one of
+   * inVcpuModules), in order; a range the bus refuses rejects run() with PiosimError('bad-option').
+   */
+  inVcpuDevices?: InVcpuDevicePlug[];
   /**
    * When a vCPU's worker thread dies: 'stop' (default) ends the VM at once as a host failure;
    * 'continue' lets the other vCPUs run on (its read section and ring slot are released) and
@@ -57,6 +73,15 @@ export interface VmOptions {
   onStart?: (vm: VmHandle) => void;
 }
 
+/** An in-vCPU device plugged at start (VmOptions.inVcpuDevices). */
+export interface InVcpuDevicePlug {
+  /** Module name. */
+  module: string;
+  base: number;
+  /** Ports; default: the module's `ports`. */
+  length?: number;
+}
+
 /** What an embedder (the CLI) may do to a running VM: src/vm.ts hands it to VmOptions.onStart. */
 export interface VmHandle {
   /** End the run with outcome { kind: 'stopped', reason } (the first outcome wins, as always). */
@@ -66,6 +91,21 @@ export interface VmHandle {
    * exit or slice boundary, so each may finish the exit it is in: the embedder's backpressure.
    */
   hold(on: boolean): void;
+  /** Vm.plug: plugs a device, resolving with its id after the grace period. */
+  plug(device: PioDevice | InVcpuDeviceRef, options: PlugOptions): Promise<number>;
+  /** Vm.unplug: resolves after the grace period (and the device's destroy() if it was its last range). */
+  unplug(id: number): Promise<void>;
+  /** Vm.move: resolves after the grace period. */
+  move(id: number, newBase: number): Promise<void>;
+  /** The newest grace period's duration in ms (0 before the first): read it when a call resolves. */
+  lastGracePeriodMs(): number;
+  /** Exits so far, all vCPUs together (monotonic). */
+  exits(): number;
+  /**
+   * Resolves once every vCPU has entered its guest, the instant `timeoutMs` counts from; never
+   * resolves when the run ends before that.
+   */
+  readonly guestStarted: Promise<void>;
 }
 
 export type VmOutcome =
@@ -134,6 +174,8 @@ export interface VmResult {
   mainThreadSleeps: number;
   /** The io-bus at the end: its table, hot-plugs and grace periods, accesses that did not exit. */
   bus: BusReport;
+  /** The merged device trace (vcpuTraceCapacity): records from the vCPUs, dropped, late; else null. */
+  trace: TraceMergeStats | null;
   /** Guest RAM after the run (a copy), for tests that check memory. */
   memory: Uint8Array;
 }

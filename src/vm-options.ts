@@ -1,6 +1,7 @@
 import { PiosimError } from './errors.js';
 import { GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
-import type { VmOptions } from './vm-api.js';
+import type { InVcpuDevicePlug, VmOptions } from './vm-api.js';
+import { MAX_VCPU_TRACE_CAPACITY } from './report/vcpu-trace-ring.js';
 
 // Defined in types.ts, so that parsing options never loads the interpreter.
 export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
@@ -23,8 +24,11 @@ export interface FilledVmOptions {
   startupTimeoutMs: number;
   serialWrite: ((byte: number) => void) | null;
   onDeviceAccess: VmOptions['onDeviceAccess'] | null;
+  /** 0: the vCPUs record nothing. */
+  vcpuTraceCapacity: number;
   onExit: VmOptions['onExit'] | null;
   inVcpuModules: string[];
+  inVcpuDevices: InVcpuDevicePlug[];
   onWorkerDeath: 'stop' | 'continue';
   stopOnException: boolean;
   onStart: VmOptions['onStart'] | null;
@@ -99,13 +103,26 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (!Array.isArray(inVcpuModules) || inVcpuModules.some((m) => typeof m !== 'string' || m === '')) {
     throw badOption('inVcpuModules', inVcpuModules, 'an array of module file paths');
   }
+  const inVcpuDevices = options.inVcpuDevices ?? [];
+  if (!Array.isArray(inVcpuDevices)) throw badOption('inVcpuDevices', inVcpuDevices, 'an array of { module, base, length? }');
+  inVcpuDevices.forEach((d, i) => {
+    const ok = d !== null && typeof d === 'object' && typeof d.module === 'string' && Number.isInteger(d.base)
+      && (d.length === undefined || Number.isInteger(d.length));
+    if (!ok) throw badOption(`inVcpuDevices[${i}]`, d, '{ module: a module name, base: an integer port, length?: an integer }');
+  });
+  const vcpuTraceCapacity = options.vcpuTraceCapacity ?? 0;
+  if (!Number.isInteger(vcpuTraceCapacity) || (vcpuTraceCapacity !== 0
+    && (vcpuTraceCapacity < 16 || vcpuTraceCapacity > MAX_VCPU_TRACE_CAPACITY || (vcpuTraceCapacity & (vcpuTraceCapacity - 1)) !== 0))) {
+    throw badOption('vcpuTraceCapacity', vcpuTraceCapacity, `0 or a power of two from 16 to ${MAX_VCPU_TRACE_CAPACITY}`);
+  }
   const onWorkerDeath = options.onWorkerDeath ?? 'stop';
   if (onWorkerDeath !== 'stop' && onWorkerDeath !== 'continue') throw badOption('onWorkerDeath', onWorkerDeath, '"stop" or "continue"');
   return {
     guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException,
-    inVcpuModules: [...inVcpuModules], onWorkerDeath,
+    inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
+    vcpuTraceCapacity,
     onExit: optionalFunction('onExit', options.onExit),
     onStart: optionalFunction('onStart', options.onStart),
   };

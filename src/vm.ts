@@ -8,6 +8,8 @@ import { loadVmInVcpuModules } from './devices/in-vcpu/index.js';
 import type { DeviceContext, PioDevice } from './bus/device.js';
 import type { InVcpuDeviceRef, IoBus, PlugOptions } from './bus/io-bus.js';
 import { busReport } from './report/bus-report.js';
+import { TraceMerger, type TraceMergeStats } from './report/trace-merge.js';
+import { createTraceRings, VcpuTraceReader } from './report/vcpu-trace-ring.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
@@ -33,6 +35,8 @@ export const SLICE_INSTRUCTIONS = 4096;
 export const STOP_GRACE_MS = 1000;
 /** How often start-up looks whether every vCPU has entered its guest (the watchdog starts then). */
 const STARTUP_POLL_MS = 2;
+/** How often the merged device trace takes the vCPUs' records and emits what is in order. */
+const TRACE_TICK_MS = 2;
 
 /** Run a VM to its end (src/vm-api.ts). Rejects only for bad options or a missing build. */
 export async function runVm(options: VmOptions): Promise<VmResult> {
@@ -66,8 +70,13 @@ export class Vm {
   private readonly ring: RequestRing;
   /** With onWorkerDeath 'continue': the first worker death, reported as the outcome at the end. */
   private deathMessage: string | null = null;
+  /** The vCPUs' trace rings and their merger, with vcpuTraceCapacity and onDeviceAccess; else null. */
+  private trace: { rings: SharedArrayBuffer; merger: TraceMerger | null } | null = null;
   /** From run() until every vCPU was in its guest; null while start-up lasts. */
   private startupMs: number | null = null;
+  private guestStartedNow!: () => void;
+  /** VmHandle.guestStarted: resolved by startWatchdogs when start-up ends with the run still going. */
+  private readonly guestStartedPromise = new Promise<void>((resolve) => { this.guestStartedNow = resolve; });
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -87,6 +96,9 @@ export class Vm {
     };
     this.bus = createDefaultBus(ctx, { memory: this.memories.bus, vcpus: o.vcpus });
     this.bus.onAccess = o.onDeviceAccess ?? null;
+    if (o.onDeviceAccess !== null && o.vcpuTraceCapacity > 0) {
+      this.trace = { rings: createTraceRings(o.vcpus, o.vcpuTraceCapacity), merger: null };
+    }
     this.bus.onListenerError = (e) => this.decide({ kind: 'host-failure', message: `an ioeventfd listener failed: ${errorText(e)}` });
     this.ring = new RequestRing(this.memories.ring);
     this.ioLoop = new IoLoop({
@@ -151,6 +163,12 @@ export class Vm {
     o.onStart?.({
       stop: (reason) => this.decide({ kind: 'stopped', reason }),
       hold: (on) => this.hold(on),
+      plug: (device, options) => this.plug(device, options),
+      unplug: (id) => this.unplug(id),
+      move: (id, newBase) => this.move(id, newBase),
+      lastGracePeriodMs: () => this.bus.stats().gracePeriodMs.at(-1) ?? 0,
+      exits: () => this.exitCount(),
+      guestStarted: this.guestStartedPromise,
     });
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({
       filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
@@ -158,9 +176,12 @@ export class Vm {
       atomics: 'disabled', concurrentTasksPerWorker: 1,
     });
     this.pool = pool;
-    if (o.inVcpuModules.length > 0) {
+    if (o.inVcpuModules.length > 0 || o.inVcpuDevices.length > 0) {
       try {
-        this.bus.addInVcpuModules((await loadVmInVcpuModules(o.inVcpuModules)).slice(this.bus.inVcpuModules.length));
+        if (o.inVcpuModules.length > 0) {
+          this.bus.addInVcpuModules((await loadVmInVcpuModules(o.inVcpuModules)).slice(this.bus.inVcpuModules.length));
+        }
+        this.plugStartDevices();
       } catch (e) {
         await pool.destroy();
         clearInterval(keepAlive);
@@ -169,6 +190,7 @@ export class Vm {
         throw e;
       }
     }
+    const traceTimer = this.startTrace();
     // From here on the table changes only through plug/unplug/move, with grace periods.
     this.bus.attachVcpus();
     const loopDone = this.ioLoop.run().catch((e) => {
@@ -185,6 +207,7 @@ export class Vm {
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
         stopOnException: o.stopOnException,
       };
+      if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
       pool.run(task, { transferList: [port2] }).then(
         (r) => this.onTaskResult(i, r),
         (e) => this.onTaskCrash(i, e),
@@ -197,16 +220,49 @@ export class Vm {
     // and doorbell signals are delivered.
     await this.bus.settled();
     this.bus.close();
+    if (traceTimer !== null) clearInterval(traceTimer);
+    // Every worker has left its guest: their rings hold their last records.
+    const traceStats = this.trace?.merger?.finish() ?? null;
     clearInterval(keepAlive);
     watchdog.cancel();
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     this.serial.flush();
     await pool.destroy().catch(() => { /* workers already gone */ });
     const wallMs = performance.now() - t0;
-    const result = this.buildResult(wallMs, this.startupMs ?? wallMs);
+    const result = this.buildResult(wallMs, this.startupMs ?? wallMs, traceStats);
     // Every worker is gone and the result is read out: the next VM may have these.
     releaseExitMemories(this.memories);
     return result;
+  }
+
+  /**
+   * The merged device trace (src/report/trace-merge.ts): the bus's records go through the merger,
+   * which takes the vCPUs' ring records, and every TRACE_TICK_MS it emits what is in order. `t`
+   * counts from here. Returns the tick timer, or null when the trace is not merged.
+   */
+  private startTrace(): NodeJS.Timeout | null {
+    const trace = this.trace;
+    const sink = this.options.onDeviceAccess;
+    if (trace === null || sink === null || sink === undefined) return null;
+    const capacity = this.options.vcpuTraceCapacity;
+    const readers = this.pages.map((_, i) => new VcpuTraceReader(trace.rings, i, capacity));
+    const merger = new TraceMerger(readers, (word) => this.bus.deviceName(word), sink);
+    trace.merger = merger;
+    this.bus.onAccess = (r) => merger.main(r);
+    // Records naming a registration are taken while its name is still known.
+    this.bus.onRetire = () => merger.drainRings();
+    return setInterval(() => merger.tick(), TRACE_TICK_MS);
+  }
+
+  /** VmOptions.inVcpuDevices, before any vCPU reads the table; a refusal names the entry. */
+  private plugStartDevices(): void {
+    this.options.inVcpuDevices.forEach((d, i) => {
+      try {
+        this.bus.registerInVcpu(d.base, d.module, d.length);
+      } catch (e) {
+        throw new PiosimError('bad-option', `inVcpuDevices[${i}] (${d.module} at 0x${d.base.toString(16)}): ${errorText(e)}`, { cause: e });
+      }
+    });
   }
 
   /**
@@ -230,6 +286,7 @@ export class Vm {
       clearInterval(poll);
       clearTimeout(startupLimit);
       this.startupMs = performance.now() - t0;
+      if (this.outcome === null) this.guestStartedNow();
       if (o.timeoutMs > 0 && this.outcome === null) {
         watchdog = setTimeout(() => this.decide({ kind: 'timeout', timeoutMs: o.timeoutMs }), o.timeoutMs);
       }
@@ -241,6 +298,15 @@ export class Vm {
         if (watchdog !== null) clearTimeout(watchdog);
       },
     };
+  }
+
+  /** Exits so far, all vCPUs (their run pages' counters). */
+  private exitCount(): number {
+    let n = 0;
+    for (const { fields: f } of this.pages) {
+      n += f[RP_EXITS_FAST_IN]! + f[RP_EXITS_FAST_OUT]! + f[RP_EXITS_STRING_IN]! + f[RP_EXITS_STRING_OUT]!;
+    }
+    return n;
   }
 
   /** VmHandle.hold: a request bit every vCPU honours at its next exit or slice boundary. */
@@ -321,7 +387,7 @@ export class Vm {
     this.allSettled();
   }
 
-  private buildResult(wallMs: number, startupMs: number): VmResult {
+  private buildResult(wallMs: number, startupMs: number, trace: TraceMergeStats | null): VmResult {
     const histograms: LatencyHistogram[] = [];
     const vcpus: VcpuReport[] = this.pages.map((page, i) => {
       const r = this.results[i];
@@ -360,6 +426,7 @@ export class Vm {
       unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },
       bus: busReport(this.bus, this.pages.map((p) => p.fields)),
       mainThreadSleeps: this.ioLoop.sleeps,
+      trace,
       memory: new Uint8Array(this.ram).slice(),
     };
   }

@@ -127,6 +127,11 @@ interface Registration {
 export class IoBus {
   /** Device trace hook: one call per device access, in the order the devices see them. */
   onAccess: ((r: DeviceAccessRecord) => void) | null = null;
+  /**
+   * Called after a removed registration's grace period, just before it is retired: the last
+   * moment deviceName() knows its word (the VM drains the vCPUs' trace rings here).
+   */
+  onRetire: (() => void) | null = null;
   readonly maxDevices: number;
   readonly memory: WebAssembly.Memory;
   inVcpuModules: readonly InVcpuDeviceModule[];
@@ -196,6 +201,12 @@ export class IoBus {
     if (i < 0) return null;
     const reg = this.regs[i]!;
     return port + size <= reg.range.end ? reg.device : null;
+  }
+
+  /** The name of the registration device word `word` names while it is on the bus, else null. */
+  deviceName(word: number): string | null {
+    const reg = this.regs[word & DEVICE_INDEX_MASK];
+    return reg !== null && reg !== undefined && reg.word === word ? reg.name : null;
   }
 
   /** Counters for reports (a snapshot). */
@@ -525,6 +536,7 @@ export class IoBus {
    * this was the device's last range, and let the index be reused.
    */
   private retire(index: number): void {
+    this.onRetire?.();
     const reg = this.regs[index]!;
     if (reg.route === ROUTE_COALESCED) {
       this.drainAllCoalesced();

@@ -20,6 +20,12 @@ export const STATUS_HOST_FAILURE = 8;
  * run is fine but its trace is truncated" from a broken host; the report names the output.
  */
 export const STATUS_OUTPUT_FAILURE = 10;
+/**
+ * A `--hotplug` step was refused while the guest ran (the bus found its range overlapping a device
+ * of the machine, or its table full): the run is stopped there, since the rest of the schedule
+ * would no longer mean what it says. The report names the step and the bus's reason.
+ */
+export const STATUS_HOTPLUG_REFUSED = 12;
 /** Ctrl-C during a run: 128 + SIGINT, as shells report it (src/cli/run-command.ts). */
 export const STATUS_INTERRUPTED = 130;
 

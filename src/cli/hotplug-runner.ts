@@ -31,6 +31,8 @@ export interface HotplugTarget {
   move(id: number, newBase: number): Promise<void>;
   /** Exits so far (any monotonic count: the runner counts from its value at start). */
   exits(): number;
+  /** The grace period of the call that just resolved, ms (calls are serialised); absent: not logged. */
+  lastGracePeriodMs?(): number;
 }
 
 export interface HotplugLogEntry {
@@ -42,6 +44,8 @@ export interface HotplugLogEntry {
   startedMs: number;
   /** How long the call took to resolve (its grace period included). */
   durationMs: number;
+  /** The grace period of a call that succeeded, ms, when the target reports it. */
+  graceMs?: number;
   /** The range id (plug: the one returned; move/unplug: the one acted on). */
   id?: number;
   error?: string;
@@ -54,6 +58,8 @@ export interface HotplugRunOptions {
   now?: () => number;
   /** The instant (on `now`) the schedule starts from; now() when the run starts if absent. */
   startMs?: number;
+  /** Called with each step's log entry as soon as the step is done (before the next one starts). */
+  onStep?: (entry: HotplugLogEntry) => void;
 }
 
 export const HOTPLUG_RUN_DEFAULTS = {
@@ -149,6 +155,7 @@ export function runHotplugSchedule(schedule: HotplugSchedule, target: HotplugTar
       if (step.op === 'plug') failedPlug.set(step.device, step.index);
     }
     entry.durationMs = now() - started;
+    if (entry.error === undefined && target.lastGracePeriodMs !== undefined) entry.graceMs = target.lastGracePeriodMs();
     return entry;
   };
 
@@ -156,7 +163,9 @@ export function runHotplugSchedule(schedule: HotplugSchedule, target: HotplugTar
     const log: HotplugLogEntry[] = [];
     for (const step of schedule.steps) {
       if (!(await reached(step))) break;
-      log.push(await perform(step));
+      const entry = await perform(step);
+      log.push(entry);
+      options.onStep?.(entry);
     }
     return log;
   })();

@@ -7,7 +7,10 @@ import { exitStatusForError, STATUS_HOST_FAILURE, STATUS_USAGE } from './exit-st
 import { DEMO_SUCCESS_VALUE, demoGuestPath, loadGuest } from './guest-file.js';
 import { projectRoot } from '../project-root.js';
 import { CLI_DEFAULTS, MAX_VCPUS, resolveRunConfig, type RawRunOptions } from './options.js';
-import { runGuest } from './run-command.js';
+import { runGuest, type RunRequest } from './run-command.js';
+import { prepareMachine } from './machine.js';
+import { readHotplugSchedule } from './hotplug-schedule.js';
+import { formatIoPorts } from '../report/ioports.js';
 import { clipMessage } from './quote.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
 
@@ -15,6 +18,7 @@ import { stdoutIsOwned } from '../report/buffered-file.js';
  * The `piosim` command:
  *   piosim run GUEST.bin [options]   run a flat guest binary loaded at 0000:7C00
  *   piosim demo [options]            run the embedded demo guest (guests/demo.bin), 4 vCPUs by default
+ *   piosim ioports [--in-vcpu-module SPEC]...   print the machine's port map, like /proc/ioports
  * Exit statuses: src/cli/exit-status.ts.
  */
 
@@ -27,6 +31,15 @@ function version(): string {
   }
 }
 
+/** commander's way to take an option more than once: every value, in order. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const IN_VCPU_MODULE_HELP =
+  'load an in-vCPU device module FILE (README, "Your own in-vCPU device"); with base=PORT plug one at PORT ' +
+  '(length=N ports, default the module\'s); repeatable';
+
 function addRunOptions(cmd: Command, defaultVcpus: number): Command {
   return cmd
     .option('--vcpus <n>', `vCPU worker threads, 1 to ${MAX_VCPUS} (default ${defaultVcpus})`)
@@ -38,7 +51,18 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--string-batch <mode>', 'INS/OUTS elements per exit: page, kvm or 1 (default page)')
     .option('--timeout <seconds>', 'watchdog: stop the VM after SECONDS (exit status 6); 0 = none (default)')
     .option('--memory <size>', 'guest RAM, e.g. 1M, 640K, 16M (default 1M)')
-    .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for');
+    .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for')
+    .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
+    .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")');
+}
+
+/** Everything `run` and `demo` check before the VM starts: options, guest, modules, schedule. */
+async function prepareRun(opts: OptionValues, defaultVcpus: number, guestPath: string): Promise<Omit<RunRequest, 'version'>> {
+  const config = resolveRunConfig(rawOptions(opts), defaultVcpus);
+  const guest = loadGuest(guestPath, config.memoryBytes);
+  const machine = await prepareMachine(config.inVcpuModules);
+  const hotplug = config.hotplug === undefined ? undefined : readHotplugSchedule(config.hotplug, { inVcpuModules: machine.modules });
+  return { guest, config, machine, ...(hotplug ? { hotplug } : {}) };
 }
 
 function rawOptions(opts: OptionValues): RawRunOptions {
@@ -65,19 +89,26 @@ function buildProgram(setStatus: (status: number) => void): Command {
   )
     .argument('<guest>', 'guest binary (NASM `bits 16`, `org 0x7c00`, -f bin)')
     .action(async (guestPath: string, opts: OptionValues) => {
-      const config = resolveRunConfig(rawOptions(opts), CLI_DEFAULTS.vcpus);
-      const guest = loadGuest(guestPath, config.memoryBytes);
-      setStatus(await runGuest({ guest, config, version: ver }));
+      setStatus(await runGuest({ ...(await prepareRun(opts, CLI_DEFAULTS.vcpus, guestPath)), version: ver }));
     });
 
   addRunOptions(
     program.command('demo').description('run the embedded demo guest: every vCPU reports over the UART'),
     CLI_DEFAULTS.demoVcpus,
   ).action(async (opts: OptionValues) => {
-    const config = resolveRunConfig(rawOptions(opts), CLI_DEFAULTS.demoVcpus);
-    const guest = loadGuest(demoGuestPath(), config.memoryBytes);
-    setStatus(await runGuest({ guest, config, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
+    const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
+    setStatus(await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
   });
+
+  program
+    .command('ioports')
+    .description('print the machine\'s port map like /proc/ioports, each range with its route: main, in-vcpu, coalesced or ioeventfd')
+    .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
+    .action(async (opts: OptionValues) => {
+      const machine = await prepareMachine((opts as { inVcpuModule: string[] }).inVcpuModule);
+      process.stdout.write(formatIoPorts(machine.table));
+      setStatus(0);
+    });
 
   return program;
 }

@@ -16,6 +16,9 @@ export interface RawRunOptions {
   memory?: string;
   /** A flag: commander gives true when present. */
   stopOnException?: boolean;
+  /** Repeatable: every --in-vcpu-module, in order. */
+  inVcpuModule?: string[];
+  hotplug?: string;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -37,6 +40,10 @@ export interface RunConfig {
   /** Stop at every CPU exception, even one with a guest handler. */
   stopOnException: boolean;
   outputs: OutputPaths;
+  /** Each --in-vcpu-module as typed (src/cli/in-vcpu-option.ts parses them). */
+  inVcpuModules: string[];
+  /** The --hotplug schedule file, if any (src/cli/hotplug-schedule.ts reads it). */
+  hotplug?: string;
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -126,7 +133,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     if (value.trim() === '') throw bad(`${OUTPUT_FLAGS[key]} needs a file name, got an empty string`);
     outputs[key] = value;
   }
-  return {
+  const config: RunConfig = {
     vcpus: raw.vcpus === undefined ? defaultVcpus : parseVcpus(raw.vcpus),
     wait: raw.wait === undefined ? CLI_DEFAULTS.wait : parseWait(raw.wait),
     stringBatch: raw.stringBatch === undefined ? CLI_DEFAULTS.stringBatch : parseStringBatch(raw.stringBatch),
@@ -134,5 +141,11 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     memoryBytes: raw.memory === undefined ? CLI_DEFAULTS.memoryBytes : parseMemory(raw.memory),
     stopOnException: raw.stopOnException === true,
     outputs,
+    inVcpuModules: [...(raw.inVcpuModule ?? [])],
   };
+  if (raw.hotplug !== undefined) {
+    if (raw.hotplug.trim() === '') throw bad('--hotplug needs a schedule file name, got an empty string');
+    config.hotplug = raw.hotplug;
+  }
+  return config;
 }

@@ -1,9 +1,15 @@
 import { PiosimError } from '../errors.js';
-import type { VmOptions, VmResult } from '../vm-api.js';
+import type { VmHandle, VmOptions, VmResult } from '../vm-api.js';
 import { buildJsonReport, type RunFacts } from '../report/json-report.js';
 import { formatSummary } from '../report/summary.js';
 import { deviceTraceLine, exitTraceLine } from '../report/trace.js';
-import { exitStatusForOutcome, STATUS_INTERRUPTED, STATUS_OUTPUT_FAILURE, type StatusOptions } from './exit-status.js';
+import { DEFAULT_VCPU_TRACE_CAPACITY } from '../report/vcpu-trace-ring.js';
+import {
+  exitStatusForOutcome, STATUS_HOTPLUG_REFUSED, STATUS_INTERRUPTED, STATUS_OUTPUT_FAILURE, type StatusOptions,
+} from './exit-status.js';
+import type { HotplugSchedule } from './hotplug-schedule.js';
+import { runHotplugSchedule, type HotplugLogEntry, type HotplugRun } from './hotplug-runner.js';
+import type { Machine } from './machine.js';
 import type { GuestImage } from './guest-file.js';
 import type { RunConfig } from './options.js';
 import { planOutputs } from './output-paths.js';
@@ -19,6 +25,10 @@ export interface RunRequest {
   status?: StatusOptions;
   /** The VM runner; default: src/vm.ts's runVm, loaded on first use. */
   runVm?: RunVm;
+  /** The user's in-vCPU modules and start devices (src/cli/machine.ts); none when absent. */
+  machine?: Machine;
+  /** The --hotplug schedule, checked; run from the moment every vCPU is in its guest. */
+  hotplug?: HotplugSchedule;
 }
 
 /** Outputs written while the VM runs; the JSON report is written after it, from the result. */
@@ -37,6 +47,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
   const runVm = req.runVm ?? (await loadRunVm());
   const outputs = await Outputs.open(planned);
   const { files } = outputs;
+  const hotplug = new ScheduleRun();
   let result: VmResult;
   try {
     const serial = files.serial!;
@@ -48,11 +59,22 @@ export async function runGuest(req: RunRequest): Promise<number> {
       stringBatch: config.stringBatch,
       stopOnException: config.stopOnException,
       serialWrite: (byte) => serial.writeByte(byte),
-      onStart: (vm) => outputs.attach(vm),
+      onStart: (vm) => {
+        outputs.attach(vm);
+        if (req.hotplug !== undefined) hotplug.start(req.hotplug, vm);
+      },
     };
+    if (req.machine !== undefined) {
+      options.inVcpuModules = req.machine.moduleFiles;
+      options.inVcpuDevices = req.machine.devices;
+    }
     if (config.timeoutMs > 0) options.timeoutMs = config.timeoutMs;
     const trace = files.trace;
-    if (trace) options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
+    if (trace) {
+      options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
+      // Accesses that do not exit are recorded by the vCPUs and merged in by time.
+      options.vcpuTraceCapacity = DEFAULT_VCPU_TRACE_CAPACITY;
+    }
     const exitTrace = files.exitTrace;
     if (exitTrace) options.onExit = (r) => exitTrace.writeText(exitTraceLine(r));
 
@@ -61,11 +83,16 @@ export async function runGuest(req: RunRequest): Promise<number> {
     await outputs.closeAll();
     throw e;
   }
+  // runVm has waited for every hot-plug call in flight: the log is complete.
+  const hotplugLog = await hotplug.finish();
   // The run's outputs are whole (or failed) before the report says how the run went.
   await outputs.closeAll(RUN_OUTPUTS);
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  const statusNow = (): number =>
-    outputs.failure !== null ? STATUS_OUTPUT_FAILURE : exitStatusForOutcome(result.outcome, req.status);
+  const statusNow = (): number => {
+    if (outputs.failure !== null) return STATUS_OUTPUT_FAILURE;
+    if (hotplug.failure !== null) return STATUS_HOTPLUG_REFUSED;
+    return exitStatusForOutcome(result.outcome, req.status);
+  };
 
   const json = files.json;
   if (json) {
@@ -80,18 +107,62 @@ export async function runGuest(req: RunRequest): Promise<number> {
         timeoutMs: config.timeoutMs,
         memoryBytes: config.memoryBytes,
         stopOnException: config.stopOnException,
+        inVcpuModules: config.inVcpuModules,
+        hotplug: config.hotplug ?? null,
       },
       exitStatus: statusNow(),
       peakRssBytes,
       outputFailure: refreshedFailure(outputs),
       outputs: outputs.stats().filter((s) => s.option !== '--json'),
+      hotplugFailure: hotplug.failure,
     };
+    if (req.hotplug !== undefined) facts.hotplug = { file: req.hotplug.file, steps: hotplugLog };
     json.writeText(`${JSON.stringify(buildJsonReport(result, facts), null, 2)}\n`);
     await outputs.closeAll(['json']);
   }
   const status = statusNow();
-  process.stderr.write(formatSummary(result, status, { peakRssBytes, outputFailure: refreshedFailure(outputs) }));
+  process.stderr.write(formatSummary(result, status, {
+    peakRssBytes, outputFailure: refreshedFailure(outputs), hotplugFailure: hotplug.failure,
+    ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),
+  }));
   return status;
+}
+
+/**
+ * The --hotplug schedule of one run: started once every vCPU is in its guest (so `at` counts guest
+ * time, like --timeout), stopped when the VM ends. The first step the bus refuses stops the
+ * schedule and the run (status 12, STATUS_HOTPLUG_REFUSED): later steps would act on a machine
+ * other than the one the schedule describes.
+ */
+class ScheduleRun {
+  failure: HotplugLogEntry | null = null;
+  private run: HotplugRun | null = null;
+  private ended = false;
+
+  start(schedule: HotplugSchedule, vm: VmHandle): void {
+    void vm.guestStarted.then(() => {
+      if (this.ended) return;
+      const run = runHotplugSchedule(schedule, vm, {
+        onStep: (entry) => {
+          if (entry.error === undefined || this.failure !== null) return;
+          this.failure = entry;
+          run.stop();
+          process.stderr.write(`piosim: error: --hotplug ${schedule.file}: steps[${entry.step}] (${entry.op} ${entry.device}) was refused: ${entry.error}; stopping the run\n`);
+          vm.stop(`--hotplug steps[${entry.step}] was refused`);
+        },
+      });
+      this.run = run;
+    });
+  }
+
+  /** Stops the schedule (the VM has ended) and resolves with the log of the steps carried out. */
+  async finish(): Promise<HotplugLogEntry[]> {
+    this.ended = true;
+    const run = this.run;
+    if (run === null) return [];
+    run.stop();
+    return run.done;
+  }
 }
 
 /** The failure with the records its output holds now that it is closed. */

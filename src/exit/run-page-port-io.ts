@@ -12,7 +12,8 @@ import {
 } from './run-page.js';
 import { CompletionWaiter } from './wait.js';
 import { NO_DEVICE } from '../bus/bus-table.js';
-import { ROUTE_IN_VCPU, ROUTE_MAIN } from '../bus/routes.js';
+import { ROUTE_COALESCED, ROUTE_IN_VCPU, ROUTE_MAIN } from '../bus/routes.js';
+import { VIA_IN_VCPU, VIA_IOEVENTFD, type VcpuTraceWriter } from '../report/vcpu-trace-ring.js';
 import type { VcpuRouter } from '../bus/vcpu-router.js';
 
 /** What the exit path kicks when a request is pending: the CPU (its requestStop). */
@@ -40,6 +41,11 @@ export class RunPagePortIo implements PortIo {
   readonly dataPage: Uint8Array;
   /** Set once the CPU exists: at an exit with a request pending, the CPU is asked to stop its slice. */
   stopTarget: StopTarget | null = null;
+  /**
+   * With the device trace on: where accesses that do not exit (in-vCPU devices, ioeventfd
+   * doorbells) are recorded. Looked at only on those routes, never on an exit's path.
+   */
+  trace: VcpuTraceWriter | null = null;
   private readonly f: Int32Array;
   private readonly waiter: CompletionWaiter;
   private readonly k: AtomicKernel;
@@ -87,6 +93,7 @@ export class RunPagePortIo implements PortIo {
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
       const v = r.inVcpuRead(at, port, size);
+      if (this.trace !== null) this.trace.record(DIR_IN, port, size, v, VIA_IN_VCPU, r.device(at));
       r.unlock(token);
       return v;
     }
@@ -101,6 +108,8 @@ export class RunPagePortIo implements PortIo {
     const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) !== ROUTE_MAIN && r.out(at, port, size, value)) {
+      // Only accesses that did not exit look at the trace: a plain OUT's path does not.
+      if (this.trace !== null) this.traceOut(at, port, size, value);
       r.unlock(token);
       return;
     }
@@ -116,6 +125,7 @@ export class RunPagePortIo implements PortIo {
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
       r.inVcpuReadString(at, port, size, count, this.dataPage);
+      if (this.trace !== null) this.traceBatch(DIR_IN, at, port, size, count);
       r.unlock(token);
       return;
     }
@@ -131,11 +141,32 @@ export class RunPagePortIo implements PortIo {
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
       r.inVcpuWriteString(at, port, size, count, this.dataPage);
+      if (this.trace !== null) this.traceBatch(DIR_OUT, at, port, size, count);
       r.unlock(token);
       return;
     }
     this.exitStringOut(port, size, count, qualification, at);
     r.unlockAfterExit(token);
+  }
+
+  // The trace of accesses with no exit, inside the read section (the device word is still live).
+
+  /** An OUT handled without an exit: in-vCPU or ioeventfd; coalesced writes are traced when delivered. */
+  private traceOut(at: number, port: number, size: AccessSize, value: number): void {
+    const route = this.router!.route(at);
+    if (route === ROUTE_COALESCED) return;
+    const via = route === ROUTE_IN_VCPU ? VIA_IN_VCPU : VIA_IOEVENTFD;
+    this.trace!.record(DIR_OUT, port, size, size === 4 ? value >>> 0 : value & (size === 1 ? 0xff : 0xffff), via, this.router!.device(at));
+  }
+
+  /** One record per element of an in-vCPU string batch, values from the data page. */
+  private traceBatch(dir: number, at: number, port: number, size: AccessSize, count: number): void {
+    const device = this.router!.device(at);
+    const d = this.dataPage;
+    for (let e = 0, o = 0; e < count; e++, o += size) {
+      const value = size === 1 ? d[o]! : size === 2 ? d[o]! | (d[o + 1]! << 8) : (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
+      this.trace!.record(dir, port, size, value, VIA_IN_VCPU, device);
+    }
   }
 
   // The exits. `at` is the record the vCPU found (-1: none); called inside the read section.

@@ -15,6 +15,7 @@ import {
 import { VcpuRouter } from '../bus/vcpu-router.js';
 import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
+import { VcpuTraceWriter } from '../report/vcpu-trace-ring.js';
 import { ZERO_REGISTERS, type VcpuEndState, type VcpuFault, type VcpuTask, type VcpuTaskResult } from './vcpu-task.js';
 
 /** The interpreter as the vCPU loop drives it (src/cpu/cpu.ts Cpu satisfies it). */
@@ -72,6 +73,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
     const modules = await loadVmInVcpuModules(task.inVcpuModules);
     const router = new VcpuRouter(task.bus, task.vcpu, modules, f, ROUTER_COUNTERS);
     const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, histogram, task.latencySampleShift, router);
+    if (task.trace !== undefined) io.trace = new VcpuTraceWriter(task.trace.rings, task.vcpu, task.trace.capacity);
     const cpu = makeCore(memory, io, task.vcpu);
     core = cpu;
     io.stopTarget = cpu;

@@ -34,6 +34,11 @@ export interface VcpuTask {
   stopOnException: boolean;
   /** comlink endpoint of this vCPU's control plane (src/control.ts). */
   control: MessagePort;
+  /**
+   * With the device trace on: the vCPUs' trace rings (src/report/vcpu-trace-ring.ts) and records
+   * per ring; accesses that do not exit are recorded there. Absent: not recorded.
+   */
+  trace?: { rings: SharedArrayBuffer; capacity: number };
 }
 
 /** How a vCPU task ended. 'error' is an internal failure of the worker (a host failure). */

@@ -1,5 +1,23 @@
 import type { VmOutcome, VmResult } from '../vm-api.js';
 
+/** One carried-out step of a --hotplug schedule (src/cli/hotplug-runner.ts's log entry). */
+export interface HotplugStepReport {
+  /** Index in the schedule's "steps". */
+  step: number;
+  op: 'plug' | 'unplug' | 'move';
+  device: string;
+  /** When it was issued, ms after every vCPU entered its guest. */
+  startedMs: number;
+  /** How long the call took, its grace period included, ms. */
+  durationMs: number;
+  /** Its grace period, ms (absent when refused). */
+  graceMs?: number;
+  /** The range id the bus gave (plug) or acted on (move, unplug). */
+  id?: number;
+  /** Why the bus refused it; a refused step ends the run (status 12). */
+  error?: string;
+}
+
 /** An output that could not be written (src/cli/outputs.ts). */
 export interface OutputFailureReport {
   option: string;
@@ -21,6 +39,10 @@ export interface RunFacts {
   outputFailure: OutputFailureReport | null;
   /** The other outputs: records accepted and written whole, bytes. */
   outputs: { option: string; file: string; records: number; recordsWritten: number; bytes: number }[];
+  /** The first --hotplug step the bus refused (it ended the run), or null. */
+  hotplugFailure?: HotplugStepReport | null;
+  /** The --hotplug schedule and every step carried out, in order; absent without --hotplug. */
+  hotplug?: { file: string; steps: HotplugStepReport[] };
 }
 
 /**
@@ -33,10 +55,12 @@ export interface JsonReport extends Omit<VmResult, 'memory' | 'outcome'> {
   guest: { path: string; bytes: number };
   options: Record<string, unknown>;
   exitStatus: number;
-  outcome: VmOutcome | ({ kind: 'output-failure' } & OutputFailureReport);
+  outcome: VmOutcome | ({ kind: 'output-failure' } & OutputFailureReport) | ({ kind: 'hotplug-refused' } & HotplugStepReport);
   vmOutcome: VmOutcome;
   peakRssBytes: number;
   outputs: RunFacts['outputs'];
+  /** With --hotplug: the schedule file and the steps carried out (times, grace periods, ids, refusals). */
+  hotplug?: { file: string; steps: HotplugStepReport[] };
   totals: {
     instructions: number;
     exits: { fastIn: number; fastOut: number; stringIn: number; stringOut: number; total: number };
@@ -61,10 +85,13 @@ export function buildJsonReport(result: VmResult, info: RunFacts): JsonReport {
     guest: { path: info.guestPath, bytes: info.guestBytes },
     options: info.options,
     exitStatus: info.exitStatus,
-    outcome: info.outputFailure === null ? outcome : { kind: 'output-failure', ...info.outputFailure },
+    outcome: info.outputFailure !== null
+      ? { kind: 'output-failure', ...info.outputFailure }
+      : info.hotplugFailure ? { kind: 'hotplug-refused', ...info.hotplugFailure } : outcome,
     vmOutcome: outcome,
     peakRssBytes: info.peakRssBytes,
     outputs: info.outputs,
+    ...(info.hotplug !== undefined ? { hotplug: info.hotplug } : {}),
     ...rest,
     totals,
   };

@@ -11,10 +11,14 @@ export interface DeviceAccessRecord {
   dev: string;
   /**
    * How the access reached the device when it did not exit: 'in-vcpu' (handled in the vCPU's
-   * worker) or 'coalesced' (delivered from the vCPU's coalesced ring). Absent for an exit.
+   * worker), 'coalesced' (delivered from the vCPU's coalesced ring) or 'ioeventfd' (a doorbell
+   * rung in the vCPU; `dev` is the device the doorbell belongs to). Absent for an exit.
    */
-  via?: 'in-vcpu' | 'coalesced';
-  /** Shared-clock time of the access in ms, for accesses recorded in a vCPU (see README, "Trace order"). */
+  via?: 'in-vcpu' | 'coalesced' | 'ioeventfd';
+  /**
+   * Time of the access on the shared clock, ms since the run started, when the trace merges the
+   * vCPUs' own records (VmOptions.vcpuTraceCapacity; README, "Trace order").
+   */
   t?: number;
 }
 

@@ -1,4 +1,6 @@
 import type { LatencySummary, VcpuReport, VmOutcome, VmResult } from '../vm-api.js';
+import type { BusReport } from './bus-report.js';
+import type { HotplugStepReport } from './json-report.js';
 
 /** What the CLI knows about a run beyond the VM's result. */
 export interface SummaryFacts {
@@ -6,6 +8,10 @@ export interface SummaryFacts {
   peakRssBytes: number;
   /** The first output that failed, if any: it decides the exit status. */
   outputFailure: { option: string; file: string; error: string; recordsWritten: number } | null;
+  /** The --hotplug step the bus refused, if any: it ended the run and decides the status. */
+  hotplugFailure?: HotplugStepReport | null;
+  /** With --hotplug: steps carried out and steps in the schedule. */
+  hotplugSteps?: { done: number; of: number };
 }
 
 /** One line saying how the run ended, e.g. "debug-exit value 0x0". */
@@ -96,17 +102,61 @@ export function formatSummary(result: VmResult, status: number, facts: SummaryFa
     .filter((v) => v.exceptions.length > 0)
     .map((v) => `vCPU ${v.vcpu}: ${v.exceptions.map((e) => `${e.mnemonic} (vector ${e.vector}) x${e.count}`).join(', ')}`);
   const f = facts.outputFailure;
-  const ending = f === null
-    ? describeOutcome(result.outcome)
-    : `output failure: writing ${f.option} to ${f.file === '-' ? 'stdout' : `"${f.file}"`} failed (${f.error}); ` +
-      `it holds ${f.recordsWritten} whole records; the VM: ${describeOutcome(result.outcome)}`;
+  const h = facts.hotplugFailure ?? null;
+  const ending = f !== null
+    ? `output failure: writing ${f.option} to ${f.file === '-' ? 'stdout' : `"${f.file}"`} failed (${f.error}); ` +
+      `it holds ${f.recordsWritten} whole records; the VM: ${describeOutcome(result.outcome)}`
+    : h !== null
+      ? `hot-plug refused: steps[${h.step}] (${h.op} ${h.device}): ${h.error ?? 'refused'}; the VM: ${describeOutcome(result.outcome)}`
+      : describeOutcome(result.outcome);
   return [
     `piosim: ${ending} -> exit status ${status}`,
     `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall, ` +
       `of which start-up ${result.startupMs.toFixed(1)} ms; peak RSS ${(facts.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
       `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
+    busLine(result.bus, facts.hotplugSteps),
+    ...traceLine(result),
     ...table,
     ...(exceptions.length > 0 ? [`CPU exceptions: ${exceptions.join('; ')}`] : []),
     '',
   ].join('\n');
+}
+
+/** Milliseconds, short: 0.213ms, 12.5ms. */
+function ms(v: number): string {
+  return `${v < 10 ? v.toFixed(3) : v.toFixed(1)}ms`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * The io-bus in one line: ranges at the end, hot-plug calls and their grace periods, and the
+ * accesses served without an exit (in-vCPU devices, coalesced writes with the ring-full exits they
+ * fell back to, ioeventfd signals).
+ */
+export function busLine(bus: BusReport, steps?: { done: number; of: number }): string {
+  const hp = bus.hotplug;
+  const g = hp.gracePeriodMs;
+  const schedule = steps === undefined ? '' : ` (--hotplug: ${steps.done} of ${plural(steps.of, 'step')} carried out)`;
+  const calls = hp.plugs + hp.unplugs + hp.moves === 0
+    ? 'hot-plug: none'
+    : `hot-plug: ${plural(hp.plugs, 'plug')}, ${plural(hp.unplugs, 'unplug')}, ${plural(hp.moves, 'move')}, ` +
+      `grace period p50 ${ms(g.p50)} p99 ${ms(g.p99)} max ${ms(g.max)}`;
+  return `io-bus: ${plural(bus.table.length, 'range')} at the end; ${calls}${schedule}; without an exit: ` +
+    `${bus.inVcpuAccesses} in-vCPU, ${bus.coalescedWrites} coalesced (${bus.coalescedRingFull} ring-full exits), ` +
+    `${bus.ioeventfdSignals} ioeventfd signals`;
+}
+
+/**
+ * The merged device trace, when it took records from the vCPUs or lost any: records dropped
+ * because a vCPU's trace ring was full, and records emitted out of time order, are never silent.
+ */
+export function traceLine(result: Pick<VmResult, 'trace'>): string[] {
+  const t = result.trace;
+  if (t === null || (t.vcpuRecords === 0 && t.dropped === 0 && t.late === 0)) return [];
+  const lost = t.dropped > 0 ? `; ${t.dropped} DROPPED (a vCPU's trace ring was full: the trace misses them)` : '';
+  const late = t.late > 0 ? `; ${t.late} written out of time order` : '';
+  return [`device trace: ${t.vcpuRecords} records of accesses without an exit${lost}${late}`];
 }

@@ -49,7 +49,12 @@ describe('option parsing', () => {
   it('fills defaults', () => {
     expect(resolveRunConfig({})).toEqual({
       vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, outputs: {},
+      inVcpuModules: [],
     });
+    expect(resolveRunConfig({ inVcpuModule: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json' })).toMatchObject({
+      inVcpuModules: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json',
+    });
+    expect(() => resolveRunConfig({ hotplug: ' ' })).toThrow(/--hotplug needs a schedule file name/);
     expect(resolveRunConfig({}, 4).vcpus).toBe(4);
     expect(resolveRunConfig({ stopOnException: true }).stopOnException).toBe(true);
   });

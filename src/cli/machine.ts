@@ -1,0 +1,63 @@
+import type { InVcpuDeviceModule } from '../bus/in-vcpu-device.js';
+import { createDefaultBus } from '../devices/index.js';
+import { inVcpuModuleRegistry, loadInVcpuModule } from '../devices/in-vcpu/index.js';
+import { isPiosimError, PiosimError } from '../errors.js';
+import type { IoPortEntry } from '../report/ioports.js';
+import type { InVcpuDevicePlug } from '../vm-api.js';
+import { parseInVcpuModuleSpec, type InVcpuModuleSpec } from './in-vcpu-option.js';
+import { quoteArg } from './quote.js';
+
+/**
+ * The machine a run will have, worked out before anything runs: the default devices plus the
+ * user's `--in-vcpu-module` files, loaded and (those with base=) plugged on a trial bus exactly as
+ * the VM will plug them. `piosim ioports` prints its table; `piosim run` uses it to refuse a bad
+ * module file or a clashing base with status 2 before any output is opened or worker started, and
+ * to give a `--hotplug` schedule the module names it may use.
+ */
+export interface Machine {
+  /** Every in-vCPU module the VM will have, by name: the built-ins, then the user's. */
+  modules: ReadonlyMap<string, InVcpuDeviceModule>;
+  /** The user's module files, in command-line order (VmOptions.inVcpuModules). */
+  moduleFiles: string[];
+  /** The user's devices to plug at start (VmOptions.inVcpuDevices). */
+  devices: InVcpuDevicePlug[];
+  /** The port map at start, sorted by base. */
+  table: IoPortEntry[];
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Loads and plugs the modules of `specTexts` (each as given to --in-vcpu-module). */
+export async function prepareMachine(specTexts: readonly string[]): Promise<Machine> {
+  const specs: InVcpuModuleSpec[] = specTexts.map(parseInVcpuModuleSpec);
+  const loaded: InVcpuDeviceModule[] = [];
+  for (const spec of specs) {
+    // loadInVcpuModule's errors already name the file and the field at fault.
+    loaded.push(await loadInVcpuModule(spec.file));
+  }
+  const modules = inVcpuModuleRegistry(loaded);
+  // A bus like the VM's: its devices' callbacks are never called here (nothing runs).
+  const bus = createDefaultBus(
+    { serialWrite: () => {}, requestExit: () => {}, nowNs: () => process.hrtime.bigint() },
+    { inVcpuModules: [...modules.values()] },
+  );
+  const devices: InVcpuDevicePlug[] = [];
+  specs.forEach((spec, i) => {
+    if (spec.base === undefined) return;
+    const module = loaded[i]!;
+    const plug: InVcpuDevicePlug = { module: module.name, base: spec.base };
+    if (spec.length !== undefined) plug.length = spec.length;
+    try {
+      bus.registerInVcpu(plug.base, plug.module, plug.length);
+    } catch (e) {
+      // The bus's refusals (overlap, range) name the devices; a module's own init()/create() may throw anything.
+      const why = isPiosimError(e) ? e.message : `its init() or create() threw: ${errorText(e)}`;
+      throw new PiosimError('bad-option', `--in-vcpu-module ${quoteArg(spec.text)}: ${why}`, { cause: e });
+    }
+    devices.push(plug);
+  });
+  const table = bus.entries().map((e) => ({ base: e.range.base, length: e.range.length, name: e.name, route: e.route }));
+  return { modules, moduleFiles: specs.map((s) => s.file), devices, table };
+}
