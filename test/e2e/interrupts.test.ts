@@ -3,7 +3,7 @@ import { loadGuest, runGuest, u16 } from './run-guest.js';
 import { IrqTestDevice, IRQ_TESTDEV_PORTS } from './irq-testdev.js';
 import type { ClockMode } from '../../src/vm-api.js';
 
-// guests/e2e/irq-wait.asm through runVm (real workers, bus, devices) with the test interrupt
+// guests/interrupts/irq-wait.asm through runVm (real workers, bus, devices) with the test interrupt
 // controller (irq-testdev.ts) at 0xe8 as the VM's interrupt controller.
 // Invariants: an interrupt is taken only with IF=1 and never in an STI shadow; POPF and an OUT
 // that raises INTR are followed by the interrupt at once; the handler sees the frame of the
@@ -14,7 +14,7 @@ import type { ClockMode } from '../../src/vm-api.js';
 const IRQ_BASE = 0xe8;
 
 async function runIrqWait(clock: ClockMode) {
-  const guest = loadGuest('e2e/irq-wait.bin');
+  const guest = loadGuest('interrupts/irq-wait.bin');
   let controller: IrqTestDevice | null = null;
   const run = await runGuest(guest, {
     clock,
@@ -27,7 +27,7 @@ async function runIrqWait(clock: ClockMode) {
   return { ...run, controller: controller!, labels, words };
 }
 
-describe('e2e: external interrupts and HLT (guests/e2e/irq-wait)', () => {
+describe('e2e: external interrupts and HLT (guests/interrupts/irq-wait)', () => {
   it('delivers each interrupt at the right boundary with the right frame', async () => {
     const { result, words, labels, controller } = await runIrqWait('host');
     const [afterHlt, afterSti, afterPopf, afterOut] = labels;

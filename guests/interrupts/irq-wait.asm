@@ -8,8 +8,9 @@
 ;  5. The count of acknowledged interrupts, read back from the controller.
 ; Every handler reports four words to the test device (port 0xe0): its vector, BX at delivery,
 ; the pushed IP and the pushed FLAGS; the main code reports a marker word after each step.
-; test/e2e/interrupts.test.ts checks the reports. Ends with sti; hlt and nothing left to wake it,
-; which ends the run as halted.
+; test/e2e/interrupts.test.ts checks the reports. Ends with sti; hlt and nothing left to wake
+; it, which ends the run as halted. (Not in guests/e2e, which QEMU also runs: QEMU has no such
+; controller.)
 bits 16
 org 0x7c00
 
