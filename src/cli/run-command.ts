@@ -47,6 +47,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       wait: config.wait,
       stringBatch: config.stringBatch,
       stopOnException: config.stopOnException,
+      clock: config.clock,
       serialWrite: (byte) => serial.writeByte(byte),
       onStart: (vm) => outputs.attach(vm),
     };

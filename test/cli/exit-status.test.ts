@@ -48,8 +48,10 @@ describe('option parsing', () => {
 
   it('fills defaults', () => {
     expect(resolveRunConfig({})).toEqual({
-      vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, outputs: {},
+      vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', outputs: {},
     });
+    expect(resolveRunConfig({ clock: 'virtual' }).clock).toBe('virtual');
+    expect(() => resolveRunConfig({ clock: 'sundial' })).toThrow(/--clock must be one of host, virtual, got "sundial"/);
     expect(resolveRunConfig({}, 4).vcpus).toBe(4);
     expect(resolveRunConfig({ stopOnException: true }).stopOnException).toBe(true);
   });
