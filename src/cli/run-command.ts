@@ -81,6 +81,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
         timeoutMs: config.timeoutMs,
         memoryBytes: config.memoryBytes,
         stopOnException: config.stopOnException,
+        clock: config.clock,
       },
       exitStatus: statusNow(),
       peakRssBytes,
