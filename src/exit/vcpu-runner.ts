@@ -54,8 +54,11 @@ const waitAsync = (Atomics as unknown as {
 /**
  * The body of a vCPU task (DESIGN.md §2): build memory, PortIo and CPU over the shared buffers,
  * then loop run slices, checking the request word between slices (the exit path also kicks the
- * CPU when a request is pending). Leaves the loop only when asked: stop, pause, a control call.
- * Never throws: a guest fault or an internal error ends the task with a result saying so.
+ * CPU when a request is pending). Guest signals in the word (INTR, a new virtual-clock deadline)
+ * are handled at that boundary (src/exit/vcpu-interrupts.ts); HLT with IF=1 sleeps there until
+ * one arrives. Leaves the guest loop for the event loop only when asked: stop, pause, a control
+ * call. Ends on HLT with IF=0, a stop or a fault. Never throws: a guest fault or an internal
+ * error ends the task with a result saying so.
  */
 export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult> {
   const histogram = createLatencyHistogram();
