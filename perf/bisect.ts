@@ -21,6 +21,10 @@ import type { WaitMode } from '../src/types.js';
 import { projectRoot } from '../src/vm.js';
 import { BENCH_DONE, serveBareExits, timeFloor } from './baseline.js';
 import type { BisectTask, WorkerSide } from './bisect-worker.js';
+import { ManualDeviceClock } from '../src/exit/device-clock.js';
+
+/** Device time for this file: a clock that stays at 0 (nothing here waits on device timers). */
+const manualClock = new ManualDeviceClock();
 
 type MainSide = 'bare' | 'drain-nobus' | 'drain-dev' | 'drain-bus1' | 'drain-bus' | 'run-nobus' | 'run-bus' | 'floor';
 
@@ -62,7 +66,7 @@ async function oneRun(): Promise<number> {
   const devBus: ExitBus = { ...noBus, serveWrite: (_v, _d, _b, port, size, value) => { if (port === 0xe0) testdev.write(0, size, value); } };
   const bus1 = new IoBus();
   bus1.register(0xe0, 4, testdev);
-  const bus: ExitBus = mainSide.endsWith('-bus1') ? bus1 : mainSide.endsWith('-dev') ? devBus : mainSide.endsWith('-bus') ? createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n }) : noBus;
+  const bus: ExitBus = mainSide.endsWith('-bus1') ? bus1 : mainSide.endsWith('-dev') ? devBus : mainSide.endsWith('-bus') ? createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => manualClock.nowNs(), createTimer: (cb) => manualClock.createTimer(cb) }) : noBus;
   const loop = new IoLoop({ ring, pages: [page], bus, wait, onError: (e) => { throw e; } });
   if (mainSide === 'bare') {
     serveBareExits(ring, f, done);

@@ -29,6 +29,10 @@ import { RunPagePortIo } from '../src/exit/run-page-port-io.js';
 import { ROUTER_COUNTERS } from '../src/exit/run-page.js';
 import { VcpuRouter } from '../src/bus/vcpu-router.js';
 import { projectRoot } from '../src/project-root.js';
+import { ManualDeviceClock } from '../src/exit/device-clock.js';
+
+/** Device time for this file: a clock that stays at 0 (nothing here waits on device timers). */
+const manualClock = new ManualDeviceClock();
 
 const REPEATS = Number(process.env.PIOSIM_BENCH_REPEATS ?? 5);
 const EXITS = Number(process.env.PIOSIM_COMPUTE_EXITS ?? 2_000_000);
@@ -43,7 +47,7 @@ const nullBus: ExitBus = {
   serveRead: () => 0, serveWrite: () => {}, serveReadString: () => {}, serveWriteString: () => {},
   hasCoalescedZones: false, drainCoalesced: () => 0, drainAllCoalesced: () => 0, graceWaiting: false,
 };
-const defaultBus = createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n });
+const defaultBus = createDefaultBus({ serialWrite: () => {}, requestExit: () => {}, nowNs: () => manualClock.nowNs(), createTimer: (cb) => manualClock.createTimer(cb) });
 const busLoop = new IoLoop({ ring: consumer, pages: [page], wait: 'adaptive', onError: (e) => { throw e; }, bus: defaultBus });
 const nullLoop = new IoLoop({ ring: consumer, pages: [page], bus: nullBus, wait: 'adaptive', onError: (e) => { throw e; } });
 

@@ -87,6 +87,8 @@ export class VcpuControl {
     if (this.ended) throw this.endedError();
     // Announce the call in the request word first: that is what makes the vCPU leave its guest loop.
     Atomics.add(this.fields, RP_REQUEST, REQ_CONTROL_UNIT);
+    // Wakes a vCPU asleep in HLT (it waits on its request word), so it can serve the call.
+    Atomics.notify(this.fields, RP_REQUEST);
     try {
       return await Promise.race([send(), this.endedSignal]);
     } finally {

@@ -2,8 +2,25 @@ import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
 import type { BusReport } from './report/bus-report.js';
 import type { TraceMergeStats } from './report/trace-merge.js';
 import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
-import type { PioDevice } from './bus/device.js';
 import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
+import type { DeviceContext, PioDevice } from './bus/device.js';
+import type { InterruptController } from './devices/interrupts.js';
+import type { ClockMode } from './exit/device-clock.js';
+
+export type { ClockMode };
+
+/** A device of the user's, plugged for the whole run at [base, base + length). */
+export interface VmDeviceSpec {
+  /**
+   * The device, or a function that builds it from the VM's device context (its clock, timers and
+   * sinks: what a device may use, handed in rather than reached for). Built in list order.
+   */
+  device: PioDevice | ((ctx: DeviceContext) => PioDevice);
+  /** First port, 0 to 0xFFFF. */
+  base: number;
+  /** Ports it occupies, at least 1; base + length <= 0x10000. */
+  length: number;
+}
 
 // The trace record types belong to report/; re-exported for the library's users.
 export type { DeviceAccessRecord, ExitRecord };
@@ -71,6 +88,19 @@ export interface VmOptions {
   stopOnException?: boolean;
   /** Called once, synchronously in run(), with what the embedder may do to the running VM. */
   onStart?: (vm: VmHandle) => void;
+  /**
+   * The devices' clock: 'host' (default; host time) or 'virtual' (vCPU 0's retired instructions,
+   * 1 ns each, so a run's device-visible times are reproducible; src/exit/device-clock.ts).
+   */
+  clock?: ClockMode;
+  /** Devices of your own, on top of the default ones; registration refuses overlaps. */
+  devices?: VmDeviceSpec[];
+  /**
+   * The interrupt controller whose INTR output goes to vCPU 0 (src/devices/interrupts.ts), or a
+   * function returning it, called after `devices` are built (so it may return one of them).
+   * Default: none, and no external interrupt ever arrives.
+   */
+  interruptController?: InterruptController | ((ctx: DeviceContext) => InterruptController);
 }
 
 /** An in-vCPU device plugged at start (VmOptions.inVcpuDevices). */
@@ -152,6 +182,10 @@ export interface VcpuReport {
   withoutExit: { inVcpu: number; coalesced: number; coalescedRingFull: number; ioeventfd: number };
   /** CPU exceptions this vCPU raised (delivered or not), one entry per vector raised, by vector. */
   exceptions: ExceptionCount[];
+  /** External interrupts delivered to this vCPU (only vCPU 0 takes them). */
+  interrupts: number;
+  /** Times HLT with IF=1 put this vCPU to sleep waiting for an interrupt. */
+  haltWaits: number;
 }
 
 export interface ExceptionCount {

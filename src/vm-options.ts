@@ -1,7 +1,8 @@
 import { PiosimError } from './errors.js';
 import { GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
-import type { InVcpuDevicePlug, VmOptions } from './vm-api.js';
 import { MAX_VCPU_TRACE_CAPACITY } from './report/vcpu-trace-ring.js';
+import type { InVcpuDevicePlug, VmDeviceSpec, VmOptions } from './vm-api.js';
+import { CLOCK_MODES, type ClockMode } from './exit/device-clock.js';
 
 // Defined in types.ts, so that parsing options never loads the interpreter.
 export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
@@ -32,6 +33,9 @@ export interface FilledVmOptions {
   onWorkerDeath: 'stop' | 'continue';
   stopOnException: boolean;
   onStart: VmOptions['onStart'] | null;
+  clock: ClockMode;
+  devices: VmDeviceSpec[];
+  interruptController: VmOptions['interruptController'] | null;
 }
 
 export const VM_DEFAULTS = {
@@ -41,6 +45,7 @@ export const VM_DEFAULTS = {
   stringBatch: 'page' as StringBatchMode,
   timeoutMs: 0,
   stopOnException: false,
+  clock: 'host' as ClockMode,
   /** Generous: 64 vCPUs start in a few seconds on a loaded 2-core machine. */
   startupTimeoutMs: 60_000,
 } as const;
@@ -117,13 +122,52 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   }
   const onWorkerDeath = options.onWorkerDeath ?? 'stop';
   if (onWorkerDeath !== 'stop' && onWorkerDeath !== 'continue') throw badOption('onWorkerDeath', onWorkerDeath, '"stop" or "continue"');
+  const clock = options.clock ?? VM_DEFAULTS.clock;
+  if (!CLOCK_MODES.includes(clock)) throw badOption('clock', clock, `one of ${CLOCK_MODES.join(', ')}`);
+  const devices = fillDevices(options.devices);
+  const interruptController = options.interruptController ?? null;
+  if (interruptController !== null && typeof interruptController !== 'function' && !isInterruptController(interruptController)) {
+    throw badOption('interruptController', interruptController,
+      'an object with intrPending, acknowledge, onIntrChange and irqLine methods, or a function returning one');
+  }
   return {
     guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException,
-    inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath,
+    inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath, clock, devices, interruptController,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
     vcpuTraceCapacity,
     onExit: optionalFunction('onExit', options.onExit),
     onStart: optionalFunction('onStart', options.onStart),
   };
+}
+
+/** True when `v` has the InterruptController methods (src/devices/interrupts.ts). */
+export function isInterruptController(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  return ['intrPending', 'acknowledge', 'onIntrChange', 'irqLine'].every((m) => typeof o[m] === 'function');
+}
+
+/** The shape of `devices` (ranges are the bus's to check: it names overlaps and bad ranges). */
+function fillDevices(devices: unknown): VmDeviceSpec[] {
+  if (devices === undefined) return [];
+  if (!Array.isArray(devices)) throw badOption('devices', devices, 'an array of { device, base, length }');
+  return devices.map((spec: unknown, i) => {
+    const name = `devices[${i}]`;
+    if (spec === null || typeof spec !== 'object') throw badOption(name, spec, 'an object { device, base, length }');
+    const { device, base, length } = spec as Record<string, unknown>;
+    if (typeof device !== 'function' && !isPioDevice(device)) {
+      throw badOption(`${name}.device`, device, 'a device (name, implSizes, read, write) or a function of the device context returning one');
+    }
+    if (!Number.isInteger(base) || (base as number) < 0 || (base as number) > 0xffff) throw badOption(`${name}.base`, base, 'an integer port from 0 to 0xFFFF');
+    if (!Number.isInteger(length) || (length as number) < 1) throw badOption(`${name}.length`, length, 'an integer number of ports >= 1');
+    return spec as VmDeviceSpec;
+  });
+}
+
+/** True when `v` has the PioDevice members the bus calls (src/bus/device.ts). */
+export function isPioDevice(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.name === 'string' && Array.isArray(o.implSizes) && typeof o.read === 'function' && typeof o.write === 'function';
 }

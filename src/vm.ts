@@ -16,12 +16,15 @@ import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summa
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
-  LIFECYCLE_STARTING, REQ_HOLD, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
   RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
-import { fillVmOptions, GUEST_LOAD_ADDRESS, type FilledVmOptions } from './vm-options.js';
+import { fillVmOptions, GUEST_LOAD_ADDRESS, isInterruptController, type FilledVmOptions } from './vm-options.js';
+import { HostDeviceClock, VirtualDeviceClock } from './exit/device-clock.js';
+import { InterruptGlue } from './exit/interrupt-glue.js';
+import type { InterruptController } from './devices/interrupts.js';
 import { projectRoot } from './project-root.js';
 import type { ExceptionCount, VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
 import { exceptionMnemonic } from './cpu/exceptions.js';
@@ -37,6 +40,8 @@ export const STOP_GRACE_MS = 1000;
 const STARTUP_POLL_MS = 2;
 /** How often the merged device trace takes the vCPUs' records and emits what is in order. */
 const TRACE_TICK_MS = 2;
+/** How often the VM looks whether every vCPU sleeps in HLT with nothing left to wake it. */
+const IDLE_POLL_MS = 5;
 
 /** Run a VM to its end (src/vm-api.ts). Rejects only for bad options or a missing build. */
 export async function runVm(options: VmOptions): Promise<VmResult> {
@@ -77,6 +82,13 @@ export class Vm {
   private guestStartedNow!: () => void;
   /** VmHandle.guestStarted: resolved by startWatchdogs when start-up ends with the run still going. */
   private readonly guestStartedPromise = new Promise<void>((resolve) => { this.guestStartedNow = resolve; });
+  /** The devices' clock (VmOptions.clock). */
+  private readonly clock: HostDeviceClock | VirtualDeviceClock;
+  /** What the devices were given: the same for devices plugged later. */
+  readonly deviceContext: DeviceContext;
+  private readonly controller: InterruptController | null;
+  /** vCPU 0's interrupts and virtual time, main-thread side. */
+  private readonly interrupts: InterruptGlue;
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -89,12 +101,31 @@ export class Vm {
     this.results = new Array(o.vcpus).fill(null);
     this.crashed = new Array(o.vcpus).fill(null);
     this.serial = new SerialSink(o.serialWrite);
+    const timerError = (e: unknown): void => this.decide({ kind: 'host-failure', message: `a device timer failed: ${errorText(e)}` });
+    const page0 = this.pages[0]!;
+    let glue: InterruptGlue | null = null;
+    const virtual = o.clock === 'virtual'
+      ? new VirtualDeviceClock(() => page0.virtualNs[0], (deadline) => glue?.publishDeadline(deadline), timerError)
+      : null;
+    this.clock = virtual ?? new HostDeviceClock(timerError);
     const ctx: DeviceContext = {
       serialWrite: (byte) => this.serial.write(byte),
       requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
-      nowNs: () => process.hrtime.bigint(),
+      nowNs: () => this.clock.nowNs(),
+      createTimer: (callback) => this.clock.createTimer(callback),
     };
+    this.deviceContext = ctx;
     this.bus = createDefaultBus(ctx, { memory: this.memories.bus, vcpus: o.vcpus });
+    try {
+      this.controller = this.addUserDevices(ctx);
+    } catch (e) {
+      // Nothing runs yet: give the memories back so a bad machine does not leak them.
+      releaseExitMemories(this.memories);
+      throw e;
+    }
+    const controller = this.controller;
+    glue = new InterruptGlue(page0, controller, virtual, (e) => this.decide({ kind: 'host-failure', message: `acknowledging an interrupt failed: ${errorText(e)}` }));
+    this.interrupts = glue;
     this.bus.onAccess = o.onDeviceAccess ?? null;
     if (o.onDeviceAccess !== null && o.vcpuTraceCapacity > 0) {
       this.trace = { rings: createTraceRings(o.vcpus, o.vcpuTraceCapacity), merger: null };
@@ -109,6 +140,25 @@ export class Vm {
       onExit: o.onExit ?? undefined,
       onError: (e) => this.decide({ kind: 'host-failure', message: `serving an exit failed: ${errorText(e)}` }),
     });
+  }
+
+  /**
+   * Registers VmOptions.devices in order after the default ones (the bus refuses an overlap or a
+   * bad range with a typed error naming it), then builds the interrupt controller.
+   */
+  private addUserDevices(ctx: DeviceContext): InterruptController | null {
+    const o = this.options;
+    for (const spec of o.devices) {
+      const device = typeof spec.device === 'function' ? spec.device(ctx) : spec.device;
+      this.bus.register(spec.base, spec.length, device);
+    }
+    const option = o.interruptController;
+    const controller = (typeof option === 'function' ? option(ctx) : option) ?? null;
+    if (controller !== null && !isInterruptController(controller)) {
+      throw new PiosimError('bad-option',
+        'option interruptController: the function returned no interrupt controller (an object with intrPending, acknowledge, onIntrChange and irqLine)');
+    }
+    return controller;
   }
 
   /** The control plane of vCPU `index` (valid once run() has been called). */
@@ -193,6 +243,8 @@ export class Vm {
     const traceTimer = this.startTrace();
     // From here on the table changes only through plug/unplug/move, with grace periods.
     this.bus.attachVcpus();
+    this.interrupts.start();
+    const idle = setInterval(() => this.endIfIdle(), IDLE_POLL_MS);
     const loopDone = this.ioLoop.run().catch((e) => {
       this.decide({ kind: 'host-failure', message: `io loop failed: ${errorText(e)}` });
     });
@@ -205,7 +257,7 @@ export class Vm {
         bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
-        stopOnException: o.stopOnException,
+        stopOnException: o.stopOnException, clock: o.clock,
       };
       if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
       pool.run(task, { transferList: [port2] }).then(
@@ -214,6 +266,9 @@ export class Vm {
       );
     }
     await this.allSettledPromise;
+    clearInterval(idle);
+    await this.interrupts.stop();
+    this.clock.close();
     this.ioLoop.stop();
     await loopDone;
     // Hot-plug calls still waiting finish (every reader has left); then the last coalesced writes
@@ -322,6 +377,27 @@ export class Vm {
     }
   }
 
+  /**
+   * Ends the run as halted once no vCPU can run again: each has ended or sleeps in HLT with IF=1,
+   * and nothing can wake one. Only vCPU 0 takes interrupts, so that means vCPU 0 has ended, or it
+   * sleeps with INTR low, no device timer armed and no interrupt acknowledge in flight. (Every
+   * other way INTR can rise is a port access, and no vCPU is left to make one.) Polled: a vCPU
+   * publishes LIFECYCLE_WAITING in its run page, and a message per HLT would cost more.
+   */
+  private endIfIdle(): void {
+    if (this.outcome !== null) return;
+    for (let i = 0; i < this.pages.length; i++) {
+      if (this.results[i] !== null || this.crashed[i] !== null) continue;
+      if (Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE) !== LIFECYCLE_WAITING) return;
+    }
+    const f0 = this.pages[0]!.fields;
+    if (this.results[0] === null && this.crashed[0] === null) {
+      if (this.interrupts.intrHigh || this.clock.armedTimers > 0 || Atomics.load(f0, RP_SERVICE) !== SERVICE_NONE) return;
+      if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
+    }
+    this.decide({ kind: 'halted' });
+  }
+
   /** The first outcome wins; any outcome stops every vCPU. */
   private decide(outcome: VmOutcome): void {
     if (this.outcome !== null) return;
@@ -333,6 +409,7 @@ export class Vm {
     }
     // vCPUs waiting for (or about to post) an exit get it completed as aborted.
     this.ioLoop.abort();
+    void this.interrupts.stop();
     if (this.settled < this.options.vcpus) {
       this.graceTimer = setTimeout(() => {
         // A vCPU that does not leave promptly (or a wedged worker) is terminated with the pool.
@@ -415,6 +492,8 @@ export class Vm {
           coalescedRingFull: f[RP_COALESCED_RING_FULL], ioeventfd: f[RP_IOEVENTFD_SIGNALS],
         },
         exceptions: exceptionCounts(r?.exceptions ?? []),
+        interrupts: f[RP_INTERRUPTS],
+        haltWaits: f[RP_HALT_WAITS],
       };
     });
     return {

@@ -1,4 +1,7 @@
 import type { AccessSize } from '../types.js';
+import type { DeviceTimer } from '../exit/device-clock.js';
+
+export type { DeviceTimer };
 
 /**
  * The bus's device contract: a register model addressed relative to its base (STYLE.md rule 4).
@@ -34,6 +37,16 @@ export interface DeviceContext {
   serialWrite(byte: number): void;
   /** Ends the VM with the guest-chosen code (isa-debug-exit). */
   requestExit(value: number): void;
-  /** Monotonic nanoseconds, for devices that need time. */
+  /**
+   * Monotonic nanoseconds since the VM was created, on the VM's clock (`clock`: host time, or
+   * under 'virtual' vCPU 0's retired instructions at 1 ns each; src/exit/device-clock.ts).
+   */
   nowNs(): bigint;
+  /**
+   * A one-shot timer on the same clock (QEMU's timer_new_ns / timer_mod): the callback runs on
+   * the main thread once nowNs() reaches the armed deadline. A device that needs to act later
+   * (a PIT counter reaching zero) uses this, never setTimeout, so virtual time stays exact, and
+   * so the VM knows an armed timer may still wake a vCPU halted with IF=1.
+   */
+  createTimer(callback: () => void): DeviceTimer;
 }

@@ -1,3 +1,4 @@
+import { ManualDeviceClock } from '../exit/device-clock.js';
 import type { InVcpuDeviceModule } from '../bus/in-vcpu-device.js';
 import { createDefaultBus } from '../devices/index.js';
 import { inVcpuModuleRegistry, loadInVcpuModule } from '../devices/in-vcpu/index.js';
@@ -39,8 +40,9 @@ export async function prepareMachine(specTexts: readonly string[]): Promise<Mach
   }
   const modules = inVcpuModuleRegistry(loaded);
   // A bus like the VM's: its devices' callbacks are never called here (nothing runs).
+  const clock = new ManualDeviceClock();
   const bus = createDefaultBus(
-    { serialWrite: () => {}, requestExit: () => {}, nowNs: () => process.hrtime.bigint() },
+    { serialWrite: () => {}, requestExit: () => {}, nowNs: () => clock.nowNs(), createTimer: (cb) => clock.createTimer(cb) },
     { inVcpuModules: [...modules.values()] },
   );
   const devices: InVcpuDevicePlug[] = [];

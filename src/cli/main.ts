@@ -53,6 +53,7 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--memory <size>', 'guest RAM, e.g. 1M, 640K, 16M (default 1M)')
     .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for')
     .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
+    .option('--clock <mode>', 'device time: host, or virtual (1 ns per retired instruction of vCPU 0: reproducible) (default host)')
     .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")');
 }
 

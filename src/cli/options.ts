@@ -1,6 +1,7 @@
 import { PiosimError } from '../errors.js';
 import { quoteArg } from './quote.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
+import { CLOCK_MODES, type ClockMode } from '../exit/device-clock.js';
 import { MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
 
 /** Options as commander hands them over: every value a string, every one optional. */
@@ -19,6 +20,7 @@ export interface RawRunOptions {
   /** Repeatable: every --in-vcpu-module, in order. */
   inVcpuModule?: string[];
   hotplug?: string;
+  clock?: string;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -39,6 +41,8 @@ export interface RunConfig {
   memoryBytes: number;
   /** Stop at every CPU exception, even one with a guest handler. */
   stopOnException: boolean;
+  /** The devices' clock: host time, or virtual time from vCPU 0's retired instructions. */
+  clock: ClockMode;
   outputs: OutputPaths;
   /** Each --in-vcpu-module as typed (src/cli/in-vcpu-option.ts parses them). */
   inVcpuModules: string[];
@@ -58,6 +62,7 @@ export const CLI_DEFAULTS = {
   stringBatch: 'page' as StringBatchMode,
   timeoutSeconds: 0,
   memoryBytes: 1024 * 1024,
+  clock: 'host' as ClockMode,
 } as const;
 
 /** The command-line spelling of each output option, for messages. */
@@ -87,6 +92,11 @@ export function parseWait(text: string): WaitMode {
 export function parseStringBatch(text: string): StringBatchMode {
   if ((STRING_BATCH_MODES as readonly string[]).includes(text)) return text as StringBatchMode;
   throw bad(`--string-batch must be one of ${STRING_BATCH_MODES.join(', ')}, got ${quoteArg(text)}`);
+}
+
+export function parseClock(text: string): ClockMode {
+  if ((CLOCK_MODES as readonly string[]).includes(text)) return text as ClockMode;
+  throw bad(`--clock must be one of ${CLOCK_MODES.join(', ')}, got ${quoteArg(text)}`);
 }
 
 /** Seconds (decimals allowed) -> milliseconds; 0 means no watchdog. */
@@ -140,6 +150,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     timeoutMs: raw.timeout === undefined ? CLI_DEFAULTS.timeoutSeconds * 1000 : parseTimeout(raw.timeout),
     memoryBytes: raw.memory === undefined ? CLI_DEFAULTS.memoryBytes : parseMemory(raw.memory),
     stopOnException: raw.stopOnException === true,
+    clock: raw.clock === undefined ? CLI_DEFAULTS.clock : parseClock(raw.clock),
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
   };

@@ -58,6 +58,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       wait: config.wait,
       stringBatch: config.stringBatch,
       stopOnException: config.stopOnException,
+      clock: config.clock,
       serialWrite: (byte) => serial.writeByte(byte),
       onStart: (vm) => {
         outputs.attach(vm);
@@ -109,6 +110,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
         stopOnException: config.stopOnException,
         inVcpuModules: config.inVcpuModules,
         hotplug: config.hotplug ?? null,
+        clock: config.clock,
       },
       exitStatus: statusNow(),
       peakRssBytes,

@@ -3,7 +3,8 @@ import type { GuestMemory } from './memory.js';
 import type { PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
 import { runSlice } from './run-loop.js';
-import { FLAGS_POPF_WRITABLE } from './flags.js';
+import { FLAG_IF, FLAGS_POPF_WRITABLE } from './flags.js';
+import { deliverInterrupt, interruptsOpen } from './interrupts.js';
 import { CPUID_SIGNATURE } from './execute-0f.js';
 import { CS, CpuState, DS, EAX, EBP, EBX, ECX, EDI, EDX, ES, ESI, ESP, FS, GS, PENDING_NONE, SS } from './state.js';
 
@@ -76,6 +77,8 @@ export class Cpu extends CpuState {
     this.pending = PENDING_NONE;
     this.faultInfo = null;
     this.faultVector = -1;
+    this.shadowAt = -1;
+    this.interruptWindow = false;
     resetDecodeState(this);
   }
 
@@ -84,6 +87,7 @@ export class Cpu extends CpuState {
     if (this.faultInfo !== null) return RUN_FAULT;
     if (this.pending !== PENDING_NONE) return this.takePending();
     let done = 0;
+    this.retiredInSlice = 0;
     try {
       // A fault does not retire; HALT and an instruction that ended with a stop request do.
       done = runSlice(this, budget);
@@ -93,8 +97,36 @@ export class Cpu extends CpuState {
       this.faultMessage = `internal error: ${e instanceof Error ? e.message : String(e)}`;
     }
     this.instructions += done;
+    this.retiredInSlice = 0; // between slices, `instructions` alone is the boundary's index
     if (this.pending === PENDING_NONE) return RUN_BUDGET;
     return this.takePending();
+  }
+
+  /** IF=1 and no STI / MOV SS / POP SS shadow at this boundary: INTR would be recognized now. */
+  get interruptsOpen(): boolean {
+    return interruptsOpen(this);
+  }
+
+  /** IF as the guest left it (HLT with IF=0 ends the vCPU; with IF=1 it waits for an interrupt). */
+  get interruptFlag(): boolean {
+    return (this.flagBits & FLAG_IF) !== 0;
+  }
+
+  /**
+   * INTR is high but interruptsOpen is false: until an instruction sets IF, ignore it; once one
+   * does, run() returns (RUN_STOP) right after it, so the caller can look again.
+   */
+  waitForInterruptWindow(): void {
+    this.interruptWindow = true;
+  }
+
+  /**
+   * Delivers external interrupt `vector` through the IVT at this boundary (interruptsOpen must be
+   * true). Returns RUN_BUDGET, or RUN_FAULT when the guest installed no handler for it.
+   */
+  takeInterrupt(vector: number): number {
+    if (this.faultInfo !== null) return RUN_FAULT;
+    return deliverInterrupt(this, vector) ? RUN_BUDGET : this.takePending();
   }
 
   /** Makes run() return RUN_STOP at the next instruction boundary (callable from PortIo callbacks). */

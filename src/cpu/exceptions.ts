@@ -80,13 +80,29 @@ export function deliverException(c: CpuState): boolean {
     return false;
   }
   c.pending = 0; // PENDING_NONE
+  enterVector(c, segment, offset, c.exceptionReturnIp);
+  return true;
+}
+
+/**
+ * The real-mode delivery every vector shares (exceptions, INT n, external interrupts): push
+ * FLAGS, CS and `returnIp` on the 16-bit stack, clear IF and TF, continue at segment:offset (the
+ * vector's IVT entry, read by the caller). Ends any interrupt shadow: the handler's first
+ * instruction is not the one the shadow protected.
+ */
+export function enterVector(c: CpuState, segment: number, offset: number, returnIp: number): void {
   c.push(2, c.flags & 0xffff);
   c.push(2, c.sreg[CS]);
-  c.push(2, c.exceptionReturnIp);
+  c.push(2, returnIp);
   c.flags &= ~(FLAG_IF | FLAG_TF);
   c.setSeg(CS, segment);
   c.ip = offset;
-  return true;
+  c.shadowAt = -1;
+}
+
+/** A guest-fault stop that names `vector` (the caller returns right after). */
+export function stopWithVector(c: CpuState, vector: number, message: string): void {
+  stop(c, vector, message);
 }
 
 /** "divide error (#DE, vector 0): DIV by zero" (built only when an exception stops the vCPU). */

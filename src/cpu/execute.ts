@@ -12,6 +12,7 @@ import { STR_CMPS, STR_LODS, STR_MOVS, STR_SCAS, STR_STOS, stringOp } from './st
 import { lockAllowed } from './lock-check.js';
 import { EXC_BP, EXC_BR, EXC_OF, EXC_UD, raiseException } from './exceptions.js';
 import { hotHandler } from './hot-ops.js';
+import { interruptFlagSet, ssLoaded, sti } from './interrupts.js';
 
 /** RUN_HALT as seen by the decoder (cpu.ts owns the RUN_* constants). */
 const PENDING_HALT = 1;
@@ -106,7 +107,7 @@ function execute(c: CpuState, op: number): void {
     case 0x16: c.push(os, c.sreg[SS]); return;
     case 0x1e: c.push(os, c.sreg[DS]); return;
     case 0x07: c.setSeg(ES, c.pop(os)); return;
-    case 0x17: c.setSeg(SS, c.pop(os)); return;
+    case 0x17: c.setSeg(SS, c.pop(os)); ssLoaded(c); return;
     case 0x1f: c.setSeg(DS, c.pop(os)); return;
     case 0x0f: execute0f(c); return;
     case 0x27: decimalAdjust(c, false); return;
@@ -159,6 +160,7 @@ function execute(c: CpuState, op: number): void {
         return;
       }
       c.setSeg(c.reg, c.readRm(2));
+      if (c.reg === SS) ssLoaded(c);
       return;
     case 0x8f: { // POP r/m: SP is incremented before the address is computed (ESP-based forms)
       const oldSp = r16[ESP << 1];
@@ -194,7 +196,7 @@ function execute(c: CpuState, op: number): void {
     }
     case 0x9b: return; // WAIT: no FPU, nothing pending
     case 0x9c: c.push(os, os === 2 ? c.flags & 0xffff : c.flags & 0x00fcffff); return;
-    case 0x9d: c.flags = (c.pop(os) & FLAGS_POPF_WRITABLE) | 2; return;
+    case 0x9d: c.flags = (c.pop(os) & FLAGS_POPF_WRITABLE) | 2; interruptFlagSet(c); return;
     case 0x9e: c.flags = (c.flags & ~0xd5) | (r8[1] & 0xd5) | 2; return; // SAHF: SF ZF AF PF CF
     case 0x9f: r8[1] = (c.flags & 0xd7) | 2; return; // LAHF
     case 0xa0: case 0xa1: case 0xa2: case 0xa3: { // MOV AL/eAX <-> moffs
@@ -251,6 +253,7 @@ function execute(c: CpuState, op: number): void {
       c.setSeg(CS, c.pop(os));
       c.ip = ip & 0xffff;
       c.flags = (c.pop(os) & FLAGS_POPF_WRITABLE) | 2;
+      interruptFlagSet(c);
       return;
     }
     case 0xd4: asciiAdjustMultiply(c, c.fetch8()); return;
@@ -282,7 +285,7 @@ function execute(c: CpuState, op: number): void {
     case 0xf8: c.flags &= ~FLAG_CF; return;
     case 0xf9: c.flags |= FLAG_CF; return;
     case 0xfa: c.flags &= ~FLAG_IF; return;
-    case 0xfb: c.flags |= FLAG_IF; return;
+    case 0xfb: sti(c); return;
     case 0xfc: c.flags &= ~FLAG_DF; return;
     case 0xfd: c.flags |= FLAG_DF; return;
     case 0xfe:

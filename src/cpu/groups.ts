@@ -1,7 +1,6 @@
 import { arith, divAcc, incDec, logic, mulAcc, OP_CMP, shift, sub, trunc } from './alu.js';
-import { FLAG_IF, FLAG_TF } from './flags.js';
 import { CS, type CpuState, SS } from './state.js';
-import { EXC_DE, EXC_UD, raiseException } from './exceptions.js';
+import { EXC_DE, EXC_UD, enterVector, raiseException } from './exceptions.js';
 
 /**
  * The ModR/M "group" opcodes and the read-modify-write helpers they share. A LOCK prefix turns the
@@ -91,13 +90,8 @@ export function group3(c: CpuState, size: number): void {
 
 /** Real-mode software interrupt through the IVT at linear 0: push FLAGS, CS, IP; clear IF/TF. */
 export function interrupt(c: CpuState, vector: number): void {
-  c.push(2, c.flags & 0xffff);
-  c.push(2, c.sreg[CS]);
-  c.push(2, c.ip);
-  c.flags &= ~(FLAG_IF | FLAG_TF);
   const entry = vector * 4;
-  c.ip = c.mem.read16(entry);
-  c.setSeg(CS, c.mem.read16(entry + 2));
+  enterVector(c, c.mem.read16(entry + 2), c.mem.read16(entry), c.ip);
 }
 
 /** Near branch target: IP is 16 bits in real mode (a 386 would #GP past the 64 KiB CS limit). */

@@ -63,6 +63,7 @@ export function runSlice(c: CpuState, budget: number): number {
       wide = true;
     } else {
       c.ip = (ip + 1) & 0xffff;
+      c.retiredInSlice = done; // a prefixed instruction may be a port access (REP INS/OUTS, ...)
       stepPrefixed(c, op);
       op = -1;
       csBase = sbase[1 /* CS */];
@@ -165,9 +166,13 @@ export function runSlice(c: CpuState, budget: number): number {
             done++;
             continue;
           }
+          case 0x6c: case 0x6d: case 0x6e: case 0x6f: // INS/OUTS: the table's, once the count is known
+            c.retiredInSlice = done;
+            break fast;
           case 0xe4: case 0xe5: case 0xe6: case 0xe7: case 0xec: case 0xed: case 0xee: case 0xef: {
             // IN/OUT: every one is an exit, so the table's double dispatch (handler, then its
             // switch) sat on the exit round trip; here it is one direct call into the PortIo.
+            c.retiredInSlice = done; // the accessing instruction's index, for the virtual clock
             let port: number;
             const imm = op < 0xe8;
             if (imm) {

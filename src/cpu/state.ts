@@ -111,6 +111,27 @@ export class CpuState {
   /** Exceptions raised, per vector 0-31 (delivered or not). */
   readonly exceptionCounts = new Uint32Array(EXCEPTION_VECTORS);
 
+  // ---- external interrupts (interrupts.ts) ----
+  /**
+   * Linear address of the last instruction that opened an interrupt shadow (STI setting IF, MOV
+   * SS, POP SS), or -1: the shadow covers the boundary right after that instruction, i.e. while
+   * `sbase[CS] + startIp` still equals it.
+   */
+  shadowAt = -1;
+  /**
+   * An interrupt is pending but IF was 0 (KVM's request_interrupt_window): an instruction that
+   * sets IF ends the slice right after it, so the interrupt is taken in the first open window.
+   */
+  interruptWindow = false;
+  /** External interrupts delivered. */
+  interruptsDelivered = 0;
+  /**
+   * Instructions retired earlier in the current run() slice, stored just before each port access
+   * (the count is a local of the hot loop otherwise): `instructions + retiredInSlice` is the exact
+   * index of the accessing instruction, which the virtual clock needs.
+   */
+  retiredInSlice = 0;
+
   constructor(mem: GuestMemory, io: PortIo, vcpuIndex: number, vcpuCount = 1) {
     this.mem = mem;
     this.bytes = mem.bytes;

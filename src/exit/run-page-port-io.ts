@@ -252,15 +252,16 @@ export class RunPagePortIo implements PortIo {
     const t0 = timed ? performance.now() : 0;
     // The push's slot store publishes the io fields written above to the main thread.
     this.ring.publish(pos, this.page.vcpu, seq);
-    // A signal-like kick: a pending stop/pause/control call ends the current run slice. Looked
-    // at while the main thread serves the exit, so the check costs the round trip nothing; a
-    // request made after this look is seen at the next exit or the next slice boundary.
-    const stopTarget = this.stopTarget;
-    if (this.k.load(this.requestWord) !== 0 && stopTarget !== null) stopTarget.requestStop();
     const state = this.waiter.wait();
     if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, timedAll ? 1 : this.sampler.weight);
-    // An aborted exit, or one served as the VM began stopping: leave the guest loop at once.
-    if (state !== STATE_EXIT_DONE && stopTarget !== null) stopTarget.requestStop();
+    // A signal-like kick: a pending request (stop, pause, control call, INTR, a new timer
+    // deadline) ends the current run slice right after this instruction. Looked at after the
+    // completion, so a request the serving of this exit made (a device raising an IRQ) is seen
+    // at this very boundary: the interrupt follows the OUT that caused it, on every run. The
+    // word is written rarely, so the load is a hit in this core's cache. An aborted exit, or one
+    // served as the VM began stopping, leaves the guest loop at once too.
+    const stopTarget = this.stopTarget;
+    if ((state !== STATE_EXIT_DONE || this.k.load(this.requestWord) !== 0) && stopTarget !== null) stopTarget.requestStop();
     return state;
   }
 }

@@ -17,10 +17,13 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
  *
  * Who writes what (the "owner" of each field; the other side only reads it):
  *  - vCPU worker: the io fields (sequence .. value for OUT), RP_STATE = EXIT_PENDING, its
- *    counters, RP_LIFECYCLE, RP_THREAD_ID, RP_SLEEPING, RP_SPIN_BUDGET_NS.
- *  - main thread: RP_VALUE for IN, RP_STATE = EXIT_DONE / EXIT_ABORTED (the completion), and
- *    the request bits REQ_STOP / control-call count in RP_REQUEST. (Its own statistics stay in
- *    main-thread memory: every extra store into this header costs a cache-line transfer.)
+ *    counters, RP_LIFECYCLE, RP_THREAD_ID, RP_SLEEPING, RP_SPIN_BUDGET_NS, RP_VIRTUAL_NS_F64,
+ *    RP_SERVICE = SERVICE_INTA / SERVICE_TIMERS (a request) and back to SERVICE_NONE.
+ *  - main thread: RP_VALUE for IN, RP_STATE = EXIT_DONE / EXIT_ABORTED (the completion), the
+ *    request bits REQ_STOP / REQ_INTR / REQ_TIMER / control-call count in RP_REQUEST,
+ *    RP_TIMER_DEADLINE_F64, and the answer to a service request (RP_SERVICE_VALUE, then RP_SERVICE
+ *    = SERVICE_DONE / SERVICE_ABORTED). (Its own statistics stay in main-thread memory: every
+ *    extra store into this header costs a cache-line transfer.)
  *  - RP_REQUEST is changed by both sides only with Atomics.or/and/add/sub.
  * Plain writes to io fields are published by the Atomics.store that follows them (the ring slot
  * for a request, RP_STATE for a completion); the reader does an Atomics.load of that word first.
@@ -35,7 +38,7 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
 // (Before, on some bases the counters shared a line with RP_SLEEPING, which the main thread reads
 // after every completion: one more line transfer per exit.)
 //
-// Exchange group (fields 0..13, bytes 0..55): written by the vCPU every exit (and RP_STATE /
+// Exchange group (fields 0..15, bytes 0..63): written by the vCPU every exit (and RP_STATE /
 // RP_VALUE by the main thread every completion); main-thread reads first.
 /** The futex both sides wait on: one of the STATE_* values. */
 export const RP_STATE = 0;
@@ -67,6 +70,12 @@ export const RP_DEVICE = 11;
 export const RP_DEVICE_BASE = 12;
 /** Request-ring position this exit claimed: lets the main thread release the slot of a vCPU that died before publishing it. */
 export const RP_RING_POS = 13;
+/**
+ * A float64 over words 14-15 (byte 56, 8-byte aligned): vCPU 0's virtual time in ns under
+ * `--clock virtual` (src/exit/device-clock.ts), written before each of its exits and service
+ * requests, so it rides the exchange line that is moving anyway. Unused under the host clock.
+ */
+export const RP_VIRTUAL_NS_F64 = 14;
 // Signal group (byte 128): read every exit by one side, written rarely by the other.
 /** Request bits from the main thread and the control plane: REQ_* below. */
 export const RP_REQUEST = 32;
@@ -76,6 +85,22 @@ export const RP_SLEEPING = 33;
 // last woke this vCPU from a sleep, on the shared clock (src/exit/shared-clock.ts). Written only
 // when it wakes one; the vCPU's halt polling reads it after a sleep (src/exit/wait.ts).
 export const RP_WOKEN_AT_F64 = 34;
+// Interrupts and virtual time (vCPU 0 only; src/exit/vcpu-interrupts.ts, src/exit/interrupt-glue.ts).
+/**
+ * A float64 over words 36-37 (byte 144): under `--clock virtual`, the virtual time in ns of the
+ * earliest armed device timer (Infinity: none). Written by the main thread when it changes (and
+ * REQ_TIMER set, so a running vCPU 0 re-reads it); vCPU 0 ends its slices there.
+ */
+export const RP_TIMER_DEADLINE_F64 = 36;
+/**
+ * The vCPU's service request, a handshake outside the request ring (the shape of KVM's
+ * KVM_EXIT_IRQ_WINDOW_OPEN then KVM_INTERRUPT): the vCPU stores SERVICE_INTA or SERVICE_TIMERS
+ * and notifies; the main thread answers in RP_SERVICE_VALUE, stores SERVICE_DONE (or
+ * SERVICE_ABORTED when the VM stops) and notifies; the vCPU stores SERVICE_NONE again.
+ */
+export const RP_SERVICE = 38;
+/** The answer to SERVICE_INTA: the vector to deliver, or -1 when INTR went low in between. */
+export const RP_SERVICE_VALUE = 39;
 // vCPU group (byte 256): written by the vCPU only; the main thread reads it for statistics. Not in
 // the signal group's 128-byte pair of lines: the spatial prefetcher fetches lines in pairs, so the
 // main thread's read of RP_SLEEPING after every completion would pull the counters' line too.
@@ -101,8 +126,12 @@ export const RP_COALESCED_WRITES = 74;
 export const RP_COALESCED_RING_FULL = 75;
 /** OUTs that signalled an ioeventfd (no exit). */
 export const RP_IOEVENTFD_SIGNALS = 76;
+/** External interrupts delivered to the guest through its IVT. */
+export const RP_INTERRUPTS = 77;
+/** Times HLT with IF=1 waited for an interrupt. */
+export const RP_HALT_WAITS = 78;
 /** Number of header fields; the header is sized from it. */
-export const RUN_PAGE_FIELDS = 77;
+export const RUN_PAGE_FIELDS = 79;
 /** Where a vCPU's router (src/bus/vcpu-router.ts) counts the accesses that do not exit. */
 export const ROUTER_COUNTERS = {
   inVcpu: RP_IN_VCPU_ACCESSES,
@@ -138,6 +167,16 @@ export const REQ_STOP = 0x1;
 export const REQ_PAUSE = 0x2;
 /** RP_REQUEST bit: stay out of the guest loop until cleared (the embedder's output backpressure, Vm hold()). */
 export const REQ_HOLD = 0x4;
+/**
+ * RP_REQUEST bit: the interrupt controller's INTR output is high (vCPU 0 only). The main thread
+ * mirrors the level (Atomics.or when it rises, Atomics.and when it falls) and notifies RP_REQUEST,
+ * which wakes a vCPU waiting in HLT; a running vCPU sees it at its next exit or slice boundary.
+ */
+export const REQ_INTR = 0x8;
+/** RP_REQUEST bit: RP_TIMER_DEADLINE_F64 changed; vCPU 0 clears it and re-reads the deadline. */
+export const REQ_TIMER = 0x10;
+/** The RP_REQUEST bits that are signals to the guest loop rather than reasons to leave it. */
+export const REQ_GUEST_SIGNALS = REQ_INTR | REQ_TIMER;
 /** RP_REQUEST: control-plane calls in flight are counted from this unit up (bits 8..30). */
 export const REQ_CONTROL_UNIT = 0x100;
 
@@ -150,6 +189,19 @@ export const LIFECYCLE_STOPPED = 4;
 export const LIFECYCLE_FAULT = 5;
 /** The task ended with an internal error (reported as a host failure). */
 export const LIFECYCLE_ERROR = 6;
+/** In HLT with IF=1: asleep until an interrupt (or a stop, pause or control call) wakes it. */
+export const LIFECYCLE_WAITING = 7;
+
+/** RP_SERVICE values. */
+export const SERVICE_NONE = 0;
+/** vCPU: the guest can take an interrupt now (IF=1, no shadow); answer with the vector. */
+export const SERVICE_INTA = 1;
+/** vCPU 0 reached RP_TIMER_DEADLINE_F64 (virtual clock): run the expired device timers. */
+export const SERVICE_TIMERS = 2;
+/** Main thread: answered (RP_SERVICE_VALUE holds the vector for SERVICE_INTA). */
+export const SERVICE_DONE = 3;
+/** Main thread: the VM is stopping; the request was not served. */
+export const SERVICE_ABORTED = 4;
 
 // --- sizes -------------------------------------------------------------------------------------
 /**
@@ -186,6 +238,10 @@ export interface RunPage {
   readonly atomics: AtomicKernel;
   /** RP_WOKEN_AT_F64 as a one-element view. */
   readonly wokenAt: Float64Array;
+  /** RP_VIRTUAL_NS_F64 as a one-element view. */
+  readonly virtualNs: Float64Array;
+  /** RP_TIMER_DEADLINE_F64 as a one-element view. */
+  readonly timerDeadline: Float64Array;
 }
 
 export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
@@ -201,5 +257,7 @@ export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
     base: base / 4,
     atomics: atomicKernelFor(memory),
     wokenAt: new Float64Array(buffer, base + RP_WOKEN_AT_F64 * 4, 1),
+    virtualNs: new Float64Array(buffer, base + RP_VIRTUAL_NS_F64 * 4, 1),
+    timerDeadline: new Float64Array(buffer, base + RP_TIMER_DEADLINE_F64 * 4, 1),
   };
 }

@@ -8,7 +8,7 @@ import { createLatencyHistogram, encodeLatency } from './latency.js';
 import { RequestRing } from './request-ring.js';
 import {
   LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_RUNNING, LIFECYCLE_SERVICING,
-  LIFECYCLE_STOPPED, REQ_PAUSE, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  LIFECYCLE_STOPPED, REQ_GUEST_SIGNALS, REQ_PAUSE, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STRING_ELEMENTS,
   ROUTER_COUNTERS, RP_THREAD_ID, runPageOf,
 } from './run-page.js';
@@ -16,10 +16,11 @@ import { VcpuRouter } from '../bus/vcpu-router.js';
 import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
 import { VcpuTraceWriter } from '../report/vcpu-trace-ring.js';
+import { SIGNALS_FAULT, SIGNALS_STOP, VcpuInterrupts, VirtualTimePortIo, type InterruptCore } from './vcpu-interrupts.js';
 import { ZERO_REGISTERS, type VcpuEndState, type VcpuFault, type VcpuTask, type VcpuTaskResult } from './vcpu-task.js';
 
 /** The interpreter as the vCPU loop drives it (src/cpu/cpu.ts Cpu satisfies it). */
-export interface VcpuCore {
+export interface VcpuCore extends InterruptCore {
   reset(entryIp?: number): void;
   /** Run up to `budget` instructions; returns one of the VcpuRunCodes. */
   run(budget: number): number;
@@ -54,8 +55,11 @@ const waitAsync = (Atomics as unknown as {
 /**
  * The body of a vCPU task (DESIGN.md §2): build memory, PortIo and CPU over the shared buffers,
  * then loop run slices, checking the request word between slices (the exit path also kicks the
- * CPU when a request is pending). Leaves the loop only when asked: stop, pause, a control call.
- * Never throws: a guest fault or an internal error ends the task with a result saying so.
+ * CPU when a request is pending). Guest signals in the word (INTR, a new virtual-clock deadline)
+ * are handled at that boundary (src/exit/vcpu-interrupts.ts); HLT with IF=1 sleeps there until
+ * one arrives. Leaves the guest loop for the event loop only when asked: stop, pause, a control
+ * call. Ends on HLT with IF=0, a stop or a fault. Never throws: a guest fault or an internal
+ * error ends the task with a result saying so.
  */
 export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult> {
   const histogram = createLatencyHistogram();
@@ -73,11 +77,16 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
     const modules = await loadVmInVcpuModules(task.inVcpuModules);
     const router = new VcpuRouter(task.bus, task.vcpu, modules, f, ROUTER_COUNTERS);
     const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, histogram, task.latencySampleShift, router);
+    // vCPU 0 is the virtual clock's source: it publishes the time of each port access.
+    const virtualClock = task.clock === 'virtual' && task.vcpu === 0;
+    const timedIo = virtualClock ? new VirtualTimePortIo(io, page) : null;
     if (task.trace !== undefined) io.trace = new VcpuTraceWriter(task.trace.rings, task.vcpu, task.trace.capacity);
-    const cpu = makeCore(memory, io, task.vcpu);
+    const cpu = makeCore(memory, timedIo ?? io, task.vcpu);
     core = cpu;
     io.stopTarget = cpu;
     cpu.reset(task.entryIp);
+    const irq = new VcpuInterrupts(page, cpu, virtualClock);
+    if (timedIo !== null) timedIo.time = irq;
 
     const api: VcpuControlApi = {
       getRegisters: () => cpu.getRegisters(),
@@ -98,16 +107,36 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
 
     Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
     const slice = task.sliceInstructions;
+    /** In HLT with IF=1: waiting for an interrupt, not running guest code. */
+    let halted = false;
     for (;;) {
-      const status = cpu.run(slice);
-      if (status === codes.halt) { state = 'halted'; break; }
-      if (status === codes.fault) { state = 'fault'; break; }
-      const req = Atomics.load(f, RP_REQUEST);
-      if (req === 0) continue;
-      if ((req & REQ_STOP) !== 0) { state = 'stopped'; break; }
+      if (!halted) {
+        const budget = irq.budget(slice);
+        const status = budget > 0 ? cpu.run(budget) : codes.budget;
+        if (status === codes.halt) {
+          // HLT with IF=0 ends the vCPU (nothing could wake it); with IF=1 it waits for an interrupt.
+          if (!cpu.interruptFlag) { state = 'halted'; break; }
+          halted = true;
+        } else if (status === codes.fault) {
+          state = 'fault';
+          break;
+        }
+      }
+      let req = Atomics.load(f, RP_REQUEST);
+      if ((req & REQ_GUEST_SIGNALS) !== 0 || irq.deadlineReached || halted) {
+        const r = irq.atBoundary(halted);
+        if (r.signals === SIGNALS_FAULT) { state = 'fault'; break; }
+        if (r.signals === SIGNALS_STOP) { state = halted ? 'halted' : 'stopped'; break; }
+        if (r.delivered) halted = false;
+        if (halted) irq.haltWait();
+        req = Atomics.load(f, RP_REQUEST);
+      }
+      if ((req & ~REQ_GUEST_SIGNALS) === 0) continue;
+      // A vCPU stopped in HLT ends as halted: that is where the guest was.
+      if ((req & REQ_STOP) !== 0) { state = halted ? 'halted' : 'stopped'; break; }
       Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_SERVICING);
       await serviceRequests(f);
-      if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { state = 'stopped'; break; }
+      if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { state = halted ? 'halted' : 'stopped'; break; }
       if (endedWhileStepping !== null) { state = endedWhileStepping; break; }
       Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
     }
@@ -146,8 +175,9 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
  */
 async function serviceRequests(f: Int32Array): Promise<void> {
   for (;;) {
+    // Guest signals (REQ_INTR, REQ_TIMER) are the guest loop's business, not a reason to stay out.
     const req = Atomics.load(f, RP_REQUEST);
-    if (req === 0 || (req & REQ_STOP) !== 0) return;
+    if ((req & ~REQ_GUEST_SIGNALS) === 0 || (req & REQ_STOP) !== 0) return;
     const r = waitAsync(f, RP_REQUEST, req, SERVICE_WAIT_MS);
     if (r.async) await r.value;
     else await yieldToEventLoop(); // the word changed under us: let messages in, then look again

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RegisterSnapshot, StringBatchMode, WaitMode } from '../types.js';
+import type { ClockMode } from './device-clock.js';
 
 /**
  * The messages between src/vm.ts and the vCPU worker (workers/vcpu.ts): one piscina task per vCPU,
@@ -32,6 +33,8 @@ export interface VcpuTask {
   latencySampleShift: number;
   /** Stop at every CPU exception even when the guest installed a handler (--stop-on-exception). */
   stopOnException: boolean;
+  /** The devices' clock (src/exit/device-clock.ts): under 'virtual', vCPU 0 is its source. */
+  clock: ClockMode;
   /** comlink endpoint of this vCPU's control plane (src/control.ts). */
   control: MessagePort;
   /**

@@ -48,13 +48,16 @@ describe('option parsing', () => {
 
   it('fills defaults', () => {
     expect(resolveRunConfig({})).toEqual({
-      vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, outputs: {},
+      vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', outputs: {},
       inVcpuModules: [],
     });
     expect(resolveRunConfig({ inVcpuModule: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json' })).toMatchObject({
       inVcpuModules: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json',
     });
     expect(() => resolveRunConfig({ hotplug: ' ' })).toThrow(/--hotplug needs a schedule file name/);
+    });
+    expect(resolveRunConfig({ clock: 'virtual' }).clock).toBe('virtual');
+    expect(() => resolveRunConfig({ clock: 'sundial' })).toThrow(/--clock must be one of host, virtual, got "sundial"/);
     expect(resolveRunConfig({}, 4).vcpus).toBe(4);
     expect(resolveRunConfig({ stopOnException: true }).stopOnException).toBe(true);
   });

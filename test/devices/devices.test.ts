@@ -5,6 +5,10 @@ import { TestDevice } from '../../src/devices/test-device.js';
 import {
   OFS_IER, OFS_IIR_FCR, OFS_LCR, OFS_LSR, OFS_MCR, OFS_MSR, OFS_RBR_THR, OFS_SCR, Uart16550,
 } from '../../src/devices/uart.js';
+import { ManualDeviceClock } from '../../src/exit/device-clock.js';
+
+/** Device time for this file: a clock that stays at 0 (nothing here waits on device timers). */
+const manualClock = new ManualDeviceClock();
 
 function uart(): { dev: Uart16550; out: number[] } {
   const out: number[] = [];
@@ -146,7 +150,7 @@ describe('default bus', () => {
     const d = createDefaultDevices({
       serialWrite: (b) => serial.push(b),
       requestExit: (v) => exits.push(v),
-      nowNs: () => 0n,
+      nowNs: () => manualClock.nowNs(), createTimer: (cb) => manualClock.createTimer(cb),
     });
     return { ...d, serial, exits };
   }
