@@ -53,6 +53,18 @@ export interface VmOptions {
    * for; default false: exceptions with a handler are delivered through the real-mode IVT.
    */
   stopOnException?: boolean;
+  /**
+   * Disk image file for the ATA master at 0x1f0 (README "Devices"). It is opened read-only and
+   * never modified unless diskWriteback is true; otherwise writes go to an in-memory overlay.
+   * A missing file, a directory or a file under 512 bytes is refused (PiosimError 'bad-option').
+   */
+  disk?: string;
+  /** Write the guest's disk writes through to the image file; default false. */
+  diskWriteback?: boolean;
+  /** The RTC's starting date, milliseconds since the Unix epoch (UTC); default: the host's date. */
+  rtcBaseMs?: number;
+  /** Bytes on COM1's receive line from the start (a string is taken as latin1). */
+  serialIn?: Uint8Array | string;
   /** Called once, synchronously in run(), with what the embedder may do to the running VM. */
   onStart?: (vm: VmHandle) => void;
 }
@@ -132,6 +144,10 @@ export interface VmResult {
   unassigned: { reads: number; writes: number };
   /** Times the main thread's io loop slept on the ring's doorbell (Atomics.waitAsync). */
   mainThreadSleeps: number;
+  /** POST codes written to port 0x80: how many, the last one, and the most recent 256 in order. */
+  post: { writes: number; last: number | null; recent: number[] };
+  /** The ATA disk, when the VM had one: sectors written (to the overlay, or the file with writeback). */
+  disk: { path: string; writeback: boolean; sectors: number; sectorsWritten: number; overlaySectors: number } | null;
   /** The io-bus at the end: its table, hot-plugs and grace periods, accesses that did not exit. */
   bus: BusReport;
   /** Guest RAM after the run (a copy), for tests that check memory. */

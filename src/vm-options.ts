@@ -7,6 +7,8 @@ export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
 /** Smallest RAM that holds the load address, the largest real mode can address (1 MiB + HMA) rounded up. */
 export const MIN_MEMORY_BYTES = 0x8000;
 export const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Last millisecond of the year 9999: the RTC's century register holds two digits. */
+export const MAX_RTC_BASE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** setTimeout's limit (2^31 - 1 ms). */
 export const MAX_TIMEOUT_MS = 0x7fffffff;
 
@@ -28,6 +30,9 @@ export interface FilledVmOptions {
   onWorkerDeath: 'stop' | 'continue';
   stopOnException: boolean;
   onStart: VmOptions['onStart'] | null;
+  disk: { path: string; writeback: boolean } | null;
+  rtcBaseMs: number | null;
+  serialIn: Uint8Array | string | null;
 }
 
 export const VM_DEFAULTS = {
@@ -101,7 +106,23 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   }
   const onWorkerDeath = options.onWorkerDeath ?? 'stop';
   if (onWorkerDeath !== 'stop' && onWorkerDeath !== 'continue') throw badOption('onWorkerDeath', onWorkerDeath, '"stop" or "continue"');
+  const disk = options.disk;
+  if (disk !== undefined && (typeof disk !== 'string' || disk === '')) throw badOption('disk', disk, 'a disk image file path');
+  const diskWriteback = options.diskWriteback ?? false;
+  if (typeof diskWriteback !== 'boolean') throw badOption('diskWriteback', diskWriteback, 'a boolean');
+  if (diskWriteback && disk === undefined) throw badOption('diskWriteback', diskWriteback, 'false without a disk option');
+  const rtcBaseMs = options.rtcBaseMs;
+  if (rtcBaseMs !== undefined && (!Number.isInteger(rtcBaseMs) || rtcBaseMs < 0 || rtcBaseMs > MAX_RTC_BASE_MS)) {
+    throw badOption('rtcBaseMs', rtcBaseMs, `an integer number of milliseconds from 0 to ${MAX_RTC_BASE_MS} (year 1970 to 9999)`);
+  }
+  const serialIn = options.serialIn;
+  if (serialIn !== undefined && typeof serialIn !== 'string' && !(serialIn instanceof Uint8Array)) {
+    throw badOption('serialIn', serialIn, 'a string or a Uint8Array');
+  }
   return {
+    disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
+    rtcBaseMs: rtcBaseMs ?? null,
+    serialIn: serialIn ?? null,
     guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException,
     inVcpuModules: [...inVcpuModules], onWorkerDeath,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),

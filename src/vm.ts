@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
-import { createDefaultBus } from './devices/index.js';
+import { createDefaultDevices, type DefaultDevices, type MachineHost } from './devices/index.js';
 import { loadVmInVcpuModules } from './devices/in-vcpu/index.js';
-import type { DeviceContext, PioDevice } from './bus/device.js';
+import type { PioDevice } from './bus/device.js';
 import type { InVcpuDeviceRef, IoBus, PlugOptions } from './bus/io-bus.js';
 import { busReport } from './report/bus-report.js';
 import { PiosimError } from './errors.js';
@@ -29,6 +29,14 @@ export { projectRoot } from './project-root.js';
 
 /** Instructions per run slice: how often a vCPU looks at its request word without exits. */
 export const SLICE_INSTRUCTIONS = 4096;
+/**
+ * How often the main thread brings the time-driven devices up to date (PIT IRQ 0, RTC flags and
+ * IRQ 8, UART receive timeouts): devices compute their state from the clock when accessed, and
+ * this tick makes interrupts happen while the guest does not touch them.
+ */
+export const DEVICE_TICK_MS = 1;
+/** What the run ends with when the guest asks for a machine reset (the i8042's 0xFE pulse). */
+export const RESET_REQUEST_REASON = 'the guest requested a machine reset (i8042 pulse or output-port write with bit 0 clear); piosim does not reset a VM, so the run ends here';
 /** After a stop, how long vCPUs get to leave before their worker threads are terminated. */
 export const STOP_GRACE_MS = 1000;
 /** How often start-up looks whether every vCPU has entered its guest (the watchdog starts then). */
@@ -52,6 +60,7 @@ export class Vm {
   private readonly pages: RunPage[];
   private readonly ioLoop: IoLoop;
   private readonly bus: IoBus;
+  private readonly machine: DefaultDevices;
   private readonly serial: SerialSink;
   private readonly controls: VcpuControl[] = [];
   private readonly results: (VcpuTaskResult | null)[];
@@ -80,12 +89,21 @@ export class Vm {
     this.results = new Array(o.vcpus).fill(null);
     this.crashed = new Array(o.vcpus).fill(null);
     this.serial = new SerialSink(o.serialWrite);
-    const ctx: DeviceContext = {
+    const host: MachineHost = {
       serialWrite: (byte) => this.serial.write(byte),
       requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
       nowNs: () => process.hrtime.bigint(),
+      requestReset: () => this.decide({ kind: 'stopped', reason: RESET_REQUEST_REASON }),
     };
-    this.bus = createDefaultBus(ctx, { memory: this.memories.bus, vcpus: o.vcpus });
+    try {
+      this.machine = createDefaultDevices(host, { memory: this.memories.bus, vcpus: o.vcpus }, {
+        disk: o.disk, rtcBaseMs: o.rtcBaseMs ?? undefined, serialIn: o.serialIn ?? undefined,
+      });
+    } catch (e) {
+      releaseExitMemories(this.memories);
+      throw e;
+    }
+    this.bus = this.machine.bus;
     this.bus.onAccess = o.onDeviceAccess ?? null;
     this.bus.onListenerError = (e) => this.decide({ kind: 'host-failure', message: `an ioeventfd listener failed: ${errorText(e)}` });
     this.ring = new RequestRing(this.memories.ring);
@@ -106,6 +124,11 @@ export class Vm {
       throw new PiosimError('bad-option', `vCPU ${index} does not exist${this.started ? '' : ' yet (call run() first)'}; this VM has ${this.options.vcpus}`);
     }
     return c;
+  }
+
+  /** The default machine's devices: the PIC pair (the vCPU side's interrupt controller), PIT, RTC, disk... */
+  get devices(): DefaultDevices {
+    return this.machine;
   }
 
   /** The io-bus: its table, stats and hot-plug calls (plug/unplug/move below are the same calls). */
@@ -148,6 +171,7 @@ export class Vm {
     // A pending Atomics.waitAsync does not keep Node alive (Node 20): hold a ref'd handle while we run.
     const keepAlive = setInterval(() => { /* keeps the event loop alive */ }, 1 << 30);
     const watchdog = this.startWatchdogs(t0);
+    const deviceTick = setInterval(() => this.machine.tick(), DEVICE_TICK_MS);
     o.onStart?.({
       stop: (reason) => this.decide({ kind: 'stopped', reason }),
       hold: (on) => this.hold(on),
@@ -164,6 +188,8 @@ export class Vm {
       } catch (e) {
         await pool.destroy();
         clearInterval(keepAlive);
+        clearInterval(deviceTick);
+        this.machine.close();
         watchdog.cancel();
         releaseExitMemories(this.memories);
         throw e;
@@ -197,6 +223,8 @@ export class Vm {
     // and doorbell signals are delivered.
     await this.bus.settled();
     this.bus.close();
+    clearInterval(deviceTick);
+    this.machine.close();
     clearInterval(keepAlive);
     watchdog.cancel();
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
@@ -360,6 +388,11 @@ export class Vm {
       unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },
       bus: busReport(this.bus, this.pages.map((p) => p.fields)),
       mainThreadSleeps: this.ioLoop.sleeps,
+      post: { writes: this.machine.post.writes, last: this.machine.post.last, recent: [...this.machine.post.recent] },
+      disk: this.machine.ata.disk === null ? null : {
+        path: this.machine.ata.disk.path, writeback: this.machine.ata.disk.writeback, sectors: this.machine.ata.disk.sectors,
+        sectorsWritten: this.machine.ata.disk.sectorsWritten, overlaySectors: this.machine.ata.disk.overlaySectors,
+      },
       memory: new Uint8Array(this.ram).slice(),
     };
   }

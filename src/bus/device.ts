@@ -1,4 +1,5 @@
 import type { AccessSize } from '../types.js';
+import type { IrqLine } from '../devices/interrupts.js';
 
 /**
  * The bus's device contract: a register model addressed relative to its base (STYLE.md rule 4).
@@ -36,4 +37,11 @@ export interface DeviceContext {
   requestExit(value: number): void;
   /** Monotonic nanoseconds, for devices that need time. */
   nowNs(): bigint;
+  /** The machine's ISA IRQ pin `irq` (0-15), wired to its interrupt controller (the 8259A pair). */
+  irq(irq: number): IrqLine;
+  /**
+   * The guest asked for a machine reset (the i8042's 0xFE pulse). The VM decides what happens
+   * (src/vm.ts: the run ends with outcome 'stopped', saying so, until VM reset exists).
+   */
+  requestReset(): void;
 }

@@ -1,10 +1,24 @@
 import type { AccessSize } from '../types.js';
 import type { DeviceContext, PioDevice } from '../bus/device.js';
+import type { IrqLine } from './interrupts.js';
 
 /**
- * A 16550A UART (eight registers from its base, 0x3f8 for COM1), modelled on QEMU's hw/char/serial.c
- * so that guests and traces agree with QEMU (ORACLES.md): transmit only, no input source, the
- * transmitter always empty. Only 1-byte accesses are implemented; the bus splits wider ones.
+ * A 16550A UART (eight registers from its base: 0x3f8 for COM1, 0x2f8 for COM2), modelled on the
+ * datasheet and on QEMU's hw/char/serial.c so that guests and traces agree with QEMU (ORACLES.md).
+ * Only 1-byte accesses are implemented; the bus splits wider ones.
+ *  - Transmit: a THR write goes to the serial sink at once (the line is infinitely fast), so
+ *    the transmitter is always empty again when the guest looks (LSR THRE|TEMT).
+ *  - Receive: bytes from a source (receive(), fed by the VM's serialIn option) enter RBR, or
+ *    the 16-byte receive FIFO when FCR enables it, as fast as there is room (no overrun from the
+ *    source; loopback can overrun, setting LSR OE). Data ready interrupts honour the FIFO trigger
+ *    level (1, 4, 8, 14); a FIFO holding bytes below the level for four character times raises
+ *    the character timeout interrupt (brought up to date on each access and on tick(now)).
+ *  - IIR reports the highest-priority cause: line status (OE), received data or timeout, THR
+ *    empty (cleared by reading IIR or writing THR), modem status (MSR delta bits).
+ *  - MCR loopback wires THR to the receiver and DTR/RTS/OUT1/OUT2 to DSR/CTS/RI/DCD.
+ *  - The interrupt pin (IRQ 4 for COM1, IRQ 3 for COM2) is high while IIR shows a cause and MCR
+ *    OUT2 is set: OUT2 gates the UART's interrupt on a PC (QEMU does not gate; its reset MCR has
+ *    OUT2 set, so the two agree until a guest clears OUT2).
  *
  * Register offsets (OFS_) and bit masks per register (IER_, IIR_, FCR_, LCR_, MCR_, LSR_, MSR_):
  */
@@ -19,14 +33,25 @@ export const OFS_SCR = 7; //     scratch: reads back what was written
 
 export const IER_RDI = 0x01;
 export const IER_THRI = 0x02;
+export const IER_RLSI = 0x04;
+export const IER_MSI = 0x08;
 export const IER_MASK = 0x0f;
 
 export const IIR_NO_INT = 0x01;
 export const IIR_THRI = 0x02;
 export const IIR_RDI = 0x04;
+export const IIR_RLSI = 0x06;
+export const IIR_CTI = 0x0c;
+export const IIR_MSI = 0x00;
 export const IIR_FIFO_ENABLED = 0xc0;
 
 export const FCR_FIFO_ENABLE = 0x01;
+export const FCR_CLEAR_RX = 0x02;
+export const FCR_CLEAR_TX = 0x04;
+/** FCR bits kept (FIFO enable, DMA mode, trigger level). */
+const FCR_KEPT = 0xc9;
+/** Receive trigger levels by FCR bits 7:6. */
+const RX_TRIGGER = [1, 4, 8, 14];
 
 export const LCR_DLAB = 0x80;
 
@@ -38,9 +63,12 @@ export const MCR_LOOP = 0x10;
 export const MCR_MASK = 0x1f;
 
 export const LSR_DR = 0x01;
+export const LSR_OE = 0x02;
+export const LSR_BI = 0x10;
 export const LSR_THRE = 0x20;
 export const LSR_TEMT = 0x40;
 
+export const MSR_DELTA_ANY = 0x0f;
 export const MSR_CTS = 0x10;
 export const MSR_DSR = 0x20;
 export const MSR_RI = 0x40;
@@ -48,60 +76,134 @@ export const MSR_DCD = 0x80;
 
 /** Number of ports the UART occupies. */
 export const UART_PORTS = 8;
+/** FIFO depth of the 16550A. */
+export const UART_FIFO_BYTES = 16;
+/** The UART's clock (1.8432 MHz) divided by 16: the baud rate for divisor 1. */
+const UART_BAUD_BASE = 115_200;
 
 /** QEMU's reset divisor (9600 baud from a 1.8432 MHz clock's /16 is 0x0c). */
 const RESET_DIVISOR = 0x0c;
 /** QEMU's reset MCR: OUT2 set (the line PC UARTs use to gate their interrupt). */
 const RESET_MCR = MCR_OUT2;
+/** No modem attached: QEMU reports carrier, data set ready and clear to send. */
+const RESET_MSR = MSR_DCD | MSR_DSR | MSR_CTS;
+
+export interface UartOptions {
+  /** The interrupt pin (IRQ 4 for COM1, IRQ 3 for COM2); null: not wired. */
+  irq?: IrqLine | null;
+  /** The clock, for the receive FIFO's character timeout; default: always 0 (no timeouts). */
+  nowNs?: () => bigint;
+  /** Trace and report name; default 'uart'. */
+  name?: string;
+}
 
 export class Uart16550 implements PioDevice {
-  readonly name = 'uart';
+  readonly name: string;
   readonly implSizes: readonly AccessSize[] = [1];
 
   /** Bytes transmitted to the serial sink (not counting loopback). */
   transmitted = 0;
+  /** Bytes received (from the source or by loopback). */
+  received = 0;
+  /** Interrupts raised (rising edges of the pin). */
+  interrupts = 0;
 
   private divisor = RESET_DIVISOR;
   private ier = 0;
   private fcr = 0;
   private lcr = 0;
   private mcr = RESET_MCR;
+  private lsr = LSR_THRE | LSR_TEMT;
+  private msr = RESET_MSR;
   private scr = 0;
-  /** Receive buffer: only loopback mode ever fills it (there is no input source). */
+  /** Receive buffer when the FIFOs are off. */
   private rbr = 0;
-  private dataReady = false;
+  private readonly rxFifo: number[] = [];
+  /** Bytes from the source not yet taken by the receiver. */
+  private readonly input: number[] = [];
   /** THR-empty interrupt pending (QEMU's thr_ipending): set when THR empties, cleared by reading IIR. */
   private thrPending = false;
+  private timeoutPending = false;
+  /** Clock time of the last receive FIFO activity (a byte in or out). */
+  private rxActivityNs = 0n;
+  private irqLevel = false;
+  private readonly irq: IrqLine | null;
+  private readonly nowNs: () => bigint;
 
-  constructor(private readonly serialWrite: (byte: number) => void) {}
+  constructor(private readonly serialWrite: (byte: number) => void, options: UartOptions = {}) {
+    this.irq = options.irq ?? null;
+    this.nowNs = options.nowNs ?? (() => 0n);
+    this.name = options.name ?? 'uart';
+  }
 
-  static fromContext(ctx: DeviceContext): Uart16550 {
-    return new Uart16550((b) => ctx.serialWrite(b));
+  /** COM1 (IRQ 4) by default; COM2 with irq 3 and name 'uart2'. */
+  static fromContext(ctx: DeviceContext, irq = 4, name = 'uart'): Uart16550 {
+    return new Uart16550((b) => ctx.serialWrite(b), { irq: ctx.irq?.(irq) ?? null, nowNs: () => ctx.nowNs(), name });
+  }
+
+  reset(): void {
+    this.divisor = RESET_DIVISOR;
+    this.ier = 0; this.fcr = 0; this.lcr = 0; this.mcr = RESET_MCR; this.scr = 0; this.rbr = 0;
+    this.lsr = LSR_THRE | LSR_TEMT;
+    this.msr = RESET_MSR;
+    this.rxFifo.length = 0;
+    this.thrPending = false;
+    this.timeoutPending = false;
+    this.update();
+  }
+
+  /** Queues bytes on the receive line (the serial input source). */
+  receive(bytes: Uint8Array | string): void {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+    for (const b of data) this.input.push(b);
+    this.pull();
+    this.update();
+  }
+
+  /** Bytes queued on the line and not yet received. */
+  get pendingInput(): number {
+    return this.input.length;
   }
 
   read(offset: number, _size: AccessSize): number {
+    this.tick();
     switch (offset) {
-      case OFS_RBR_THR:
+      case OFS_RBR_THR: {
         if (this.lcr & LCR_DLAB) return this.divisor & 0xff;
-        this.dataReady = false;
-        return this.rbr;
+        let v: number;
+        if (this.fcr & FCR_FIFO_ENABLE) {
+          v = this.rxFifo.shift() ?? 0;
+          if (this.rxFifo.length === 0) this.lsr &= ~(LSR_DR | LSR_BI);
+          this.rxActivityNs = this.nowNs();
+          this.timeoutPending = false;
+        } else {
+          v = this.rbr;
+          this.lsr &= ~(LSR_DR | LSR_BI);
+        }
+        this.pull();
+        this.update();
+        return v;
+      }
       case OFS_IER:
         return this.lcr & LCR_DLAB ? (this.divisor >>> 8) & 0xff : this.ier;
       case OFS_IIR_FCR: {
         const iir = this.iir();
         // Reading IIR acknowledges a THR-empty interrupt (16550 datasheet, QEMU serial_ioport_read).
-        if (iir === IIR_THRI) this.thrPending = false;
+        if (iir === IIR_THRI) { this.thrPending = false; this.update(); }
         return iir | (this.fcr & FCR_FIFO_ENABLE ? IIR_FIFO_ENABLED : 0);
       }
       case OFS_LCR:
         return this.lcr;
       case OFS_MCR:
         return this.mcr;
-      case OFS_LSR:
-        // The transmitter is always empty: every byte is handed to the sink at once.
-        return LSR_THRE | LSR_TEMT | (this.dataReady ? LSR_DR : 0);
+      case OFS_LSR: {
+        const v = this.lsr;
+        // Overrun and break are cleared by reading LSR.
+        if (v & (LSR_OE | LSR_BI)) { this.lsr &= ~(LSR_OE | LSR_BI); this.update(); }
+        return v;
+      }
       case OFS_MSR:
-        return this.msr();
+        return this.readMsr();
       case OFS_SCR:
         return this.scr;
       default:
@@ -126,18 +228,24 @@ export class Uart16550 implements PioDevice {
           const enabling = (value & IER_THRI) !== 0 && (this.ier & IER_THRI) === 0;
           this.ier = value & IER_MASK;
           // Enabling the THR-empty interrupt while THR is empty raises it at once (as QEMU does).
-          if (enabling) this.thrPending = true;
+          if (enabling && this.lsr & LSR_THRE) this.thrPending = true;
+          this.update();
         }
         return;
       case OFS_IIR_FCR:
-        this.fcr = value;
+        this.writeFcr(value);
         return;
       case OFS_LCR:
         this.lcr = value;
         return;
-      case OFS_MCR:
+      case OFS_MCR: {
+        const wasLoop = (this.mcr & MCR_LOOP) !== 0;
         this.mcr = value & MCR_MASK;
+        // Leaving loopback lets the line's bytes in again.
+        if (wasLoop && !(this.mcr & MCR_LOOP)) this.pull();
+        this.update();
         return;
+      }
       case OFS_SCR:
         this.scr = value;
         return;
@@ -152,26 +260,98 @@ export class Uart16550 implements PioDevice {
     for (let i = 0; i < count; i++) this.write(offset, size, data[i]!);
   }
 
+  /** The receive FIFO's character timeout (see the class comment). */
+  tick(now: bigint = this.nowNs()): void {
+    if (this.timeoutPending || !(this.fcr & FCR_FIFO_ENABLE) || this.rxFifo.length === 0) return;
+    if (now - this.rxActivityNs >= 4n * this.charTimeNs()) {
+      this.timeoutPending = true;
+      this.update();
+    }
+  }
+
+  /** One character's time on the line at the current divisor and frame (start + data + parity + stop bits). */
+  private charTimeNs(): bigint {
+    const bits = 1 + 5 + (this.lcr & 0x03) + (this.lcr & 0x08 ? 1 : 0) + (this.lcr & 0x04 ? 2 : 1);
+    const baud = UART_BAUD_BASE / Math.max(1, this.divisor);
+    return BigInt(Math.ceil((1e9 * bits) / baud));
+  }
+
+  private writeFcr(value: number): void {
+    if (value === this.fcr) return;
+    // Switching the FIFOs on or off clears both.
+    if ((value ^ this.fcr) & FCR_FIFO_ENABLE) value |= FCR_CLEAR_RX | FCR_CLEAR_TX;
+    if (value & FCR_CLEAR_RX) {
+      this.rxFifo.length = 0;
+      this.lsr &= ~(LSR_DR | LSR_BI);
+      this.timeoutPending = false;
+    }
+    if (value & FCR_CLEAR_TX) {
+      this.lsr |= LSR_THRE | LSR_TEMT;
+      this.thrPending = true;
+    }
+    this.fcr = value & FCR_KEPT;
+    this.pull();
+    this.update();
+  }
+
   private transmit(byte: number): void {
+    this.thrPending = false;
     if (this.mcr & MCR_LOOP) {
       // Loopback: the byte goes to our own receiver, not to the line.
-      this.rbr = byte;
-      this.dataReady = true;
+      this.deliver(byte);
     } else {
       this.transmitted++;
       this.serialWrite(byte);
     }
     // The byte left THR at once, so THR is empty again.
+    this.lsr |= LSR_THRE | LSR_TEMT;
     this.thrPending = true;
+    this.update();
+  }
+
+  /** A byte arrives at the receiver (from the line or by loopback). */
+  private deliver(byte: number): void {
+    this.received++;
+    if (this.fcr & FCR_FIFO_ENABLE) {
+      if (this.rxFifo.length === UART_FIFO_BYTES) this.lsr |= LSR_OE;
+      else this.rxFifo.push(byte);
+      this.rxActivityNs = this.nowNs();
+    } else {
+      if (this.lsr & LSR_DR) this.lsr |= LSR_OE;
+      this.rbr = byte;
+    }
+    this.lsr |= LSR_DR;
+  }
+
+  /** Moves bytes from the source into the receiver while it has room (never overrunning it). */
+  private pull(): void {
+    if (this.mcr & MCR_LOOP) return;
+    while (this.input.length > 0) {
+      const room = this.fcr & FCR_FIFO_ENABLE ? this.rxFifo.length < UART_FIFO_BYTES : (this.lsr & LSR_DR) === 0;
+      if (!room) return;
+      this.deliver(this.input.shift()!);
+    }
   }
 
   private iir(): number {
-    if (this.ier & IER_RDI && this.dataReady) return IIR_RDI;
+    if (this.ier & IER_RLSI && this.lsr & LSR_OE) return IIR_RLSI;
+    if (this.ier & IER_RDI && this.timeoutPending) return IIR_CTI;
+    if (this.ier & IER_RDI && this.lsr & LSR_DR
+      && (!(this.fcr & FCR_FIFO_ENABLE) || this.rxFifo.length >= RX_TRIGGER[this.fcr >> 6]!)) return IIR_RDI;
     if (this.ier & IER_THRI && this.thrPending) return IIR_THRI;
+    if (this.ier & IER_MSI && this.msr & MSR_DELTA_ANY) return IIR_MSI;
     return IIR_NO_INT;
   }
 
-  private msr(): number {
+  private update(): void {
+    const level = this.iir() !== IIR_NO_INT && (this.mcr & MCR_OUT2) !== 0;
+    if (level === this.irqLevel) return;
+    this.irqLevel = level;
+    if (level) this.interrupts++;
+    this.irq?.set(level);
+  }
+
+  private readMsr(): number {
     if (this.mcr & MCR_LOOP) {
       // Loopback wires the modem outputs back to the inputs: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD.
       return (
@@ -181,7 +361,9 @@ export class Uart16550 implements PioDevice {
         (this.mcr & MCR_OUT2 ? MSR_DCD : 0)
       );
     }
-    // No modem attached: QEMU reports carrier, data set ready and clear to send.
-    return MSR_DCD | MSR_DSR | MSR_CTS;
+    const v = this.msr;
+    // Delta bits clear when read.
+    if (v & MSR_DELTA_ANY) { this.msr &= ~MSR_DELTA_ANY; this.update(); }
+    return v;
   }
 }

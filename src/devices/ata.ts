@@ -1,0 +1,479 @@
+import type { AccessSize } from '../types.js';
+import type { PioDevice } from '../bus/device.js';
+import type { IrqLine } from './interrupts.js';
+import { DiskImage, SECTOR_BYTES } from './disk-image.js';
+import { guessGeometry, identifyBlock, MAX_MULTIPLE_SECTORS, type Geometry } from './ata-identify.js';
+
+/**
+ * The primary ATA channel in PIO mode: the command block at 0x1f0-0x1f7 (AtaChannel) and the
+ * control block at 0x3f6 (AtaControl), with one disk as device 0 (master) and no device 1.
+ *
+ * Commands run to completion when written (a very fast drive), so BSY is never seen; the order of
+ * DRQ, ERR, the register updates and IRQ 14 is the drive's (and QEMU's, whose device this
+ * mirrors register for register; its BSY window is the one deliberate difference):
+ *  - IDENTIFY DEVICE, READ/WRITE SECTORS (LBA28 or CHS, and the EXT forms with LBA48), READ/WRITE
+ *    MULTIPLE (blocks of the SET MULTIPLE MODE size), SET MULTIPLE MODE, FLUSH CACHE (EXT),
+ *    INITIALIZE DEVICE PARAMETERS, RECALIBRATE, READ VERIFY, SET FEATURES, EXECUTE DIAGNOSTIC;
+ *  - a read raises IRQ 14 with DRQ set for each block (a sector, or the multiple size); a write
+ *    starts with DRQ and no interrupt, and raises IRQ 14 after each block it took in; after the
+ *    last block the status is DRDY|DSC. The address and count registers advance per block.
+ *  - a bad request (address past the end, count or CHS out of range, READ/WRITE MULTIPLE before
+ *    SET MULTIPLE MODE, an unknown command) ends with ERR and ABRT and IRQ 14;
+ *  - reading the status register acknowledges IRQ 14; the alternate status does not; nIEN in
+ *    the device control register keeps IRQ 14 from being raised; SRST resets the channel.
+ * The data port moves 2 or 4 bytes per access, and a whole INS/OUTS batch per call (a 512-byte
+ * sector in one `rep insw`); with DRQ clear it reads 0 and ignores writes.
+ * Device 1 is absent: with it selected, status and error read 0 and commands are ignored.
+ */
+
+export const ATA_PORTS = 8;
+export const ATA_CONTROL_PORTS = 1;
+export const OFS_DATA = 0;
+export const OFS_ERROR_FEATURES = 1;
+export const OFS_COUNT = 2;
+export const OFS_LBA_LOW = 3;
+export const OFS_LBA_MID = 4;
+export const OFS_LBA_HIGH = 5;
+export const OFS_DEVICE = 6;
+export const OFS_STATUS_COMMAND = 7;
+
+export const ST_ERR = 0x01;
+export const ST_DRQ = 0x08;
+export const ST_DSC = 0x10;
+export const ST_DRDY = 0x40;
+export const ST_BSY = 0x80;
+export const ERR_ABRT = 0x04;
+export const DEV_LBA = 0x40;
+export const DEV_SELECT = 0x10;
+/** Bits 7 and 5 of the device register always read 1. */
+const DEV_ALWAYS_ON = 0xa0;
+export const CTL_NIEN = 0x02;
+export const CTL_SRST = 0x04;
+
+export const CMD_READ_SECTORS = 0x20;
+export const CMD_READ_SECTORS_NORETRY = 0x21;
+export const CMD_READ_SECTORS_EXT = 0x24;
+export const CMD_READ_MULTIPLE_EXT = 0x29;
+export const CMD_WRITE_SECTORS = 0x30;
+export const CMD_WRITE_SECTORS_NORETRY = 0x31;
+export const CMD_WRITE_SECTORS_EXT = 0x34;
+export const CMD_WRITE_MULTIPLE_EXT = 0x39;
+export const CMD_RECALIBRATE = 0x10;
+export const CMD_VERIFY = 0x40;
+export const CMD_VERIFY_NORETRY = 0x41;
+export const CMD_VERIFY_EXT = 0x42;
+export const CMD_DIAGNOSTIC = 0x90;
+export const CMD_INIT_PARAMETERS = 0x91;
+export const CMD_READ_MULTIPLE = 0xc4;
+export const CMD_WRITE_MULTIPLE = 0xc5;
+export const CMD_SET_MULTIPLE = 0xc6;
+export const CMD_FLUSH_CACHE = 0xe7;
+export const CMD_FLUSH_CACHE_EXT = 0xea;
+export const CMD_IDENTIFY = 0xec;
+export const CMD_SET_FEATURES = 0xef;
+
+type Transfer = 'none' | 'identify' | 'read' | 'write';
+
+/** What one command does to the disk: direction, LBA48 or not, blocks of one or `multiple` sectors. */
+interface RwCommand { write: boolean; lba48: boolean; multiple: boolean }
+const RW_COMMANDS = new Map<number, RwCommand>([
+  [CMD_READ_SECTORS, { write: false, lba48: false, multiple: false }],
+  [CMD_READ_SECTORS_NORETRY, { write: false, lba48: false, multiple: false }],
+  [CMD_READ_SECTORS_EXT, { write: false, lba48: true, multiple: false }],
+  [CMD_READ_MULTIPLE, { write: false, lba48: false, multiple: true }],
+  [CMD_READ_MULTIPLE_EXT, { write: false, lba48: true, multiple: true }],
+  [CMD_WRITE_SECTORS, { write: true, lba48: false, multiple: false }],
+  [CMD_WRITE_SECTORS_NORETRY, { write: true, lba48: false, multiple: false }],
+  [CMD_WRITE_SECTORS_EXT, { write: true, lba48: true, multiple: false }],
+  [CMD_WRITE_MULTIPLE, { write: true, lba48: false, multiple: true }],
+  [CMD_WRITE_MULTIPLE_EXT, { write: true, lba48: true, multiple: true }],
+]);
+/** Commands that succeed with nothing to do (the drive has no cache to flush, nothing to seek). */
+const NO_DATA_COMMANDS = new Set([
+  CMD_RECALIBRATE, CMD_VERIFY, CMD_VERIFY_NORETRY, CMD_VERIFY_EXT, CMD_INIT_PARAMETERS,
+  CMD_FLUSH_CACHE, CMD_FLUSH_CACHE_EXT, CMD_SET_FEATURES,
+]);
+
+/** The task-file registers, one copy per device (a write goes to both, as on the cable). */
+interface TaskFile {
+  features: number; count: number; lbaLow: number; lbaMid: number; lbaHigh: number;
+  /** The previous value of each (LBA48's "high order bytes"). */
+  hobCount: number; hobLbaLow: number; hobLbaMid: number; hobLbaHigh: number;
+}
+
+export class AtaChannel implements PioDevice {
+  readonly name = 'ata';
+  readonly implSizes: readonly AccessSize[] = [1, 2, 4];
+  /** The disk's status and error (device 0). */
+  status = ST_DRDY | ST_DSC;
+  error = 0;
+  device = DEV_ALWAYS_ON;
+  control = 0;
+  multipleSectors = MAX_MULTIPLE_SECTORS;
+  /** IRQ 14 pulses raised, commands completed and aborted. */
+  interrupts = 0;
+  commands = 0;
+  aborted = 0;
+  readonly geometry: Geometry | null;
+  /** [device 0, device 1] register copies. */
+  private readonly files: [TaskFile, TaskFile] = [AtaChannel.signature(), AtaChannel.signature()];
+  private transfer: Transfer = 'none';
+  private readonly buffer = new Uint8Array(SECTOR_BYTES * MAX_MULTIPLE_SECTORS);
+  private pos = 0;
+  private end = 0;
+  /** Read/write in progress: next LBA, sectors left (including the block in the buffer), block size. */
+  private lba = 0;
+  private left = 0;
+  private blockSectors = 1;
+  private rw: RwCommand | null = null;
+  private irqLevel = false;
+
+  constructor(readonly disk: DiskImage | null, private readonly irq14: IrqLine | null) {
+    this.geometry = disk === null ? null : guessGeometry(disk.sectors);
+  }
+
+  /** Register values after reset or diagnostics: count 1, sector 1, cylinder 0 (an ATA device). */
+  private static signature(): TaskFile {
+    return { features: 0, count: 1, lbaLow: 1, lbaMid: 0, lbaHigh: 0, hobCount: 0, hobLbaLow: 0, hobLbaMid: 0, hobLbaHigh: 0 };
+  }
+
+  reset(): void {
+    this.control = 0;
+    this.resetDevices();
+    this.multipleSectors = MAX_MULTIPLE_SECTORS;
+    this.setIrq(false);
+  }
+
+  private resetDevices(): void {
+    this.files[0] = AtaChannel.signature();
+    this.files[1] = AtaChannel.signature();
+    this.device = DEV_ALWAYS_ON;
+    this.status = ST_DRDY | ST_DSC;
+    this.error = 0;
+    this.transfer = 'none';
+    this.rw = null;
+  }
+
+  /** Device 1 selected (it is absent), or no disk at all: the registers of a missing device. */
+  private absent(): boolean {
+    return this.disk === null || (this.device & DEV_SELECT) !== 0;
+  }
+
+  private file(): TaskFile {
+    return this.files[(this.device & DEV_SELECT) !== 0 ? 1 : 0];
+  }
+
+  read(offset: number, size: AccessSize): number {
+    if (offset === OFS_DATA && size > 1) return this.readData(size);
+    if (size > 1) {
+      // A wide access to the byte registers: byte by byte, lowest port first.
+      let v = 0;
+      for (let i = 0; i < size && offset + i < ATA_PORTS; i++) v |= this.readRegister(offset + i) << (i * 8);
+      return v >>> 0;
+    }
+    return this.readRegister(offset);
+  }
+
+  private readRegister(offset: number): number {
+    const f = this.file();
+    switch (offset) {
+      case OFS_DATA: return 0xff; // byte access to the data port: nothing transferred
+      case OFS_ERROR_FEATURES: return this.absent() ? 0 : this.error;
+      case OFS_COUNT: return this.disk === null ? 0 : f.count;
+      case OFS_LBA_LOW: return this.disk === null ? 0 : f.lbaLow;
+      case OFS_LBA_MID: return this.disk === null ? 0 : f.lbaMid;
+      case OFS_LBA_HIGH: return this.disk === null ? 0 : f.lbaHigh;
+      case OFS_DEVICE: return this.disk === null ? 0 : this.device;
+      default:
+        // Reading the status register acknowledges the interrupt.
+        this.setIrq(false);
+        return this.absent() ? 0 : this.status;
+    }
+  }
+
+  /** Alternate status (0x3f6): the status without acknowledging. */
+  alternateStatus(): number {
+    return this.absent() ? 0 : this.status;
+  }
+
+  write(offset: number, size: AccessSize, value: number): void {
+    if (offset === OFS_DATA && size > 1) { this.writeData(size, value); return; }
+    for (let i = 0; i < size && offset + i < ATA_PORTS; i++) this.writeRegister(offset + i, (value >>> (i * 8)) & 0xff);
+  }
+
+  private writeRegister(offset: number, value: number): void {
+    for (const f of this.files) {
+      switch (offset) {
+        case OFS_ERROR_FEATURES: f.features = value; break;
+        case OFS_COUNT: f.hobCount = f.count; f.count = value; break;
+        case OFS_LBA_LOW: f.hobLbaLow = f.lbaLow; f.lbaLow = value; break;
+        case OFS_LBA_MID: f.hobLbaMid = f.lbaMid; f.lbaMid = value; break;
+        case OFS_LBA_HIGH: f.hobLbaHigh = f.lbaHigh; f.lbaHigh = value; break;
+        default: break;
+      }
+    }
+    if (offset === OFS_DEVICE) this.device = value | DEV_ALWAYS_ON;
+    else if (offset === OFS_STATUS_COMMAND) this.command(value);
+  }
+
+  /** Device control (0x3f6): nIEN and SRST. */
+  writeControl(value: number): void {
+    const srstBefore = (this.control & CTL_SRST) !== 0;
+    const srstNow = (value & CTL_SRST) !== 0;
+    this.control = value;
+    if (!srstBefore && srstNow) {
+      this.status = ST_BSY | ST_DSC;
+      this.error = 0x01;
+    } else if (srstBefore && !srstNow) {
+      this.resetDevices();
+      this.error = 0x01;
+    }
+  }
+
+  // --- commands ---------------------------------------------------------------------------
+
+  private command(cmd: number): void {
+    // Commands to the absent device 1 are not seen by anyone (EXECUTE DIAGNOSTIC is for both).
+    if (this.absent() && !(cmd === CMD_DIAGNOSTIC && this.disk !== null)) return;
+    this.commands++;
+    this.transfer = 'none';
+    const rw = RW_COMMANDS.get(cmd);
+    if (rw !== undefined) { this.startReadWrite(rw); return; }
+    if (cmd === CMD_IDENTIFY) {
+      this.buffer.set(identifyBlock(this.disk!.sectors, this.geometry!, this.multipleSectors));
+      this.startPioIn('identify', SECTOR_BYTES);
+      this.raiseIrq();
+      return;
+    }
+    if (cmd === CMD_SET_MULTIPLE) {
+      const n = this.files[0].count;
+      if (n > MAX_MULTIPLE_SECTORS || (n & (n - 1)) !== 0) { this.abort(); return; }
+      this.multipleSectors = n;
+      this.complete();
+      return;
+    }
+    if (cmd === CMD_DIAGNOSTIC) {
+      this.files[0] = AtaChannel.signature();
+      this.files[1] = AtaChannel.signature();
+      this.device = DEV_ALWAYS_ON;
+      this.status = ST_DRDY | ST_DSC;
+      this.error = 0x01;
+      this.raiseIrq();
+      return;
+    }
+    if (NO_DATA_COMMANDS.has(cmd)) { this.complete(); return; }
+    this.abort();
+  }
+
+  /** The starting LBA and sector count the registers give for `rw`, or null for a bad CHS address. */
+  private address(rw: RwCommand): { lba: number; count: number } | null {
+    const f = this.files[0];
+    if (rw.lba48) {
+      const lba = (f.hobLbaHigh * 2 ** 40) + (f.hobLbaMid * 2 ** 32) + (f.hobLbaLow * 2 ** 24) + (f.lbaHigh << 16) + (f.lbaMid << 8) + f.lbaLow;
+      const count = (f.hobCount << 8) | f.count;
+      return { lba, count: count === 0 ? 65536 : count };
+    }
+    const count = f.count === 0 ? 256 : f.count;
+    if (this.device & DEV_LBA) {
+      return { lba: ((this.device & 0x0f) * 2 ** 24) + (f.lbaHigh << 16) + (f.lbaMid << 8) + f.lbaLow, count };
+    }
+    const g = this.geometry!;
+    const cylinder = (f.lbaHigh << 8) | f.lbaMid;
+    const head = this.device & 0x0f;
+    const sector = f.lbaLow;
+    if (sector < 1 || sector > g.sectors || head >= g.heads || cylinder >= g.cylinders) return null;
+    return { lba: (cylinder * g.heads + head) * g.sectors + sector - 1, count };
+  }
+
+  /** Writes the address after the last sector transferred back into the registers. */
+  private setAddress(lba: number, rw: RwCommand): void {
+    for (const f of this.files) {
+      if (rw.lba48) {
+        f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
+        f.hobLbaLow = Math.floor(lba / 2 ** 24) & 0xff; f.hobLbaMid = Math.floor(lba / 2 ** 32) & 0xff; f.hobLbaHigh = Math.floor(lba / 2 ** 40) & 0xff;
+      } else if (this.device & DEV_LBA) {
+        f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
+      } else {
+        const g = this.geometry!;
+        const cylinder = Math.floor(lba / (g.heads * g.sectors));
+        f.lbaLow = (lba % g.sectors) + 1; f.lbaMid = cylinder & 0xff; f.lbaHigh = (cylinder >> 8) & 0xff;
+      }
+      f.count = this.left & 0xff;
+      f.hobCount = (this.left >> 8) & 0xff;
+    }
+    if (!rw.lba48 && this.device & DEV_LBA) this.device = (this.device & 0xf0) | ((lba >>> 24) & 0x0f);
+    else if (!rw.lba48) {
+      const g = this.geometry!;
+      this.device = (this.device & 0xf0) | (Math.floor(lba / g.sectors) % g.heads);
+    }
+  }
+
+  private startReadWrite(rw: RwCommand): void {
+    if (rw.multiple && this.multipleSectors === 0) { this.abort(); return; }
+    const a = this.address(rw);
+    if (a === null || a.lba + a.count > this.disk!.sectors) { this.abort(); return; }
+    this.rw = rw;
+    this.lba = a.lba;
+    this.left = a.count;
+    this.blockSectors = rw.multiple ? this.multipleSectors : 1;
+    this.error = 0;
+    if (rw.write) this.startWriteBlock();
+    else this.loadReadBlock();
+  }
+
+  private loadReadBlock(): void {
+    const n = Math.min(this.left, this.blockSectors);
+    for (let i = 0; i < n; i++) this.disk!.read(this.lba + i, this.buffer, i * SECTOR_BYTES);
+    this.lba += n;
+    this.left -= n;
+    this.setAddress(this.lba, this.rw!);
+    this.startPioIn('read', n * SECTOR_BYTES);
+    this.raiseIrq();
+  }
+
+  private startWriteBlock(): void {
+    const n = Math.min(this.left, this.blockSectors);
+    this.transfer = 'write';
+    this.pos = 0;
+    this.end = n * SECTOR_BYTES;
+    this.status = ST_DRDY | ST_DSC | ST_DRQ;
+  }
+
+  private startPioIn(kind: Transfer, bytes: number): void {
+    this.transfer = kind;
+    this.pos = 0;
+    this.end = bytes;
+    this.status = ST_DRDY | ST_DSC | ST_DRQ;
+  }
+
+  /** The guest has taken or filled the whole buffer. */
+  private bufferDone(): void {
+    const kind = this.transfer;
+    this.transfer = 'none';
+    this.status = ST_DRDY | ST_DSC;
+    if (kind === 'read') {
+      if (this.left > 0) this.loadReadBlock();
+      else this.rw = null;
+    } else if (kind === 'write') {
+      const n = this.end / SECTOR_BYTES;
+      for (let i = 0; i < n; i++) this.disk!.write(this.lba + i, this.buffer, i * SECTOR_BYTES);
+      this.lba += n;
+      this.left -= n;
+      this.setAddress(this.lba, this.rw!);
+      if (this.left > 0) this.startWriteBlock();
+      else this.rw = null;
+      this.raiseIrq();
+    }
+  }
+
+  private complete(): void {
+    this.status = ST_DRDY | ST_DSC;
+    this.error = 0;
+    this.raiseIrq();
+  }
+
+  private abort(): void {
+    this.aborted++;
+    this.transfer = 'none';
+    this.rw = null;
+    this.status = ST_DRDY | ST_ERR;
+    this.error = ERR_ABRT;
+    this.raiseIrq();
+  }
+
+  // --- data port ----------------------------------------------------------------------------
+
+  private readData(size: AccessSize): number {
+    if (this.transfer !== 'identify' && this.transfer !== 'read') return 0;
+    let v = 0;
+    for (let i = 0; i < size; i++) v |= this.buffer[this.pos + i]! << (i * 8);
+    this.pos += size;
+    if (this.pos >= this.end) this.bufferDone();
+    return v >>> 0;
+  }
+
+  private writeData(size: AccessSize, value: number): void {
+    if (this.transfer !== 'write') return;
+    for (let i = 0; i < size; i++) this.buffer[this.pos + i] = (value >>> (i * 8)) & 0xff;
+    this.pos += size;
+    if (this.pos >= this.end) this.bufferDone();
+  }
+
+  /** `rep insw`/`insd`: copies as much of the buffer as the batch takes per call, block after block. */
+  readString(offset: number, size: AccessSize, count: number, data: Uint8Array): void {
+    let o = 0;
+    const total = count * size;
+    if (offset !== OFS_DATA || size === 1) {
+      for (let e = 0; e < count; e++) {
+        const v = this.read(offset, size);
+        for (let i = 0; i < size; i++) data[o++] = (v >>> (i * 8)) & 0xff;
+      }
+      return;
+    }
+    while (o < total) {
+      if (this.transfer !== 'identify' && this.transfer !== 'read') { data.fill(0, o, total); return; }
+      const n = Math.min(total - o, this.end - this.pos);
+      data.set(this.buffer.subarray(this.pos, this.pos + n), o);
+      o += n;
+      this.pos += n;
+      if (this.pos >= this.end) this.bufferDone();
+    }
+  }
+
+  /** `rep outsw`/`outsd`: fills the buffer per call, block after block. */
+  writeString(offset: number, size: AccessSize, count: number, data: Uint8Array): void {
+    let o = 0;
+    const total = count * size;
+    if (offset !== OFS_DATA || size === 1) {
+      for (let e = 0; e < count; e++) {
+        let v = 0;
+        for (let i = 0; i < size; i++) v |= data[o++]! << (i * 8);
+        this.write(offset, size, v >>> 0);
+      }
+      return;
+    }
+    while (o < total && this.transfer === 'write') {
+      const n = Math.min(total - o, this.end - this.pos);
+      this.buffer.set(data.subarray(o, o + n), this.pos);
+      o += n;
+      this.pos += n;
+      if (this.pos >= this.end) this.bufferDone();
+    }
+  }
+
+  // --- interrupt ----------------------------------------------------------------------------
+
+  private raiseIrq(): void {
+    // nIEN set: the drive does not assert INTRQ (it stays pending for nobody, as in QEMU).
+    if (this.control & CTL_NIEN) return;
+    this.interrupts++;
+    this.setIrq(true);
+  }
+
+  private setIrq(level: boolean): void {
+    if (level === this.irqLevel) {
+      // A new interrupt while the line is still up needs an edge for the edge-triggered PIC input.
+      if (!level) return;
+      this.irq14?.set(false);
+    }
+    this.irqLevel = level;
+    this.irq14?.set(level);
+  }
+
+  destroy(): void {
+    this.disk?.close();
+  }
+}
+
+/** The control block at 0x3f6: alternate status (read), device control (write). */
+export class AtaControl implements PioDevice {
+  readonly name = 'ata-ctl';
+  readonly implSizes: readonly AccessSize[] = [1];
+  constructor(private readonly channel: AtaChannel) {}
+  read(_offset: number, _size: AccessSize): number {
+    return this.channel.alternateStatus();
+  }
+  write(_offset: number, _size: AccessSize, value: number): void {
+    this.channel.writeControl(value & 0xff);
+  }
+}
