@@ -1,5 +1,6 @@
 import type { AccessSize } from '../types.js';
 import type { PioDevice } from '../bus/device.js';
+import { mask } from '../bus/little-endian.js';
 
 /**
  * PCI configuration mechanism #1: the 32-bit CONFIG_ADDRESS latch at 0xcf8 and the CONFIG_DATA
@@ -107,8 +108,8 @@ export class PciAddressPort implements PioDevice {
   readonly name = 'pci-conf';
   readonly implSizes: readonly AccessSize[] = [1, 2, 4];
   constructor(private readonly host: PciHost) {}
-  read(offset: number, _size: AccessSize): number {
-    return (this.host.address >>> (offset * 8)) >>> 0;
+  read(offset: number, size: AccessSize): number {
+    return mask(this.host.address >>> (offset * 8), size);
   }
   write(offset: number, size: AccessSize, value: number): void {
     if (offset === 0 && size === 4) this.host.address = value >>> 0;
@@ -152,7 +153,7 @@ export class PciHost {
 
   readData(offset: number, size: AccessSize): number {
     const f = this.selected();
-    if (f === null) return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+    if (f === null) return mask(0xffffffff, size);
     const reg = (this.address & 0xfc) + offset;
     let v = 0;
     for (let i = 0; i < size; i++) v |= f.readByte((reg + i) & 0xff) << (i * 8);
