@@ -17,8 +17,10 @@ import { guessGeometry, identifyBlock, MAX_MULTIPLE_SECTORS, type Geometry } fro
  *  - a read raises IRQ 14 with DRQ set for each block (a sector, or the multiple size); a write
  *    starts with DRQ and no interrupt, and raises IRQ 14 after each block it took in; after the
  *    last block the status is DRDY|DSC. The address and count registers advance per block.
- *  - a bad request (address past the end, count or CHS out of range, READ/WRITE MULTIPLE before
- *    SET MULTIPLE MODE, an unknown command) ends with ERR and ABRT and IRQ 14;
+ *  - a bad request ends with ERR and ABRT and IRQ 14: an unknown command, READ/WRITE MULTIPLE
+ *    before SET MULTIPLE MODE, a bad multiple size, and a block past the end of the disk (checked
+ *    block by block, so the blocks before it are transferred first, as QEMU's drive does);
+ *  - while BSY or DRQ is set, writes to the task file and new commands are ignored;
  *  - reading the status register acknowledges IRQ 14; the alternate status does not; nIEN in
  *    the device control register keeps IRQ 14 from being raised; SRST resets the channel.
  * The data port moves 2 or 4 bytes per access, and a whole INS/OUTS batch per call (a 512-byte
@@ -202,6 +204,7 @@ export class AtaChannel implements PioDevice {
   }
 
   private writeRegister(offset: number, value: number): void {
+    if (offset !== OFS_STATUS_COMMAND && this.busy()) return;
     for (const f of this.files) {
       switch (offset) {
         case OFS_ERROR_FEATURES: f.features = value; break;
@@ -232,9 +235,16 @@ export class AtaChannel implements PioDevice {
 
   // --- commands ---------------------------------------------------------------------------
 
+  /** The selected device is busy or mid-transfer: the host may not write the task file (ATA), and writes are ignored (as QEMU does). */
+  private busy(): boolean {
+    return !this.absent() && (this.status & (ST_BSY | ST_DRQ)) !== 0;
+  }
+
   private command(cmd: number): void {
     // Commands to the absent device 1 are not seen by anyone (EXECUTE DIAGNOSTIC is for both).
     if (this.absent() && !(cmd === CMD_DIAGNOSTIC && this.disk !== null)) return;
+    // A command written while BSY or DRQ is set is ignored.
+    if (this.busy()) return;
     this.commands++;
     this.transfer = 'none';
     const rw = RW_COMMANDS.get(cmd);
@@ -265,8 +275,8 @@ export class AtaChannel implements PioDevice {
     this.abort();
   }
 
-  /** The starting LBA and sector count the registers give for `rw`, or null for a bad CHS address. */
-  private address(rw: RwCommand): { lba: number; count: number } | null {
+  /** The starting LBA (possibly out of range) and sector count the registers give for `rw`. */
+  private address(rw: RwCommand): { lba: number; count: number } {
     const f = this.files[0];
     if (rw.lba48) {
       const lba = (f.hobLbaHigh * 2 ** 40) + (f.hobLbaMid * 2 ** 32) + (f.hobLbaLow * 2 ** 24) + (f.lbaHigh << 16) + (f.lbaMid << 8) + f.lbaLow;
@@ -277,17 +287,17 @@ export class AtaChannel implements PioDevice {
     if (this.device & DEV_LBA) {
       return { lba: ((this.device & 0x0f) * 2 ** 24) + (f.lbaHigh << 16) + (f.lbaMid << 8) + f.lbaLow, count };
     }
+    // CHS as QEMU computes it: no check of the fields themselves; a sector number of 0 gives
+    // LBA -1, which the per-block range check refuses.
     const g = this.geometry!;
     const cylinder = (f.lbaHigh << 8) | f.lbaMid;
-    const head = this.device & 0x0f;
-    const sector = f.lbaLow;
-    if (sector < 1 || sector > g.sectors || head >= g.heads || cylinder >= g.cylinders) return null;
-    return { lba: (cylinder * g.heads + head) * g.sectors + sector - 1, count };
+    return { lba: (cylinder * g.heads + (this.device & 0x0f)) * g.sectors + f.lbaLow - 1, count };
   }
 
-  /** Writes the address after the last sector transferred back into the registers. */
+  /** Writes the address after the last sector transferred back into the disk's registers (device 1's copy keeps what was written). */
   private setAddress(lba: number, rw: RwCommand): void {
-    for (const f of this.files) {
+    {
+      const f = this.files[0];
       if (rw.lba48) {
         f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
         f.hobLbaLow = Math.floor(lba / 2 ** 24) & 0xff; f.hobLbaMid = Math.floor(lba / 2 ** 32) & 0xff; f.hobLbaHigh = Math.floor(lba / 2 ** 40) & 0xff;
@@ -311,7 +321,6 @@ export class AtaChannel implements PioDevice {
   private startReadWrite(rw: RwCommand): void {
     if (rw.multiple && this.multipleSectors === 0) { this.abort(); return; }
     const a = this.address(rw);
-    if (a === null || a.lba + a.count > this.disk!.sectors) { this.abort(); return; }
     this.rw = rw;
     this.lba = a.lba;
     this.left = a.count;
@@ -321,8 +330,14 @@ export class AtaChannel implements PioDevice {
     else this.loadReadBlock();
   }
 
+  /** Whether sectors [lba, lba + n) exist; checked per block, so a request running past the end transfers its good blocks first (as QEMU's drive does). */
+  private inRange(lba: number, n: number): boolean {
+    return lba >= 0 && lba + n <= this.disk!.sectors;
+  }
+
   private loadReadBlock(): void {
     const n = Math.min(this.left, this.blockSectors);
+    if (!this.inRange(this.lba, n)) { this.abort(); return; }
     for (let i = 0; i < n; i++) this.disk!.read(this.lba + i, this.buffer, i * SECTOR_BYTES);
     this.lba += n;
     this.left -= n;
@@ -356,6 +371,7 @@ export class AtaChannel implements PioDevice {
       else this.rw = null;
     } else if (kind === 'write') {
       const n = this.end / SECTOR_BYTES;
+      if (!this.inRange(this.lba, n)) { this.abort(); return; }
       for (let i = 0; i < n; i++) this.disk!.write(this.lba + i, this.buffer, i * SECTOR_BYTES);
       this.lba += n;
       this.left -= n;

@@ -7,8 +7,9 @@ import type { IrqLine } from './interrupts.js';
  * a keyboard that answers its commands but never types, and no mouse traffic. Modelled on the
  * 8042 as PC firmware drives it (and QEMU's hw/input/pckbd.c, for reset values):
  *  - status: OBF (bit 0) while a byte waits in the output buffer, SYS (bit 2) after the
- *    self-test, CMD (bit 3) when the last write went to 0x64, unlocked (bit 4), AUX (bit 5)
- *    when the waiting byte came from the mouse side;
+ *    self-test (or as the command byte sets it), bit 3 always 1 (the real part clears it when the
+ *    last write went to 0x60; QEMU keeps it set and so do we, so traces agree), unlocked (bit 4),
+ *    AUX (bit 5) when the waiting byte came from the mouse side;
  *  - commands: 0x20 read / 0x60 write the command byte, 0xA7/0xA8 mouse off/on, 0xA9 and 0xAB
  *    interface tests (0x00), 0xAA self-test (0x55), 0xAD/0xAE keyboard off/on, 0xC0 input port,
  *    0xD0 read / 0xD1 write the output port, 0xD2/0xD3 echo a byte as if from keyboard/mouse,
@@ -136,13 +137,8 @@ export class I8042 {
 
   write(offset: number, _size: AccessSize, value: number): void {
     value &= 0xff;
-    if (offset === OFS_I8042_COMMAND) {
-      this.status |= STAT_CMD;
-      this.command(value);
-    } else if (offset === OFS_I8042_DATA) {
-      this.status &= ~STAT_CMD;
-      this.data(value);
-    }
+    if (offset === OFS_I8042_COMMAND) this.command(value);
+    else if (offset === OFS_I8042_DATA) this.data(value);
   }
 
   private command(cmd: number): void {

@@ -68,12 +68,11 @@ export class PciFunction {
     this.config[offset + 1] = (v >> 8) & 0xff;
   }
 
-  /** An I/O BAR of `size` bytes: writable address bits above the size, bit 0 reads 1. */
+  /** An I/O BAR of `size` bytes: writable address bits above the size (32 of them, as QEMU's), bit 0 reads 1. */
   ioBar(offset: number, size: number): this {
-    const mask = ~(size - 1) & 0xfffc;
+    const mask = (~(size - 1) & 0xfffffffc) >>> 0;
     this.config[offset] = 0x01;
-    this.writable[offset] = mask & 0xff;
-    this.writable[offset + 1] = (mask >> 8) & 0xff;
+    for (let i = 0; i < 4; i++) this.writable[offset + i] = (mask >>> (i * 8)) & 0xff;
     return this;
   }
 

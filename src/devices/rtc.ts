@@ -12,8 +12,9 @@ import type { IrqLine } from './interrupts.js';
  * form (bit 1), and set by writing the clock registers (best inside a SET window: register B
  * bit 7 freezes the registers, and clearing it restarts the second from zero). Register A's UIP
  * bit is set during the last 244 us of every second while the clock runs. Register C collects
- * the periodic (PF), alarm (AF) and update-ended (UF) flags with IRQF, and reading it clears them
- * and lowers IRQ 8. The periodic rate comes from register A's low bits (32.768 kHz divider).
+ * the periodic (PF, only while PIE is set, as in QEMU), alarm (AF) and update-ended (UF) flags
+ * with IRQF, and reading it clears them and lowers IRQ 8. The periodic rate comes from register
+ * A's low bits (32.768 kHz divider), counted from the moment the rate or PIE last changed.
  * Like the PIT, the flags are brought up to date on every access and on tick(now) (src/devices/machine.ts).
  */
 
@@ -192,7 +193,9 @@ export class CmosRtc implements PioDevice {
   tick(now: bigint = this.nowNs()): void {
     let flags = 0;
     const period = this.periodNs();
-    if (period > 0n) {
+    // PF only while PIE is set: QEMU runs its periodic timer only then (the MC146818 datasheet
+    // sets PF regardless); following QEMU keeps register C's reads equal in traces.
+    if (period > 0n && this.ram[REG_B]! & B_PIE) {
       const periods = (now - this.periodAnchorNs) / period;
       if (periods > this.periodsSeen) { this.periodsSeen = periods; flags |= C_PF; }
     }
@@ -275,6 +278,7 @@ export class CmosRtc implements PioDevice {
       case REG_B: {
         const old = this.ram[REG_B]!;
         const wasRunning = this.running();
+        if ((old ^ value) & B_PIE) { this.periodAnchorNs = now; this.periodsSeen = 0n; }
         const s = this.seconds(now);
         // SET clears UIE (MC146818 datasheet).
         if (value & B_SET) value &= ~B_UIE;

@@ -144,7 +144,12 @@ describe('ATA PIO disk', () => {
   it('aborts bad requests with ERR and ABRT and IRQ 14: past the end, unknown command, multiple size, CHS sector 0', () => {
     const { ata } = channel();
     lba28(ata, 63, 2, 0x20);
-    expect([ata.read(7, 1), ata.read(1, 1)]).toEqual([0x41, 0x04]);
+    // The last sector exists: it is transferred, then the next block aborts.
+    expect(ata.read(7, 1)).toBe(0x58);
+    ata.write(7, 1, 0x55); // ignored while DRQ is set
+    ata.write(2, 1, 0x77); // so is the task file
+    expect(Buffer.from(insw(ata, 256))).toEqual(original.subarray(63 * 512));
+    expect([ata.read(7, 1), ata.read(1, 1), ata.read(2, 1)]).toEqual([0x41, 0x04, 1]);
     ata.write(7, 1, 0x55);
     expect([ata.read(7, 1), ata.read(1, 1)]).toEqual([0x41, 0x04]);
     ata.write(2, 1, 3);
@@ -157,7 +162,7 @@ describe('ATA PIO disk', () => {
     ata.write(2, 1, 1); ata.write(3, 1, 0); ata.write(6, 1, 0xa0); ata.write(7, 1, 0x20);
     expect(ata.read(7, 1)).toBe(0x41);
     expect(ata.aborted).toBe(5);
-    expect(ata.interrupts).toBe(6); // the five aborts and SET MULTIPLE MODE 0
+    expect(ata.interrupts).toBe(7); // the five aborts, the good sector and SET MULTIPLE MODE 0
     ata.destroy();
   });
 

@@ -34,7 +34,7 @@ describe('i8042', () => {
     expect(k.read(CMD, 1) & 0x04).toBe(0x04);
     k.write(CMD, 1, 0x60);
     k.write(DATA, 1, 0x45);
-    expect(k.read(CMD, 1) & 0x08).toBe(0); // last write was data
+    expect(k.read(CMD, 1) & 0x08).toBe(0x08); // bit 3 stays set, as in QEMU
     k.write(CMD, 1, 0x20);
     expect(k.read(DATA, 1)).toBe(0x45);
   });
@@ -124,7 +124,7 @@ describe('PCI configuration mechanism #1', () => {
     expect(h.dataPort.read(0, 4)).toBe(0x70108086);
     cfg(h, 0, 1, 1, 0x20);
     h.dataPort.write(0, 4, 0xffffffff);
-    expect(h.dataPort.read(0, 4)).toBe(0x0000fff1);
+    expect(h.dataPort.read(0, 4)).toBe(0xfffffff1);
     h.dataPort.write(0, 4, 0xc040);
     expect(h.dataPort.read(0, 4)).toBe(0xc041);
     cfg(h, 0, 1, 1, 0x3c);
