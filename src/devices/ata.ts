@@ -296,27 +296,23 @@ export class AtaChannel implements PioDevice {
 
   /** Writes the address after the last sector transferred back into the disk's registers (device 1's copy keeps what was written). */
   private setAddress(lba: number, rw: RwCommand): void {
-    {
-      const f = this.files[0];
-      if (rw.lba48) {
-        f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
-        f.hobLbaLow = Math.floor(lba / 2 ** 24) & 0xff; f.hobLbaMid = Math.floor(lba / 2 ** 32) & 0xff; f.hobLbaHigh = Math.floor(lba / 2 ** 40) & 0xff;
-      } else if (this.device & DEV_LBA) {
-        f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
-      } else {
-        const g = this.geometry!;
-        const cylinder = Math.floor(lba / (g.heads * g.sectors));
-        f.lbaLow = (lba % g.sectors) + 1; f.lbaMid = cylinder & 0xff; f.lbaHigh = (cylinder >> 8) & 0xff;
-      }
-      f.count = this.left & 0xff;
-      f.hobCount = (this.left >> 8) & 0xff;
-    }
-    if (!rw.lba48 && this.device & DEV_LBA) this.device = (this.device & 0xf0) | ((lba >>> 24) & 0x0f);
-    else if (!rw.lba48) {
+    const f = this.files[0];
+    f.count = this.left & 0xff;
+    f.hobCount = (this.left >> 8) & 0xff;
+    if (rw.lba48) {
+      f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
+      f.hobLbaLow = Math.floor(lba / 2 ** 24) & 0xff; f.hobLbaMid = Math.floor(lba / 2 ** 32) & 0xff; f.hobLbaHigh = Math.floor(lba / 2 ** 40) & 0xff;
+    } else if (this.device & DEV_LBA) {
+      f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
+      this.device = (this.device & 0xf0) | ((lba >>> 24) & 0x0f);
+    } else {
       const g = this.geometry!;
+      const cylinder = Math.floor(lba / (g.heads * g.sectors));
+      f.lbaLow = (lba % g.sectors) + 1; f.lbaMid = cylinder & 0xff; f.lbaHigh = (cylinder >> 8) & 0xff;
       this.device = (this.device & 0xf0) | (Math.floor(lba / g.sectors) % g.heads);
     }
   }
+
 
   private startReadWrite(rw: RwCommand): void {
     if (rw.multiple && this.multipleSectors === 0) { this.abort(); return; }
