@@ -91,7 +91,12 @@ export type VmOutcome =
   | { kind: 'timeout'; timeoutMs: number }
   | { kind: 'host-failure'; message: string }
   /** The embedder stopped the run (VmHandle.stop), e.g. the CLI when an output failed. */
-  | { kind: 'stopped'; reason: string };
+  | { kind: 'stopped'; reason: string }
+  /**
+   * The guest asked for a machine reset (`source`: how, e.g. the i8042's 0xFE pulse). piosim does
+   * not reset a VM (yet), so the run ends with this outcome instead.
+   */
+  | { kind: 'reset-requested'; source: string };
 
 export interface LatencySummary {
   /**

@@ -35,8 +35,6 @@ export const SLICE_INSTRUCTIONS = 4096;
  * this tick makes interrupts happen while the guest does not touch them.
  */
 export const DEVICE_TICK_MS = 1;
-/** What the run ends with when the guest asks for a machine reset (the i8042's 0xFE pulse). */
-export const RESET_REQUEST_REASON = 'the guest requested a machine reset (i8042 pulse or output-port write with bit 0 clear); piosim does not reset a VM, so the run ends here';
 /** After a stop, how long vCPUs get to leave before their worker threads are terminated. */
 export const STOP_GRACE_MS = 1000;
 /** How often start-up looks whether every vCPU has entered its guest (the watchdog starts then). */
@@ -93,7 +91,7 @@ export class Vm {
       serialWrite: (byte) => this.serial.write(byte),
       requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
       nowNs: () => process.hrtime.bigint(),
-      requestReset: () => this.decide({ kind: 'stopped', reason: RESET_REQUEST_REASON }),
+      requestReset: () => this.decide({ kind: 'reset-requested', source: 'i8042 reset line (command 0xFE, or an output-port write with bit 0 clear)' }),
     };
     try {
       this.machine = createDefaultDevices(host, { memory: this.memories.bus, vcpus: o.vcpus }, {

@@ -41,7 +41,7 @@ export interface DeviceContext {
   irq(irq: number): IrqLine;
   /**
    * The guest asked for a machine reset (the i8042's 0xFE pulse). The VM decides what happens
-   * (src/vm.ts: the run ends with outcome 'stopped', saying so, until VM reset exists).
+   * (src/vm.ts: the run ends with outcome 'reset-requested' until VM reset exists).
    */
   requestReset(): void;
 }

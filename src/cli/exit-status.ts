@@ -20,6 +20,11 @@ export const STATUS_HOST_FAILURE = 8;
  * run is fine but its trace is truncated" from a broken host; the report names the output.
  */
 export const STATUS_OUTPUT_FAILURE = 10;
+/**
+ * The guest asked for a machine reset (the i8042's 0xFE pulse) and piosim, which does not reset a
+ * VM, ended the run there: the guest neither halted nor chose an exit value.
+ */
+export const STATUS_RESET_REQUESTED = 12;
 /** Ctrl-C during a run: 128 + SIGINT, as shells report it (src/cli/run-command.ts). */
 export const STATUS_INTERRUPTED = 130;
 
@@ -51,6 +56,8 @@ export function exitStatusForOutcome(outcome: VmOutcome, options: StatusOptions 
     // The CLI stops a run only when an output fails (src/cli/outputs.ts).
     case 'stopped':
       return STATUS_OUTPUT_FAILURE;
+    case 'reset-requested':
+      return STATUS_RESET_REQUESTED;
   }
 }
 

@@ -13,6 +13,7 @@ describe('exit statuses (one mapping)', () => {
     expect(exitStatusForOutcome({ kind: 'guest-fault', vcpu: 1, cs: 0, ip: 0x7c00, bytes: [0x0f, 0x0b], message: 'x', vector: 6 })).toBe(4);
     expect(exitStatusForOutcome({ kind: 'timeout', timeoutMs: 10 })).toBe(6);
     expect(exitStatusForOutcome({ kind: 'host-failure', message: 'x' })).toBe(8);
+    expect(exitStatusForOutcome({ kind: 'reset-requested', source: 'i8042' })).toBe(12);
   });
 
   it('keeps QEMU\'s (V << 1) | 1 cut to the 8 bits a shell sees', () => {

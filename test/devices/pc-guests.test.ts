@@ -165,3 +165,11 @@ describe.skipIf(missing !== undefined)('PC device guests: piosim vs QEMU', () =>
 describe.skipIf(missing === undefined)('PC device guests vs QEMU (tools missing)', () => {
   it.skip(`skipped: ${missing ?? ''}`, () => {});
 });
+
+describe('machine reset request', () => {
+  it('ends the run with outcome reset-requested when the guest pulses the i8042 reset line', async () => {
+    const r = await runGuest(loadGuest('devices/kbc-reset.bin'));
+    expect(r.result.outcome).toEqual({ kind: 'reset-requested', source: expect.stringMatching(/i8042/) as unknown as string });
+    expect(r.result.post.last).toBe(0x01);
+  });
+});
