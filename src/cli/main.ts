@@ -38,7 +38,11 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--string-batch <mode>', 'INS/OUTS elements per exit: page, kvm or 1 (default page)')
     .option('--timeout <seconds>', 'watchdog: stop the VM after SECONDS (exit status 6); 0 = none (default)')
     .option('--memory <size>', 'guest RAM, e.g. 1M, 640K, 16M (default 1M)')
-    .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for');
+    .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for')
+    .option('--disk <file>', 'disk image for the ATA disk at 0x1f0 (never modified without --disk-writeback)')
+    .option('--disk-writeback', 'write the guest\'s disk writes to the image file (default: an in-memory overlay)')
+    .option('--serial-in <file>', 'bytes COM1 (0x3f8) receives')
+    .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)');
 }
 
 function rawOptions(opts: OptionValues): RawRunOptions {

@@ -1,5 +1,6 @@
 import { PiosimError } from '../errors.js';
 import { quoteArg } from './quote.js';
+import { checkDiskImage, parseRtcBase, readSerialIn } from './machine-options.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
 import { MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
 
@@ -16,6 +17,10 @@ export interface RawRunOptions {
   memory?: string;
   /** A flag: commander gives true when present. */
   stopOnException?: boolean;
+  disk?: string;
+  diskWriteback?: boolean;
+  serialIn?: string;
+  rtcBase?: string;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -37,6 +42,12 @@ export interface RunConfig {
   /** Stop at every CPU exception, even one with a guest handler. */
   stopOnException: boolean;
   outputs: OutputPaths;
+  /** The ATA disk image and whether writes reach it (src/cli/machine-options.ts). */
+  disk: string | null;
+  diskWriteback: boolean;
+  /** What COM1 receives, read from --serial-in before the run. */
+  serialIn: Uint8Array | null;
+  rtcBaseMs: number | null;
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -134,5 +145,16 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     memoryBytes: raw.memory === undefined ? CLI_DEFAULTS.memoryBytes : parseMemory(raw.memory),
     stopOnException: raw.stopOnException === true,
     outputs,
+    ...machineOptions(raw),
+  };
+}
+
+function machineOptions(raw: RawRunOptions): Pick<RunConfig, 'disk' | 'diskWriteback' | 'serialIn' | 'rtcBaseMs'> {
+  if (raw.diskWriteback === true && raw.disk === undefined) throw bad('--disk-writeback needs --disk FILE');
+  return {
+    disk: raw.disk === undefined ? null : checkDiskImage(raw.disk),
+    diskWriteback: raw.diskWriteback === true,
+    serialIn: raw.serialIn === undefined ? null : readSerialIn(raw.serialIn),
+    rtcBaseMs: raw.rtcBase === undefined ? null : parseRtcBase(raw.rtcBase),
   };
 }

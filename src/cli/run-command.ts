@@ -51,6 +51,9 @@ export async function runGuest(req: RunRequest): Promise<number> {
       onStart: (vm) => outputs.attach(vm),
     };
     if (config.timeoutMs > 0) options.timeoutMs = config.timeoutMs;
+    if (config.disk !== null) { options.disk = config.disk; options.diskWriteback = config.diskWriteback; }
+    if (config.serialIn !== null) options.serialIn = config.serialIn;
+    if (config.rtcBaseMs !== null) options.rtcBaseMs = config.rtcBaseMs;
     const trace = files.trace;
     if (trace) options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
     const exitTrace = files.exitTrace;

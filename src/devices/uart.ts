@@ -9,8 +9,9 @@ import type { IrqLine } from './interrupts.js';
  *  - Transmit: a THR write goes to the serial sink at once (the line is infinitely fast), so
  *    the transmitter is always empty again when the guest looks (LSR THRE|TEMT).
  *  - Receive: bytes from a source (receive(), fed by the VM's serialIn option) enter RBR, or
- *    the 16-byte receive FIFO when FCR enables it, as fast as there is room (no overrun from the
- *    source; loopback can overrun, setting LSR OE). Data ready interrupts honour the FIFO trigger
+ *    the 16-byte receive FIFO when FCR enables it, one character time apart at the programmed
+ *    rate, and only while there is room (no overrun from the source; loopback can overrun,
+ *    setting LSR OE). Data ready interrupts honour the FIFO trigger
  *    level (1, 4, 8, 14); a FIFO holding bytes below the level for four character times raises
  *    the character timeout interrupt (brought up to date on each access and on tick(now)).
  *  - IIR reports the highest-priority cause: line status (OE), received data or timeout, THR
@@ -126,6 +127,12 @@ export class Uart16550 implements PioDevice {
   private timeoutPending = false;
   /** Clock time of the last receive FIFO activity (a byte in or out). */
   private rxActivityNs = 0n;
+  /** When the line can deliver the next source byte (one character time after the last). */
+  private lineFreeAtNs = 0n;
+  /** No clock given: source bytes arrive as soon as there is room. */
+  private readonly paced: boolean;
+  /** The source delivers only once the guest has touched the UART (see receive()). */
+  private lineStarted = false;
   private irqLevel = false;
   private readonly irq: IrqLine | null;
   private readonly nowNs: () => bigint;
@@ -133,6 +140,7 @@ export class Uart16550 implements PioDevice {
   constructor(private readonly serialWrite: (byte: number) => void, options: UartOptions = {}) {
     this.irq = options.irq ?? null;
     this.nowNs = options.nowNs ?? (() => 0n);
+    this.paced = options.nowNs !== undefined;
     this.name = options.name ?? 'uart';
   }
 
@@ -152,12 +160,33 @@ export class Uart16550 implements PioDevice {
     this.update();
   }
 
-  /** Queues bytes on the receive line (the serial input source). */
+  /**
+   * Queues bytes on the receive line (the serial input source). With a clock they arrive one
+   * character time apart at the programmed divisor and frame, starting one character time after
+   * the guest first touched the UART (a terminal that starts sending once the port is opened), so
+   * that a driver setting up the UART, FIFO reset included, loses nothing. Without a clock they
+   * arrive as soon as there is room.
+   */
   receive(bytes: Uint8Array | string): void {
     const data = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+    if (this.input.length === 0 && this.lineStarted) this.startLine();
     for (const b of data) this.input.push(b);
     this.pull();
     this.update();
+  }
+
+  /** The next source byte arrives one character time from now (or later, if the line is busy). */
+  private startLine(): void {
+    if (!this.paced) return;
+    const firstAt = this.nowNs() + this.charTimeNs();
+    if (firstAt > this.lineFreeAtNs) this.lineFreeAtNs = firstAt;
+  }
+
+  /** The guest's first access starts the line. */
+  private touch(): void {
+    if (this.lineStarted) return;
+    this.lineStarted = true;
+    this.startLine();
   }
 
   /** Bytes queued on the line and not yet received. */
@@ -166,6 +195,7 @@ export class Uart16550 implements PioDevice {
   }
 
   read(offset: number, _size: AccessSize): number {
+    this.touch();
     this.tick();
     switch (offset) {
       case OFS_RBR_THR: {
@@ -213,6 +243,7 @@ export class Uart16550 implements PioDevice {
 
   write(offset: number, _size: AccessSize, value: number): void {
     value &= 0xff;
+    this.touch();
     switch (offset) {
       case OFS_RBR_THR:
         if (this.lcr & LCR_DLAB) {
@@ -260,8 +291,9 @@ export class Uart16550 implements PioDevice {
     for (let i = 0; i < count; i++) this.write(offset, size, data[i]!);
   }
 
-  /** The receive FIFO's character timeout (see the class comment). */
+  /** Source bytes due by now, and the receive FIFO's character timeout (see the class comment). */
   tick(now: bigint = this.nowNs()): void {
+    if (this.input.length > 0) { this.pull(); this.update(); }
     if (this.timeoutPending || !(this.fcr & FCR_FIFO_ENABLE) || this.rxFifo.length === 0) return;
     if (now - this.rxActivityNs >= 4n * this.charTimeNs()) {
       this.timeoutPending = true;
@@ -323,13 +355,22 @@ export class Uart16550 implements PioDevice {
     this.lsr |= LSR_DR;
   }
 
-  /** Moves bytes from the source into the receiver while it has room (never overrunning it). */
+  /**
+   * Moves the source bytes that are due into the receiver while it has room (never overrunning
+   * it: the source waits, like a line with flow control).
+   */
   private pull(): void {
-    if (this.mcr & MCR_LOOP) return;
+    if (this.mcr & MCR_LOOP || this.input.length === 0) return;
+    if (this.paced && !this.lineStarted) return;
+    const now = this.paced ? this.nowNs() : 0n;
+    const charTime = this.paced ? this.charTimeNs() : 0n;
     while (this.input.length > 0) {
       const room = this.fcr & FCR_FIFO_ENABLE ? this.rxFifo.length < UART_FIFO_BYTES : (this.lsr & LSR_DR) === 0;
-      if (!room) return;
+      if (!room || now < this.lineFreeAtNs) return;
       this.deliver(this.input.shift()!);
+      // Bytes keep arriving a character apart; those that came while there was no room were
+      // held back (flow control) and enter as soon as there is.
+      this.lineFreeAtNs += charTime;
     }
   }
 

@@ -19,20 +19,26 @@ function uart(): { dev: Uart16550; pic: PicPair; out: number[]; at: (ns: bigint)
 
 describe('16550A receive, FIFOs and interrupts', () => {
   it('receives from the source into RBR one byte at a time without FIFOs, never overrunning', () => {
-    const { dev } = uart();
+    const { dev, at } = uart();
     dev.receive('abc');
+    expect(dev.read(OFS_LSR, 1)).toBe(0x60); // the first byte takes a character time (9600 8N1: ~1.04 ms)
+    at(1_100_000n);
     expect(dev.read(OFS_LSR, 1)).toBe(0x61);
-    const got: number[] = [];
+    const got: number[] = [dev.read(OFS_RBR_THR, 1)];
+    expect(dev.read(OFS_LSR, 1)).toBe(0x60); // the next one is still on the line
+    at(10_000_000n);
     while (dev.read(OFS_LSR, 1) & 1) got.push(dev.read(OFS_RBR_THR, 1));
     expect(Buffer.from(got).toString()).toBe('abc');
     expect(dev.read(OFS_LSR, 1)).toBe(0x60);
   });
 
   it('fills the 16-byte FIFO from the source and refills it as the guest reads', () => {
-    const { dev } = uart();
+    const { dev, at } = uart();
     dev.write(OFS_IIR_FCR, 1, 0x07);
     const text = 'The quick brown fox jumps over the lazy dog';
     dev.receive(text);
+    at(1_000_000_000n);
+    dev.tick();
     expect(dev.pendingInput).toBe(text.length - 16);
     const got: number[] = [];
     while (dev.read(OFS_LSR, 1) & 1) got.push(dev.read(OFS_RBR_THR, 1));
@@ -44,16 +50,20 @@ describe('16550A receive, FIFOs and interrupts', () => {
     dev.write(OFS_IIR_FCR, 1, 0x81); // FIFO on, trigger 8
     dev.write(OFS_IER, 1, 0x01);
     dev.receive('12345');
+    // 9600 baud, 8N1: ~1.04 ms a character; the fifth arrives at ~5.2 ms.
+    at(5_300_000n);
+    dev.tick();
     expect(dev.read(OFS_IIR_FCR, 1)).toBe(0xc1);
     expect(pic.intrPending()).toBe(false);
-    // 9600 baud, 8N1: ~1.04 ms a character; four of them, then the timeout.
-    at(4_200_000n);
+    // Four character times with no FIFO activity: the timeout.
+    at(9_500_000n);
     dev.tick();
     expect(dev.read(OFS_IIR_FCR, 1)).toBe(0xcc);
     expect(pic.acknowledge()).toBe(0x0c);
     dev.read(OFS_RBR_THR, 1);
     expect(dev.read(OFS_IIR_FCR, 1)).toBe(0xc1); // a read clears the timeout
     dev.receive('6789');
+    at(20_000_000n);
     expect(dev.read(OFS_IIR_FCR, 1)).toBe(0xc4); // 8 bytes: trigger level
   });
 
@@ -79,9 +89,10 @@ describe('16550A receive, FIFOs and interrupts', () => {
   });
 
   it('keeps source bytes out during loopback and lets them in after it', () => {
-    const { dev, out } = uart();
+    const { dev, out, at } = uart();
     dev.write(OFS_MCR, 1, 0x10);
     dev.receive('x');
+    at(5_000_000n);
     expect(dev.read(OFS_LSR, 1) & 1).toBe(0);
     dev.write(OFS_MCR, 1, 0x08);
     expect(dev.read(OFS_RBR_THR, 1)).toBe(0x78);
