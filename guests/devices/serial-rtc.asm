@@ -1,4 +1,4 @@
-; Sets COM1 up first (its line starts delivering once the guest touches it), reads the RTC's
+; Sets COM1 up first (its line starts delivering once the guest looks for input), reads the RTC's
 ; date the way firmware does (wait for UIP to clear, then the BCD registers; then
 ; the hour again in 12-hour form), prints it, and echoes what COM1 receives with letter case
 ; swapped until a '.' arrives: COM1 at 115200 8N1 with its FIFOs on, polling LSR.DR. For

@@ -81,7 +81,7 @@ const QUEUE_LIMIT = 16;
 /** One of the controller's two ports as a bus device (0x60 and 0x64 are not adjacent: 0x61 is the speaker's). */
 export class I8042Port implements PioDevice {
   readonly implSizes: readonly AccessSize[] = [1];
-  constructor(readonly name: string, private readonly controller: I8042, private readonly offset: number) {}
+  constructor(readonly name: string, readonly controller: I8042, private readonly offset: number) {}
   read(_offset: number, size: AccessSize): number {
     return this.controller.read(this.offset, size);
   }

@@ -1,20 +1,25 @@
 import { IoBus, type IoBusOptions } from '../bus/io-bus.js';
-import { BUILTIN_IN_VCPU_MODULES, PORT_PM_TIMER } from './in-vcpu/index.js';
+import { BUILTIN_IN_VCPU_MODULES } from './in-vcpu/index.js';
 import type { DeviceContext } from '../bus/device.js';
-import { AtaChannel, AtaControl, ATA_CONTROL_PORTS, ATA_PORTS } from './ata.js';
-import { DebugExit, DEBUG_EXIT_PORTS } from './debug-exit.js';
+import { AtaChannel, AtaControl } from './ata.js';
+import { PiosimError } from '../errors.js';
+import { planMachine, type DeviceSpec, type PlacedDevice } from './machine-spec.js';
+import type { IrqLine } from './interrupts.js';
+import type { PioDevice } from '../bus/device.js';
+import { DebugExit } from './debug-exit.js';
 import { DiskImage } from './disk-image.js';
-import { I8042, I8042_PORT_LENGTH } from './i8042.js';
-import { PciHost, PCI_ADDRESS_PORTS, PCI_DATA_PORTS } from './pci.js';
-import { ELCR_PORTS, PicPair, PIC_PORTS } from './pic.js';
-import { Pit8254, PIT_PORTS, SpeakerPort, SPEAKER_PORTS } from './pit.js';
-import { PostPort, POST_PORTS } from './post.js';
-import { CmosRtc, RTC_PORTS } from './rtc.js';
-import { TestDevice, TESTDEV_PORTS } from './test-device.js';
-import { Uart16550, UART_PORTS } from './uart.js';
+import { I8042, type I8042Port } from './i8042.js';
+import { PciHost, type PciAddressPort } from './pci.js';
+import { PicPair } from './pic.js';
+import { Pit8254, SpeakerPort } from './pit.js';
+import { PostPort } from './post.js';
+import { CmosRtc } from './rtc.js';
+import { TestDevice } from './test-device.js';
+import { Uart16550 } from './uart.js';
 
 export type { DeviceContext, PioDevice } from '../bus/device.js';
 export type { InterruptController, IrqLine } from './interrupts.js';
+export { DEVICE_TYPES, parseDeviceSpec, planMachine, type DeviceSpec } from './machine-spec.js';
 export { AtaChannel, CmosRtc, DebugExit, DiskImage, I8042, PciHost, PicPair, Pit8254, PostPort, SpeakerPort, TestDevice, Uart16550 };
 
 /** Base ports of the default devices (the port map below). */
@@ -58,6 +63,10 @@ export interface MachineOptions {
   rtcBaseMs?: number;
   /** Bytes waiting on COM1's receive line from the start. */
   serialIn?: Uint8Array | string;
+  /** The default PC devices (README "Devices"); default true. */
+  defaultDevices?: boolean;
+  /** More devices (src/devices/machine-spec.ts), placed after the defaults. */
+  devices?: readonly DeviceSpec[];
 }
 
 /** The default bus and handles on its devices, for the VM, tests and benchmarks that inspect them. */
@@ -103,73 +112,96 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
     requestReset: () => host.requestReset?.(),
   };
   const now = (): bigint => context.nowNs();
+  // Everything is checked before a device is built or the disk opened.
+  const plan = planMachine(options.devices ?? [], options.defaultDevices ?? true);
+  if (options.disk && !plan.some((p) => p.spec.name === 'ata')) {
+    throw new PiosimError('bad-option', `disk image ${JSON.stringify(options.disk.path)}: the machine has no ata device (add --device ata)`);
+  }
   const disk = options.disk ? new DiskImage(options.disk.path, options.disk.writeback ?? false) : null;
-  const pit = new Pit8254(now, context.irq(IRQ_PIT));
-  const speaker = new SpeakerPort(pit, now);
-  const rtc = new CmosRtc(now, context.irq(IRQ_RTC), { baseMs: options.rtcBaseMs });
-  const i8042 = new I8042(() => context.requestReset(), context.irq(IRQ_KEYBOARD), context.irq(IRQ_MOUSE));
-  const post = new PostPort();
-  const pci = new PciHost();
   const ata = new AtaChannel(disk, context.irq(IRQ_ATA));
-  const testdev = new TestDevice();
-  const debugExit = DebugExit.fromContext(context);
-  const uart = Uart16550.fromContext(context, IRQ_COM1, 'uart');
-  // COM2 has no output of its own: it shares the serial sink (a guest addresses one or the other).
-  const uart2 = Uart16550.fromContext(context, IRQ_COM2, 'uart2');
-  if (options.serialIn !== undefined) uart.receive(options.serialIn);
-
+  const timed: { tick(now: bigint): void }[] = [];
+  /** The first placed instance of each type is its handle (COM1: the uart at 0x3f8, COM2 at 0x2f8). */
+  const first = new Map<string, unknown>();
   try {
-    // PORT 0020-0021 - 8259A master PIC (IRQ 0-7; the slave cascades on IRQ 2)
-    bus.register(PORT_PIC_MASTER, PIC_PORTS, pic.master);
-    // PORT 0040-0043 - 8254 PIT: counters 0-2 and the control word; counter 0 drives IRQ 0
-    bus.register(PORT_PIT, PIT_PORTS, pit);
-    // PORT 0060 - i8042 data
-    bus.register(PORT_I8042_DATA, I8042_PORT_LENGTH, i8042.dataPort);
-    // PORT 0061 - PC speaker port: PIT counter 2 gate and output
-    bus.register(PORT_SPEAKER, SPEAKER_PORTS, speaker);
-    // PORT 0064 - i8042 status (read) / command (write); 0xFE resets the machine
-    bus.register(PORT_I8042_COMMAND, I8042_PORT_LENGTH, i8042.commandPort);
-    // PORT 0070-0071 - CMOS/RTC index (bit 7: NMI disable) and data; IRQ 8
-    bus.register(PORT_RTC, RTC_PORTS, rtc);
-    // PORT 0080 - POST code port: writes recorded
-    bus.register(PORT_POST, POST_PORTS, post);
-    // PORT 00A0-00A1 - 8259A slave PIC (IRQ 8-15)
-    bus.register(PORT_PIC_SLAVE, PIC_PORTS, pic.slave);
-    // PORT 00E0-00E3 - test device (QEMU pc-testdev ioport): latches 1/2/4-byte writes, reads back
-    bus.register(PORT_TESTDEV, TESTDEV_PORTS, testdev);
-    // PORT 00F4-00F7 - isa-debug-exit (QEMU iobase=0xf4,iosize=0x04): a write of V ends the VM with V
-    bus.register(PORT_DEBUG_EXIT, DEBUG_EXIT_PORTS, debugExit);
-    // PORT 01F0-01F7 - primary ATA channel command block (PIO disk); IRQ 14
-    bus.register(PORT_ATA, ATA_PORTS, ata);
-    // PORT 02F8-02FF - COM2, 16550A UART; IRQ 3
-    bus.register(PORT_COM2, UART_PORTS, uart2);
-    // PORT 03F6 - primary ATA channel control block: alternate status, device control
-    bus.register(PORT_ATA_CONTROL, ATA_CONTROL_PORTS, new AtaControl(ata));
-    // PORT 03F8-03FF - COM1, 16550A UART: transmit to the serial sink, scratch register at 0x3ff; IRQ 4
-    bus.register(PORT_COM1, UART_PORTS, uart);
-    // PORT 04D0-04D1 - ELCR: edge (0) / level (1) trigger per PIC input
-    bus.register(PORT_ELCR, ELCR_PORTS, pic.elcr);
-    // PORT 0608-060B - ACPI PM timer (QEMU PC: PM base 0x600 + 8), in-vCPU: read with no exit
-    bus.registerInVcpu(PORT_PM_TIMER, 'pm-timer');
-    // PORT 0CF8-0CFB - PCI configuration address (mechanism #1)
-    bus.register(PORT_PCI_ADDRESS, PCI_ADDRESS_PORTS, pci.addressPort);
-    // PORT 0CFC-0CFF - PCI configuration data
-    bus.register(PORT_PCI_DATA, PCI_DATA_PORTS, pci.dataPort);
+    for (const p of plan) {
+      const devices = buildDevice(p, context, pic, ata, options, timed);
+      const key = p.spec.name === 'uart' && p.base === PORT_COM2 ? 'uart2' : p.spec.name;
+      if (!first.has(key)) first.set(key, devices[0]);
+      if (key === 'pit' && !first.has('pit-speaker')) first.set('pit-speaker', devices[1]);
+      p.ranges.forEach(([base, length], i) => {
+        const d = devices[i]!;
+        // PORT ranges: see the table in README "Devices" and DEVICE_TYPES (machine-spec.ts).
+        if (d === IN_VCPU_PM_TIMER) bus.registerInVcpu(base, 'pm-timer', length);
+        else bus.register(base, length, d);
+      });
+    }
   } catch (e) {
     disk?.close();
     throw e;
   }
+  const handle = <T>(key: string, fresh: () => T): T => (first.get(key) as T | undefined) ?? fresh();
+  const pit = handle('pit', () => new Pit8254(now, null));
+  const uart = handle('uart', () => Uart16550.fromContext(context, IRQ_COM1, 'uart'));
+  if (options.serialIn !== undefined) uart.receive(options.serialIn);
 
   return {
-    bus, pic, pit, speaker, rtc, i8042, post, pci, ata, uart, uart2, debugExit, testdev, context,
-    tick: (nowNs = context.nowNs()) => {
-      pit.tick(nowNs);
-      rtc.tick(nowNs);
-      uart.tick(nowNs);
-      uart2.tick(nowNs);
-    },
+    bus, pic, pit, ata, uart, context,
+    speaker: handle('pit-speaker', () => new SpeakerPort(pit, now)),
+    rtc: handle('rtc', () => new CmosRtc(now, null, { baseMs: options.rtcBaseMs })),
+    i8042: handle<I8042Port>('i8042', () => new I8042(() => {}, null, null).dataPort).controller,
+    post: handle('post', () => new PostPort()),
+    pci: handle<PciAddressPort>('pci', () => new PciHost().addressPort).host,
+    uart2: handle('uart2', () => Uart16550.fromContext(context, IRQ_COM2, 'uart2')),
+    debugExit: handle('debug-exit', () => DebugExit.fromContext(context)),
+    testdev: handle('testdev', () => new TestDevice()),
+    tick: (nowNs = context.nowNs()) => { for (const t of timed) t.tick(nowNs); },
     close: () => disk?.close(),
   };
+}
+
+/** Marks the PM timer's range: an in-vCPU module, not a bus device object. */
+const IN_VCPU_PM_TIMER = 'pm-timer' as const;
+
+/** The bus devices (one per range of the type, in DEVICE_TYPES order) for a placed device. */
+function buildDevice(
+  p: PlacedDevice, context: DeviceContext, pic: PicPair, ata: AtaChannel, options: MachineOptions,
+  timed: { tick(now: bigint): void }[],
+): (PioDevice | typeof IN_VCPU_PM_TIMER)[] {
+  const now = (): bigint => context.nowNs();
+  const irq = (): IrqLine => context.irq(p.irq!);
+  switch (p.spec.name) {
+    case 'pic': return [pic.master, pic.slave, pic.elcr];
+    case 'pit': {
+      const pit = new Pit8254(now, irq());
+      timed.push(pit);
+      return [pit, new SpeakerPort(pit, now)];
+    }
+    case 'i8042': {
+      const k = new I8042(() => context.requestReset(), irq(), context.irq(IRQ_MOUSE));
+      return [k.dataPort, k.commandPort];
+    }
+    case 'rtc': {
+      const rtc = new CmosRtc(now, irq(), { baseMs: options.rtcBaseMs });
+      timed.push(rtc);
+      return [rtc];
+    }
+    case 'post': return [new PostPort()];
+    case 'testdev': return [new TestDevice()];
+    case 'debug-exit': return [DebugExit.fromContext(context)];
+    case 'ata': return [ata, new AtaControl(ata)];
+    case 'uart': {
+      const name = p.base === PORT_COM1 ? 'uart' : p.base === PORT_COM2 ? 'uart2' : `uart@0x${p.base.toString(16)}`;
+      const u = Uart16550.fromContext(context, p.irq!, name);
+      timed.push(u);
+      return [u];
+    }
+    case 'pci': {
+      const host = new PciHost();
+      return [host.addressPort, host.dataPort];
+    }
+    case 'pm-timer': return [IN_VCPU_PM_TIMER];
+    default: throw new PiosimError('bad-option', `${p.label}: unknown device`);
+  }
 }
 
 /** The bus alone (tests and benchmarks that need no device handles). */

@@ -106,7 +106,7 @@ export function defaultPciFunctions(): PciFunction[] {
 export class PciAddressPort implements PioDevice {
   readonly name = 'pci-conf';
   readonly implSizes: readonly AccessSize[] = [1, 2, 4];
-  constructor(private readonly host: PciHost) {}
+  constructor(readonly host: PciHost) {}
   read(offset: number, size: AccessSize): number {
     return mask(this.host.address >>> (offset * 8), size);
   }
@@ -119,7 +119,7 @@ export class PciAddressPort implements PioDevice {
 export class PciDataPort implements PioDevice {
   readonly name = 'pci-data';
   readonly implSizes: readonly AccessSize[] = [1, 2, 4];
-  constructor(private readonly host: PciHost) {}
+  constructor(readonly host: PciHost) {}
   read(offset: number, size: AccessSize): number {
     return this.host.readData(offset, size);
   }

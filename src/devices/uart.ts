@@ -131,7 +131,7 @@ export class Uart16550 implements PioDevice {
   private lineFreeAtNs = 0n;
   /** No clock given: source bytes arrive as soon as there is room. */
   private readonly paced: boolean;
-  /** The source delivers only once the guest has touched the UART (see receive()). */
+  /** The source delivers only once the guest looks for input (see receive()). */
   private lineStarted = false;
   private irqLevel = false;
   private readonly irq: IrqLine | null;
@@ -163,9 +163,9 @@ export class Uart16550 implements PioDevice {
   /**
    * Queues bytes on the receive line (the serial input source). With a clock they arrive one
    * character time apart at the programmed divisor and frame, starting one character time after
-   * the guest first touched the UART (a terminal that starts sending once the port is opened), so
-   * that a driver setting up the UART, FIFO reset included, loses nothing. Without a clock they
-   * arrive as soon as there is room.
+   * the guest first looks for input (reads RBR, IIR or LSR, or enables the data interrupt: a
+   * terminal that starts sending once the port is opened), so that a driver setting up the UART,
+   * FIFO reset included, loses nothing. Without a clock they arrive as soon as there is room.
    */
   receive(bytes: Uint8Array | string): void {
     const data = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
@@ -182,7 +182,7 @@ export class Uart16550 implements PioDevice {
     if (firstAt > this.lineFreeAtNs) this.lineFreeAtNs = firstAt;
   }
 
-  /** The guest's first access starts the line. */
+  /** The guest looks for input: the line starts. */
   private touch(): void {
     if (this.lineStarted) return;
     this.lineStarted = true;
@@ -195,7 +195,7 @@ export class Uart16550 implements PioDevice {
   }
 
   read(offset: number, _size: AccessSize): number {
-    this.touch();
+    if (offset === OFS_RBR_THR || offset === OFS_IIR_FCR || offset === OFS_LSR) this.touch();
     this.tick();
     switch (offset) {
       case OFS_RBR_THR: {
@@ -243,7 +243,7 @@ export class Uart16550 implements PioDevice {
 
   write(offset: number, _size: AccessSize, value: number): void {
     value &= 0xff;
-    this.touch();
+    if (offset === OFS_IER && !(this.lcr & LCR_DLAB) && value & IER_RDI) this.touch();
     switch (offset) {
       case OFS_RBR_THR:
         if (this.lcr & LCR_DLAB) {

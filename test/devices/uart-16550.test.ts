@@ -37,12 +37,26 @@ describe('16550A receive, FIFOs and interrupts', () => {
     dev.write(OFS_IIR_FCR, 1, 0x07);
     const text = 'The quick brown fox jumps over the lazy dog';
     dev.receive(text);
+    expect(dev.read(OFS_LSR, 1)).toBe(0x60); // looking for input starts the line
     at(1_000_000_000n);
     dev.tick();
     expect(dev.pendingInput).toBe(text.length - 16);
     const got: number[] = [];
     while (dev.read(OFS_LSR, 1) & 1) got.push(dev.read(OFS_RBR_THR, 1));
     expect(Buffer.from(got).toString()).toBe(text);
+  });
+
+  it('starts the line when the guest first looks for input, not before', () => {
+    const { dev, at } = uart();
+    dev.receive('z');
+    dev.write(OFS_LCR, 1, 0x03);
+    at(50_000_000n);
+    dev.tick();
+    expect(dev.pendingInput).toBe(1);
+    dev.write(OFS_IER, 1, 0x01); // enabling the data interrupt is looking for input
+    at(51_100_000n);
+    dev.tick();
+    expect(dev.read(OFS_RBR_THR, 1)).toBe(0x7a);
   });
 
   it('raises the data interrupt at the trigger level, and the timeout interrupt below it after four characters', () => {
@@ -92,6 +106,7 @@ describe('16550A receive, FIFOs and interrupts', () => {
     const { dev, out, at } = uart();
     dev.write(OFS_MCR, 1, 0x10);
     dev.receive('x');
+    dev.read(OFS_LSR, 1);
     at(5_000_000n);
     expect(dev.read(OFS_LSR, 1) & 1).toBe(0);
     dev.write(OFS_MCR, 1, 0x08);
