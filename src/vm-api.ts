@@ -1,6 +1,9 @@
 import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
 import type { BusReport } from './report/bus-report.js';
 import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
+import type { DeviceSpec } from './devices/machine-spec.js';
+
+export type { DeviceSpec };
 
 // The trace record types belong to report/; re-exported for the library's users.
 export type { DeviceAccessRecord, ExitRecord };
@@ -65,6 +68,14 @@ export interface VmOptions {
   rtcBaseMs?: number;
   /** Bytes on COM1's receive line from the start (a string is taken as latin1). */
   serialIn?: Uint8Array | string;
+  /** The default PC devices (README "Devices"); default true. */
+  defaultDevices?: boolean;
+  /**
+   * More devices by type name, with another base port or IRQ if given (README "Devices",
+   * src/devices/machine-spec.ts); placed after the defaults, refused ('bad-option') if unknown,
+   * out of range or overlapping.
+   */
+  devices?: DeviceSpec[];
   /** Called once, synchronously in run(), with what the embedder may do to the running VM. */
   onStart?: (vm: VmHandle) => void;
 }

@@ -1,6 +1,7 @@
 import { PiosimError } from './errors.js';
 import { GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
 import type { VmOptions } from './vm-api.js';
+import { planMachine, type DeviceSpec } from './devices/machine-spec.js';
 
 // Defined in types.ts, so that parsing options never loads the interpreter.
 export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
@@ -33,6 +34,8 @@ export interface FilledVmOptions {
   disk: { path: string; writeback: boolean } | null;
   rtcBaseMs: number | null;
   serialIn: Uint8Array | string | null;
+  defaultDevices: boolean;
+  devices: DeviceSpec[];
 }
 
 export const VM_DEFAULTS = {
@@ -119,7 +122,17 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (serialIn !== undefined && typeof serialIn !== 'string' && !(serialIn instanceof Uint8Array)) {
     throw badOption('serialIn', serialIn, 'a string or a Uint8Array');
   }
+  const defaultDevices = options.defaultDevices ?? true;
+  if (typeof defaultDevices !== 'boolean') throw badOption('defaultDevices', defaultDevices, 'a boolean');
+  const devices = options.devices ?? [];
+  if (!Array.isArray(devices) || devices.some((d) => d === null || typeof d !== 'object' || typeof d.name !== 'string')) {
+    throw badOption('devices', devices, 'an array of { name, base?, irq? }');
+  }
+  // Unknown names, bad bases or IRQs and overlaps, before anything is built.
+  planMachine(devices, defaultDevices);
   return {
+    defaultDevices,
+    devices: devices.map((d) => ({ ...d })),
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,
     serialIn: serialIn ?? null,

@@ -96,6 +96,7 @@ export class Vm {
     try {
       this.machine = createDefaultDevices(host, { memory: this.memories.bus, vcpus: o.vcpus }, {
         disk: o.disk, rtcBaseMs: o.rtcBaseMs ?? undefined, serialIn: o.serialIn ?? undefined,
+        defaultDevices: o.defaultDevices, devices: o.devices,
       });
     } catch (e) {
       releaseExitMemories(this.memories);

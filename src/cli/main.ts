@@ -42,7 +42,9 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--disk <file>', 'disk image for the ATA disk at 0x1f0 (never modified without --disk-writeback)')
     .option('--disk-writeback', 'write the guest\'s disk writes to the image file (default: an in-memory overlay)')
     .option('--serial-in <file>', 'bytes COM1 (0x3f8) receives')
-    .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)');
+    .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)')
+    .option('--device <spec>', 'add a device: NAME[,base=0x...][,irq=N] (repeatable; see README "Devices")', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--no-default-devices', 'start from an empty machine: only the --device devices');
 }
 
 function rawOptions(opts: OptionValues): RawRunOptions {

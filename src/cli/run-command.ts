@@ -54,6 +54,8 @@ export async function runGuest(req: RunRequest): Promise<number> {
     if (config.disk !== null) { options.disk = config.disk; options.diskWriteback = config.diskWriteback; }
     if (config.serialIn !== null) options.serialIn = config.serialIn;
     if (config.rtcBaseMs !== null) options.rtcBaseMs = config.rtcBaseMs;
+    if (!config.defaultDevices) options.defaultDevices = false;
+    if (config.devices.length > 0) options.devices = config.devices;
     const trace = files.trace;
     if (trace) options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
     const exitTrace = files.exitTrace;

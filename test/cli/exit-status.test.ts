@@ -50,7 +50,7 @@ describe('option parsing', () => {
   it('fills defaults', () => {
     expect(resolveRunConfig({})).toEqual({
       vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, outputs: {},
-      disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null,
+      disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null, defaultDevices: true, devices: [],
     });
     expect(resolveRunConfig({}, 4).vcpus).toBe(4);
     expect(resolveRunConfig({ stopOnException: true }).stopOnException).toBe(true);

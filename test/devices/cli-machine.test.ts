@@ -72,3 +72,36 @@ describe('piosim run: machine options', () => {
     expect(fs.existsSync(json)).toBe(false);
   });
 });
+
+describe('piosim run: --device and --no-default-devices', () => {
+  it('runs the disk guest on a machine of only the devices named', () => {
+    const img = path.join(dir, 'only.img');
+    fs.writeFileSync(img, image());
+    const trace = path.join(dir, 'only.jsonl');
+    const r = runCli(['run', ATA_GUEST, '--no-default-devices', '--device', 'ata', '--device', 'uart', '--device', 'debug-exit',
+      '--disk', img, '--trace', trace, '--timeout', '30']);
+    expect(r.status, r.stderr).toBe((0x33 << 1) | 1);
+    expect(r.stdout).toContain('write read-back ok');
+    const devices = new Set(fs.readFileSync(trace, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { device?: string; dev?: string }).device ?? (JSON.parse(l) as { dev?: string }).dev));
+    expect([...devices].sort()).toEqual(['ata', 'ata-ctl', 'debug-exit', 'uart']);
+  });
+
+  it.each([
+    [['--device', 'floppy'], /unknown device "floppy"; expected one of pic, pit/],
+    [['--device', 'uart,port=0x2e8'], /unknown field "port=0x2e8"/],
+    [['--device', 'uart,base=zz'], /base must be a number/],
+    [['--device', 'uart'], /--device uart: ports 0x3f8-0x3ff overlap uart at 0x3f8/],
+    [['--device', 'uart,base=0x2e8,irq=16'], /IRQ 16 is out of range; expected 0 to 15/],
+    [['--device', 'post,base=0x90,irq=3'], /a post has no IRQ/],
+    [['--device', 'uart,base=0xfffc'], /past 0xffff/],
+    [['--device', 'ata'], /the machine has one ata and it is already there/],
+    [['--no-default-devices', '--device', 'uart', '--disk', 'tiny.img'], /--disk needs the ata device/],
+  ])('refuses %j with status 2 and creates no output', (args, message) => {
+    fs.writeFileSync(path.join(dir, 'tiny.img'), Buffer.alloc(1024));
+    const json = path.join(dir, `report-${Math.random().toString(36).slice(2)}.json`);
+    const r = runCli(['run', ATA_GUEST, ...args, '--json', json], { cwd: dir });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(fs.existsSync(json)).toBe(false);
+  });
+});

@@ -197,3 +197,27 @@ describe('default bus', () => {
     expect(bus.read(0, PORT_COM1 + 3, 1)).toBe(0x44);
   });
 });
+
+describe('machine placement (defaults off, user devices)', () => {
+  const host = { serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n };
+
+  it('places only the devices named, at their default or given base and IRQ', () => {
+    const d = createDefaultDevices(host, undefined, {
+      defaultDevices: false,
+      devices: [{ name: 'uart', base: 0x2e8, irq: 5 }, { name: 'pic' }, { name: 'debug-exit' }],
+    });
+    expect(d.bus.entries().map((e) => `${e.range.toString()} ${e.name}`)).toEqual([
+      '0x20-0x21 pic-master', '0xa0-0xa1 pic-slave', '0xf4-0xf7 debug-exit', '0x2e8-0x2ef uart@0x2e8', '0x4d0-0x4d1 elcr',
+    ]);
+    // The UART's interrupt reaches IRQ 5 of the PIC.
+    d.bus.write(0, 0x2e9, 1, 0x02); // IER: THR empty
+    expect(d.pic.master.read(0, 1) & 0x20).toBe(0x20);
+  });
+
+  it('adds devices to the defaults, and refuses overlaps and bad IRQs before building anything', () => {
+    const d = createDefaultDevices(host, undefined, { devices: [{ name: 'uart', base: 0x3e8, irq: 4 }, { name: 'testdev', base: 0x300 }] });
+    expect(d.bus.entries().some((e) => e.range.toString() === '0x3e8-0x3ef')).toBe(true);
+    expect(() => createDefaultDevices(host, undefined, { devices: [{ name: 'rtc' }] })).toThrow(/overlap rtc at 0x70/);
+    expect(() => createDefaultDevices(host, undefined, { devices: [{ name: 'uart', base: 0x2e8, irq: 99 }] })).toThrow(/IRQ 99 is out of range/);
+  });
+});
