@@ -1,79 +1,16 @@
 import type { AccessSize } from '../types.js';
 import type { DeviceContext, PioDevice } from '../bus/device.js';
 import type { IrqLine } from './interrupts.js';
+import {
+  OFS_RBR_THR, OFS_IER, OFS_IIR_FCR, OFS_LCR, OFS_MCR, OFS_LSR, OFS_MSR, OFS_SCR, IER_RDI, IER_THRI,
+  IER_RLSI, IER_MSI, IER_MASK, IIR_NO_INT, IIR_THRI, IIR_RDI, IIR_RLSI, IIR_CTI, IIR_MSI, IIR_FIFO_ENABLED,
+  FCR_FIFO_ENABLE, FCR_CLEAR_RX, FCR_CLEAR_TX, FCR_KEPT, RX_TRIGGER, LCR_DLAB, MCR_DTR, MCR_RTS, MCR_OUT1,
+  MCR_OUT2, MCR_LOOP, MCR_MASK, LSR_DR, LSR_OE, LSR_BI, LSR_THRE, LSR_TEMT, MSR_DELTA_ANY, MSR_CTS, MSR_DSR,
+  MSR_RI, MSR_DCD,
+} from './uart-registers.js';
 
-/**
- * A 16550A UART (eight registers from its base: 0x3f8 for COM1, 0x2f8 for COM2), modelled on the
- * datasheet and on QEMU's hw/char/serial.c so that guests and traces agree with QEMU (ORACLES.md).
- * Only 1-byte accesses are implemented; the bus splits wider ones.
- *  - Transmit: a THR write goes to the serial sink at once (the line is infinitely fast), so
- *    the transmitter is always empty again when the guest looks (LSR THRE|TEMT).
- *  - Receive: bytes from a source (receive(), fed by the VM's serialIn option) enter RBR, or
- *    the 16-byte receive FIFO when FCR enables it, one character time apart at the programmed
- *    rate, and only while there is room (no overrun from the source; loopback can overrun,
- *    setting LSR OE). Data ready interrupts honour the FIFO trigger
- *    level (1, 4, 8, 14); a FIFO holding bytes below the level for four character times raises
- *    the character timeout interrupt (brought up to date on each access and on tick(now)).
- *  - IIR reports the highest-priority cause: line status (OE), received data or timeout, THR
- *    empty (cleared by reading IIR or writing THR), modem status (MSR delta bits).
- *  - MCR loopback wires THR to the receiver and DTR/RTS/OUT1/OUT2 to DSR/CTS/RI/DCD.
- *  - The interrupt pin (IRQ 4 for COM1, IRQ 3 for COM2) is high while IIR shows a cause and MCR
- *    OUT2 is set: OUT2 gates the UART's interrupt on a PC (QEMU does not gate; its reset MCR has
- *    OUT2 set, so the two agree until a guest clears OUT2).
- *
- * Register offsets (OFS_) and bit masks per register (IER_, IIR_, FCR_, LCR_, MCR_, LSR_, MSR_):
- */
-export const OFS_RBR_THR = 0; // read: receive buffer; write: transmit holding (DLAB=0); DLL when DLAB=1
-export const OFS_IER = 1; //     interrupt enable (DLAB=0); DLM when DLAB=1
-export const OFS_IIR_FCR = 2; // read: interrupt identification; write: FIFO control
-export const OFS_LCR = 3;
-export const OFS_MCR = 4;
-export const OFS_LSR = 5;
-export const OFS_MSR = 6;
-export const OFS_SCR = 7; //     scratch: reads back what was written
-
-export const IER_RDI = 0x01;
-export const IER_THRI = 0x02;
-export const IER_RLSI = 0x04;
-export const IER_MSI = 0x08;
-export const IER_MASK = 0x0f;
-
-export const IIR_NO_INT = 0x01;
-export const IIR_THRI = 0x02;
-export const IIR_RDI = 0x04;
-export const IIR_RLSI = 0x06;
-export const IIR_CTI = 0x0c;
-export const IIR_MSI = 0x00;
-export const IIR_FIFO_ENABLED = 0xc0;
-
-export const FCR_FIFO_ENABLE = 0x01;
-export const FCR_CLEAR_RX = 0x02;
-export const FCR_CLEAR_TX = 0x04;
-/** FCR bits kept (FIFO enable, DMA mode, trigger level). */
-const FCR_KEPT = 0xc9;
-/** Receive trigger levels by FCR bits 7:6. */
-const RX_TRIGGER = [1, 4, 8, 14];
-
-export const LCR_DLAB = 0x80;
-
-export const MCR_DTR = 0x01;
-export const MCR_RTS = 0x02;
-export const MCR_OUT1 = 0x04;
-export const MCR_OUT2 = 0x08;
-export const MCR_LOOP = 0x10;
-export const MCR_MASK = 0x1f;
-
-export const LSR_DR = 0x01;
-export const LSR_OE = 0x02;
-export const LSR_BI = 0x10;
-export const LSR_THRE = 0x20;
-export const LSR_TEMT = 0x40;
-
-export const MSR_DELTA_ANY = 0x0f;
-export const MSR_CTS = 0x10;
-export const MSR_DSR = 0x20;
-export const MSR_RI = 0x40;
-export const MSR_DCD = 0x80;
+// The register constants are part of the UART's API (tests and drivers use them).
+export * from './uart-registers.js';
 
 /** Number of ports the UART occupies. */
 export const UART_PORTS = 8;
@@ -98,6 +35,27 @@ export interface UartOptions {
   name?: string;
 }
 
+/**
+ * A 16550A UART (eight registers from its base: 0x3f8 for COM1, 0x2f8 for COM2), modelled on the
+ * datasheet and on QEMU's hw/char/serial.c so that guests and traces agree with QEMU (ORACLES.md).
+ * Only 1-byte accesses are implemented; the bus splits wider ones.
+ *  - Transmit: a THR write goes to the serial sink at once (the line is infinitely fast), so
+ *    the transmitter is always empty again when the guest looks (LSR THRE|TEMT).
+ *  - Receive: bytes from a source (receive(), fed by the VM's serialIn option) enter RBR, or
+ *    the 16-byte receive FIFO when FCR enables it, one character time apart at the programmed
+ *    rate from the moment the guest first looks for input, and only while there is room (no
+ *    overrun from the source; loopback can overrun, setting LSR OE). Data ready interrupts honour
+ *    the FIFO trigger level (1, 4, 8, 14); a FIFO holding bytes below the level for four
+ *    character times raises the character timeout interrupt (brought up to date on each access
+ *    and on tick(now)).
+ *  - IIR reports the highest-priority cause: line status (OE), received data or timeout, THR
+ *    empty (cleared by reading IIR or writing THR), modem status (MSR delta bits).
+ *  - MCR loopback wires THR to the receiver and DTR/RTS/OUT1/OUT2 to DSR/CTS/RI/DCD.
+ *  - The interrupt pin (IRQ 4 for COM1, IRQ 3 for COM2) is high while IIR shows a cause and MCR
+ *    OUT2 is set: OUT2 gates the UART's interrupt on a PC (QEMU does not gate; its reset MCR has
+ *    OUT2 set, so the two agree until a guest clears OUT2).
+ * Register offsets and bits: src/devices/uart-registers.ts.
+ */
 export class Uart16550 implements PioDevice {
   readonly name: string;
   readonly implSizes: readonly AccessSize[] = [1];
