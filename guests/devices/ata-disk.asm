@@ -3,7 +3,8 @@
 ; IDENTIFY, READ SECTORS (LBA28, 3 sectors, one `rep insw` each), SET MULTIPLE MODE 4 and READ
 ; MULTIPLE (8 sectors, one `rep insw` per 4-sector block), WRITE SECTORS and WRITE MULTIPLE with
 ; `rep outsw`, a read-back compared in the guest, a CHS read, bad requests (a read running past
-; the end, an unknown command) and the absent device 1. Polls status (BSY, then DRQ/ERR); interrupts off.
+; the end, an unknown command), the absent device 1, and IRQ 14 as the slave PIC's IRR shows it
+; (none under nIEN). Polls status (BSY, then DRQ/ERR); interrupts off.
 ; Prints the IDENTIFY capacity, a checksum of what it read, and verdicts. Ends with 0x33 at 0xf4.
 bits 16
 org 0x7c00
@@ -228,9 +229,61 @@ WRBUF   equ 0x6000
     mov dx, ALTST
     in al, dx
 
+; --- IRQ 14 through the PIC pair: held back by nIEN, raised without it ------------------------
+    mov al, 0x11                ; both PICs initialised again: IRR cleared
+    out 0x20, al
+    out 0xa0, al
+    mov al, 0x08
+    out 0x21, al
+    mov al, 0x70
+    out 0xa1, al
+    mov al, 0x04
+    out 0x21, al
+    mov al, 0x02
+    out 0xa1, al
+    mov al, 0x01
+    out 0x21, al
+    out 0xa1, al
+    mov al, 0xff                ; everything masked (IRR still records requests)
+    out 0x21, al
+    out 0xa1, al
+    mov al, 0x0a                ; OCW3: port 0xa0 reads the slave's IRR
+    out 0xa0, al
+    in al, 0xa0
+    mov dx, ATA + 6             ; device 0 again
+    mov al, 0xa0
+    out dx, al
+    mov dx, ALTST               ; nIEN: no interrupt
+    mov al, 0x02
+    out dx, al
+    mov dx, STATUS
+    mov al, 0xe7                ; FLUSH CACHE
+    out dx, al
+    call wait_alt
+    in al, 0xa0
+    mov dx, ALTST
+    xor al, al
+    out dx, al
+    mov dx, STATUS
+    mov al, 0xe7
+    out dx, al
+    call wait_alt
+    in al, 0xa0                 ; IRQ 14 requested
+    mov dx, STATUS              ; the status read acknowledges the drive's interrupt
+    in al, dx
+
     mov al, 0x33
     out 0xf4, al
     hlt
+
+; Polls the alternate status (no acknowledge) until BSY clears.
+wait_alt:
+    mov dx, ALTST
+.poll:
+    in al, dx
+    test al, 0x80
+    jnz .poll
+    ret
 
 ; Sets up an LBA28 command: BX = LBA (< 65536), CL = count, CH = command.
 issue_lba:

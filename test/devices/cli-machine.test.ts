@@ -78,12 +78,12 @@ describe('piosim run: --device and --no-default-devices', () => {
     const img = path.join(dir, 'only.img');
     fs.writeFileSync(img, image());
     const trace = path.join(dir, 'only.jsonl');
-    const r = runCli(['run', ATA_GUEST, '--no-default-devices', '--device', 'ata', '--device', 'uart', '--device', 'debug-exit',
+    const r = runCli(['run', ATA_GUEST, '--no-default-devices', '--device', 'ata', '--device', 'uart', '--device', 'debug-exit', '--device', 'pic',
       '--disk', img, '--trace', trace, '--timeout', '30']);
     expect(r.status, r.stderr).toBe((0x33 << 1) | 1);
     expect(r.stdout).toContain('write read-back ok');
     const devices = new Set(fs.readFileSync(trace, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { device?: string; dev?: string }).device ?? (JSON.parse(l) as { dev?: string }).dev));
-    expect([...devices].sort()).toEqual(['ata', 'ata-ctl', 'debug-exit', 'uart']);
+    expect([...devices].sort()).toEqual(['ata', 'ata-ctl', 'debug-exit', 'pic-master', 'pic-slave', 'uart']);
   });
 
   it.each([
