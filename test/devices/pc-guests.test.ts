@@ -10,11 +10,12 @@ import { stubBios } from '../qemu/qemu-runner.js';
 import { missingTools, QEMU } from '../qemu/tools.js';
 
 /**
- * The PC device guests (guests/devices/pc-ports.bin, ata-disk.bin) through runVm with real
+ * The PC device guests (guests/devices/pc-ports.bin, uart-fifo.bin, ata-disk.bin) through runVm with real
  * workers, and the same binaries under QEMU 7.2 (ORACLES.md; the disk as `-drive if=ide`).
  * Invariants:
  *  - pc-ports: same outcome, serial output and device trace as QEMU, except the values of the
  *    running PIT counter 2 reads (time), which are compared as "any value";
+ *  - uart-fifo: same outcome, serial output and trace, access for access;
  *  - ata-disk: same outcome, serial output (capacity, checksum of the data read, read-back
  *    verdict) and trace, once QEMU's status reads with BSY set are dropped (its block layer is
  *    asynchronous; piosim's drive completes at once) and IDENTIFY's three strings are masked;
@@ -122,6 +123,18 @@ describe('PC device guests under piosim', () => {
     expect(readFileSync(wbImage).equals(afterGuestWrites(original))).toBe(true);
   });
 
+  it('uart-fifo: the overrun of the 16-byte FIFO shows as a line-status interrupt, then the 16 bytes come back in order', async () => {
+    const r = await runGuest(loadGuest('devices/uart-fifo.bin'));
+    expect(r.result.outcome).toEqual({ kind: 'debug-exit', value: 0x55 });
+    expect(r.serial).toBe('uart ok\r\n');
+    const reads = r.accesses.filter((a) => a.dir === 'in').map((a) => [a.port, a.value]);
+    expect(reads).toContainEqual([0x3fa, 0xc6]);
+    expect(reads).toContainEqual([0x3fd, 0x63]);
+    const received = r.accesses.filter((a) => a.dir === 'in' && a.port === 0x3f8).map((a) => a.value);
+    // The first read of 0x3f8 is the divisor latch (DLAB).
+    expect(Buffer.from(received.slice(1)).toString('latin1')).toBe('loopbackabcdefghijklmnop');
+  });
+
   it('refuses a missing image and a directory with an error naming it', async () => {
     const guest = loadGuest('devices/ata-disk.bin');
     await expect(runGuest(guest, { disk: join(dir, 'absent.img') })).rejects.toThrow(/absent\.img.*no such file/);
@@ -140,6 +153,18 @@ describe.skipIf(missing !== undefined)('PC device guests: piosim vs QEMU', () =>
     expect(r.serial).toBe(q.serial);
     expect(q.trace.length).toBeGreaterThan(200);
     const diff = diffTraces(maskPitCounts(q.trace), maskPitCounts(traceOf(r.accesses)));
+    expect(diff, diff).toBeUndefined();
+  });
+
+  it('uart-fifo: same outcome, serial and device trace', async () => {
+    const file = join(dir, 'uart-fifo.bin');
+    writeFileSync(file, loadGuest('devices/uart-fifo.bin'));
+    const q = qemu(file, []);
+    expect(q.status).toBe((0x55 << 1) | 1);
+    const r = await runGuest(loadGuest('devices/uart-fifo.bin'));
+    expect(r.serial).toBe(q.serial);
+    expect(q.trace.length).toBeGreaterThan(90);
+    const diff = diffTraces(q.trace, traceOf(r.accesses));
     expect(diff, diff).toBeUndefined();
   });
 
