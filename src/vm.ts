@@ -170,7 +170,13 @@ export class Vm {
     // A pending Atomics.waitAsync does not keep Node alive (Node 20): hold a ref'd handle while we run.
     const keepAlive = setInterval(() => { /* keeps the event loop alive */ }, 1 << 30);
     const watchdog = this.startWatchdogs(t0);
-    const deviceTick = setInterval(() => this.machine.tick(), DEVICE_TICK_MS);
+    const deviceTick = setInterval(() => {
+      try {
+        this.machine.tick();
+      } catch (e) {
+        this.decide({ kind: 'host-failure', message: `a device's timer failed: ${errorText(e)}` });
+      }
+    }, DEVICE_TICK_MS);
     o.onStart?.({
       stop: (reason) => this.decide({ kind: 'stopped', reason }),
       hold: (on) => this.hold(on),
