@@ -114,6 +114,11 @@ describe('PC device guests under piosim', () => {
     const firstWord = original.readUInt16LE(63 * 512).toString(16).padStart(4, '0');
     expect(plain.serial).toBe(`IDENTIFY sectors 0x00000040\r\nread checksum 0x${sum.toString(16).padStart(4, '0')}\r\nwrite read-back ok\r\n${firstWord}\r\n`);
     expect(plain.result.disk).toMatchObject({ writeback: false, sectors: SECTORS, sectorsWritten: 6, overlaySectors: 6 });
+    // Every `rep insw`/`rep outsw` is one exit (a sector, or a 4-sector block of 2 KiB), except
+    // the second READ MULTIPLE block, which crosses a guest page boundary (0x3000): IDENTIFY,
+    // 3 + (2 + 1) + 2 + 1 + 1 reads; 2 + 1 writes.
+    expect(plain.result.vcpus[0]!.exits).toMatchObject({ stringIn: 11, stringOut: 3 });
+    expect(plain.result.vcpus[0]!.stringElements).toBe(256 * (1 + 3 + 8 + 2 + 1 + 1) + 256 * (2 + 4));
     expect(readFileSync(image).equals(original)).toBe(true);
 
     const wbImage = join(dir, 'writeback.img');
