@@ -14,7 +14,7 @@ let serial = '';
 const result = await runVm({
   guest,
   timeoutMs: 20_000,
-  devices: [{ device: (ctx) => (device = new ChecksumDevice(ctx)), base: 0x510, length: CK_PORTS }],
+  customDevices: [{ device: (ctx) => (device = new ChecksumDevice(ctx)), base: 0x510, length: CK_PORTS }],
   serialWrite: (byte) => { serial += String.fromCharCode(byte); },
 });
 process.stdout.write(serial);

@@ -21,6 +21,9 @@ export interface VmDeviceSpec {
   /** Ports it occupies, at least 1; base + length <= 0x10000. */
   length: number;
 }
+import type { DeviceSpec } from './devices/machine-spec.js';
+
+export type { DeviceSpec };
 
 // The trace record types belong to report/; re-exported for the library's users.
 export type { DeviceAccessRecord, ExitRecord };
@@ -86,6 +89,26 @@ export interface VmOptions {
    * for; default false: exceptions with a handler are delivered through the real-mode IVT.
    */
   stopOnException?: boolean;
+  /**
+   * Disk image file for the ATA master at 0x1f0 (README "Devices"). It is opened read-only and
+   * never modified unless diskWriteback is true; otherwise writes go to an in-memory overlay.
+   * A missing file, a directory or a file under 512 bytes is refused (PiosimError 'bad-option').
+   */
+  disk?: string;
+  /** Write the guest's disk writes through to the image file; default false. */
+  diskWriteback?: boolean;
+  /** The RTC's starting date, milliseconds since the Unix epoch (UTC); default: the host's date. */
+  rtcBaseMs?: number;
+  /** Bytes on COM1's receive line from the start (a string is taken as latin1). */
+  serialIn?: Uint8Array | string;
+  /** The default PC devices (README "Devices"); default true. */
+  defaultDevices?: boolean;
+  /**
+   * More devices by type name, with another base port or IRQ if given (README "Devices",
+   * src/devices/machine-spec.ts); placed after the defaults, refused ('bad-option') if unknown,
+   * out of range or overlapping.
+   */
+  devices?: DeviceSpec[];
   /** Called once, synchronously in run(), with what the embedder may do to the running VM. */
   onStart?: (vm: VmHandle) => void;
   /**
@@ -93,11 +116,11 @@ export interface VmOptions {
    * 1 ns each, so a run's device-visible times are reproducible; src/exit/device-clock.ts).
    */
   clock?: ClockMode;
-  /** Devices of your own, on top of the default ones; registration refuses overlaps. */
-  devices?: VmDeviceSpec[];
+  /** Device objects of your own, plugged after the machine's; registration refuses overlaps. */
+  customDevices?: VmDeviceSpec[];
   /**
    * The interrupt controller whose INTR output goes to vCPU 0 (src/devices/interrupts.ts), or a
-   * function returning it, called after `devices` are built (so it may return one of them).
+   * function returning it, called after `customDevices` are built (so it may return one of them).
    * Default: none, and no external interrupt ever arrives.
    */
   interruptController?: InterruptController | ((ctx: DeviceContext) => InterruptController);
@@ -149,7 +172,12 @@ export type VmOutcome =
   | { kind: 'timeout'; timeoutMs: number }
   | { kind: 'host-failure'; message: string }
   /** The embedder stopped the run (VmHandle.stop), e.g. the CLI when an output failed. */
-  | { kind: 'stopped'; reason: string };
+  | { kind: 'stopped'; reason: string }
+  /**
+   * The guest asked for a machine reset (`source`: how, e.g. the i8042's 0xFE pulse). piosim does
+   * not reset a VM (yet), so the run ends with this outcome instead.
+   */
+  | { kind: 'reset-requested'; source: string };
 
 export interface LatencySummary {
   /**
@@ -206,6 +234,10 @@ export interface VmResult {
   unassigned: { reads: number; writes: number };
   /** Times the main thread's io loop slept on the ring's doorbell (Atomics.waitAsync). */
   mainThreadSleeps: number;
+  /** POST codes written to port 0x80: how many, the last one, and the most recent 256 in order. */
+  post: { writes: number; last: number | null; recent: number[] };
+  /** The ATA disk, when the VM had one: sectors written (to the overlay, or the file with writeback). */
+  disk: { path: string; writeback: boolean; sectors: number; sectorsWritten: number; overlaySectors: number } | null;
   /** The io-bus at the end: its table, hot-plugs and grace periods, accesses that did not exit. */
   bus: BusReport;
   /** The merged device trace (vcpuTraceCapacity): records from the vCPUs, dropped, late; else null. */

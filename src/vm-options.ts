@@ -3,12 +3,15 @@ import { GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type Str
 import { MAX_VCPU_TRACE_CAPACITY } from './report/vcpu-trace-ring.js';
 import type { InVcpuDevicePlug, VmDeviceSpec, VmOptions } from './vm-api.js';
 import { CLOCK_MODES, type ClockMode } from './exit/device-clock.js';
+import { planMachine, type DeviceSpec } from './devices/machine-spec.js';
 
 // Defined in types.ts, so that parsing options never loads the interpreter.
 export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
 /** Smallest RAM that holds the load address, the largest real mode can address (1 MiB + HMA) rounded up. */
 export const MIN_MEMORY_BYTES = 0x8000;
 export const MAX_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Last millisecond of the year 9999: the RTC's century register holds two digits. */
+export const MAX_RTC_BASE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** setTimeout's limit (2^31 - 1 ms). */
 export const MAX_TIMEOUT_MS = 0x7fffffff;
 
@@ -34,8 +37,13 @@ export interface FilledVmOptions {
   stopOnException: boolean;
   onStart: VmOptions['onStart'] | null;
   clock: ClockMode;
-  devices: VmDeviceSpec[];
+  customDevices: VmDeviceSpec[];
   interruptController: VmOptions['interruptController'] | null;
+  disk: { path: string; writeback: boolean } | null;
+  rtcBaseMs: number | null;
+  serialIn: Uint8Array | string | null;
+  defaultDevices: boolean;
+  devices: DeviceSpec[];
 }
 
 export const VM_DEFAULTS = {
@@ -124,15 +132,41 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (onWorkerDeath !== 'stop' && onWorkerDeath !== 'continue') throw badOption('onWorkerDeath', onWorkerDeath, '"stop" or "continue"');
   const clock = options.clock ?? VM_DEFAULTS.clock;
   if (!CLOCK_MODES.includes(clock)) throw badOption('clock', clock, `one of ${CLOCK_MODES.join(', ')}`);
-  const devices = fillDevices(options.devices);
+  const customDevices = fillDevices(options.customDevices);
   const interruptController = options.interruptController ?? null;
   if (interruptController !== null && typeof interruptController !== 'function' && !isInterruptController(interruptController)) {
     throw badOption('interruptController', interruptController,
       'an object with intrPending, acknowledge, onIntrChange and irqLine methods, or a function returning one');
   }
+  const disk = options.disk;
+  if (disk !== undefined && (typeof disk !== 'string' || disk === '')) throw badOption('disk', disk, 'a disk image file path');
+  const diskWriteback = options.diskWriteback ?? false;
+  if (typeof diskWriteback !== 'boolean') throw badOption('diskWriteback', diskWriteback, 'a boolean');
+  if (diskWriteback && disk === undefined) throw badOption('diskWriteback', diskWriteback, 'false without a disk option');
+  const rtcBaseMs = options.rtcBaseMs;
+  if (rtcBaseMs !== undefined && (!Number.isInteger(rtcBaseMs) || rtcBaseMs < 0 || rtcBaseMs > MAX_RTC_BASE_MS)) {
+    throw badOption('rtcBaseMs', rtcBaseMs, `an integer number of milliseconds from 0 to ${MAX_RTC_BASE_MS} (year 1970 to 9999)`);
+  }
+  const serialIn = options.serialIn;
+  if (serialIn !== undefined && typeof serialIn !== 'string' && !(serialIn instanceof Uint8Array)) {
+    throw badOption('serialIn', serialIn, 'a string or a Uint8Array');
+  }
+  const defaultDevices = options.defaultDevices ?? true;
+  if (typeof defaultDevices !== 'boolean') throw badOption('defaultDevices', defaultDevices, 'a boolean');
+  const devices = options.devices ?? [];
+  if (!Array.isArray(devices) || devices.some((d) => d === null || typeof d !== 'object' || typeof d.name !== 'string')) {
+    throw badOption('devices', devices, 'an array of { name, base?, irq? }');
+  }
+  // Unknown names, bad bases or IRQs and overlaps, before anything is built.
+  planMachine(devices, defaultDevices);
   return {
+    defaultDevices,
+    devices: devices.map((d) => ({ ...d })),
+    disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
+    rtcBaseMs: rtcBaseMs ?? null,
+    serialIn: serialIn ?? null,
     guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException,
-    inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath, clock, devices, interruptController,
+    inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath, clock, customDevices, interruptController,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),
     vcpuTraceCapacity,
@@ -148,12 +182,12 @@ export function isInterruptController(v: unknown): boolean {
   return ['intrPending', 'acknowledge', 'onIntrChange', 'irqLine'].every((m) => typeof o[m] === 'function');
 }
 
-/** The shape of `devices` (ranges are the bus's to check: it names overlaps and bad ranges). */
+/** The shape of `customDevices` (ranges are the bus's to check: it names overlaps and bad ranges). */
 function fillDevices(devices: unknown): VmDeviceSpec[] {
   if (devices === undefined) return [];
-  if (!Array.isArray(devices)) throw badOption('devices', devices, 'an array of { device, base, length }');
+  if (!Array.isArray(devices)) throw badOption('customDevices', devices, 'an array of { device, base, length }');
   return devices.map((spec: unknown, i) => {
-    const name = `devices[${i}]`;
+    const name = `customDevices[${i}]`;
     if (spec === null || typeof spec !== 'object') throw badOption(name, spec, 'an object { device, base, length }');
     const { device, base, length } = spec as Record<string, unknown>;
     if (typeof device !== 'function' && !isPioDevice(device)) {

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
-import { createDefaultBus } from './devices/index.js';
+import { createDefaultDevices, type DefaultDevices, type MachineHost } from './devices/index.js';
 import { loadVmInVcpuModules } from './devices/in-vcpu/index.js';
-import type { DeviceContext, PioDevice } from './bus/device.js';
+import type { PioDevice } from './bus/device.js';
 import type { InVcpuDeviceRef, IoBus, PlugOptions } from './bus/io-bus.js';
 import { busReport } from './report/bus-report.js';
 import { TraceMerger, type TraceMergeStats } from './report/trace-merge.js';
@@ -25,6 +25,7 @@ import { fillVmOptions, GUEST_LOAD_ADDRESS, isInterruptController, type FilledVm
 import { HostDeviceClock, VirtualDeviceClock } from './exit/device-clock.js';
 import { InterruptGlue } from './exit/interrupt-glue.js';
 import type { InterruptController } from './devices/interrupts.js';
+import type { DeviceContext } from './bus/device.js';
 import { projectRoot } from './project-root.js';
 import type { ExceptionCount, VcpuReport, VmOptions, VmOutcome, VmResult } from './vm-api.js';
 import { exceptionMnemonic } from './cpu/exceptions.js';
@@ -34,6 +35,12 @@ export { projectRoot } from './project-root.js';
 
 /** Instructions per run slice: how often a vCPU looks at its request word without exits. */
 export const SLICE_INSTRUCTIONS = 4096;
+/**
+ * How often the main thread brings the time-driven devices up to date (PIT IRQ 0, RTC flags and
+ * IRQ 8, UART receive timeouts): devices compute their state from the clock when accessed, and
+ * this tick makes interrupts happen while the guest does not touch them.
+ */
+export const DEVICE_TICK_MS = 1;
 /** After a stop, how long vCPUs get to leave before their worker threads are terminated. */
 export const STOP_GRACE_MS = 1000;
 /** How often start-up looks whether every vCPU has entered its guest (the watchdog starts then). */
@@ -61,6 +68,7 @@ export class Vm {
   private readonly pages: RunPage[];
   private readonly ioLoop: IoLoop;
   private readonly bus: IoBus;
+  private readonly machine: DefaultDevices;
   private readonly serial: SerialSink;
   private readonly controls: VcpuControl[] = [];
   private readonly results: (VcpuTaskResult | null)[];
@@ -108,16 +116,22 @@ export class Vm {
       ? new VirtualDeviceClock(() => page0.virtualNs[0], (deadline) => glue?.publishDeadline(deadline), timerError)
       : null;
     this.clock = virtual ?? new HostDeviceClock(timerError);
-    const ctx: DeviceContext = {
+    const host: MachineHost = {
       serialWrite: (byte) => this.serial.write(byte),
       requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
       nowNs: () => this.clock.nowNs(),
       createTimer: (callback) => this.clock.createTimer(callback),
+      requestReset: () => this.decide({ kind: 'reset-requested', source: 'i8042 reset line (command 0xFE, or an output-port write with bit 0 clear)' }),
     };
-    this.deviceContext = ctx;
-    this.bus = createDefaultBus(ctx, { memory: this.memories.bus, vcpus: o.vcpus });
     try {
-      this.controller = this.addUserDevices(ctx);
+      this.machine = createDefaultDevices(host, { memory: this.memories.bus, vcpus: o.vcpus }, {
+        disk: o.disk, rtcBaseMs: o.rtcBaseMs ?? undefined, serialIn: o.serialIn ?? undefined,
+        defaultDevices: o.defaultDevices, devices: o.devices,
+      });
+      this.deviceContext = this.machine.context;
+      this.bus = this.machine.bus;
+      // A user's controller replaces the machine's 8259A pair as what vCPU 0's INTR follows.
+      this.controller = this.addCustomDevices(this.deviceContext) ?? this.machine.interruptController;
     } catch (e) {
       // Nothing runs yet: give the memories back so a bad machine does not leak them.
       releaseExitMemories(this.memories);
@@ -143,12 +157,12 @@ export class Vm {
   }
 
   /**
-   * Registers VmOptions.devices in order after the default ones (the bus refuses an overlap or a
+   * Registers VmOptions.customDevices in order after the default ones (the bus refuses an overlap or a
    * bad range with a typed error naming it), then builds the interrupt controller.
    */
-  private addUserDevices(ctx: DeviceContext): InterruptController | null {
+  private addCustomDevices(ctx: DeviceContext): InterruptController | null {
     const o = this.options;
-    for (const spec of o.devices) {
+    for (const spec of o.customDevices) {
       const device = typeof spec.device === 'function' ? spec.device(ctx) : spec.device;
       this.bus.register(spec.base, spec.length, device);
     }
@@ -168,6 +182,11 @@ export class Vm {
       throw new PiosimError('bad-option', `vCPU ${index} does not exist${this.started ? '' : ' yet (call run() first)'}; this VM has ${this.options.vcpus}`);
     }
     return c;
+  }
+
+  /** The default machine's devices: the PIC pair (the vCPU side's interrupt controller), PIT, RTC, disk... */
+  get devices(): DefaultDevices {
+    return this.machine;
   }
 
   /** The io-bus: its table, stats and hot-plug calls (plug/unplug/move below are the same calls). */
@@ -210,6 +229,13 @@ export class Vm {
     // A pending Atomics.waitAsync does not keep Node alive (Node 20): hold a ref'd handle while we run.
     const keepAlive = setInterval(() => { /* keeps the event loop alive */ }, 1 << 30);
     const watchdog = this.startWatchdogs(t0);
+    const deviceTick = setInterval(() => {
+      try {
+        this.machine.tick();
+      } catch (e) {
+        this.decide({ kind: 'host-failure', message: `a device's timer failed: ${errorText(e)}` });
+      }
+    }, DEVICE_TICK_MS);
     o.onStart?.({
       stop: (reason) => this.decide({ kind: 'stopped', reason }),
       hold: (on) => this.hold(on),
@@ -235,6 +261,8 @@ export class Vm {
       } catch (e) {
         await pool.destroy();
         clearInterval(keepAlive);
+        clearInterval(deviceTick);
+        this.machine.close();
         watchdog.cancel();
         releaseExitMemories(this.memories);
         throw e;
@@ -278,6 +306,8 @@ export class Vm {
     if (traceTimer !== null) clearInterval(traceTimer);
     // Every worker has left its guest: their rings hold their last records.
     const traceStats = this.trace?.merger?.finish() ?? null;
+    clearInterval(deviceTick);
+    this.machine.close();
     clearInterval(keepAlive);
     watchdog.cancel();
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
@@ -393,6 +423,9 @@ export class Vm {
     const f0 = this.pages[0]!.fields;
     if (this.results[0] === null && this.crashed[0] === null) {
       if (this.interrupts.intrHigh || this.clock.armedTimers > 0 || Atomics.load(f0, RP_SERVICE) !== SERVICE_NONE) return;
+      // The machine's PIT, RTC and UART raise their IRQs from the device tick, not from armed
+      // timers: while the 8259A pair lets any input through, one of them may still wake vCPU 0.
+      if (this.controller === this.machine.pic && !this.machine.pic.allMasked()) return;
       if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
     }
     this.decide({ kind: 'halted' });
@@ -506,6 +539,11 @@ export class Vm {
       bus: busReport(this.bus, this.pages.map((p) => p.fields)),
       mainThreadSleeps: this.ioLoop.sleeps,
       trace,
+      post: { writes: this.machine.post.writes, last: this.machine.post.last, recent: [...this.machine.post.recent] },
+      disk: this.machine.ata.disk === null ? null : {
+        path: this.machine.ata.disk.path, writeback: this.machine.ata.disk.writeback, sectors: this.machine.ata.disk.sectors,
+        sectorsWritten: this.machine.ata.disk.sectorsWritten, overlaySectors: this.machine.ata.disk.overlaySectors,
+      },
       memory: new Uint8Array(this.ram).slice(),
     };
   }

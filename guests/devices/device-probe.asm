@@ -97,7 +97,7 @@ COM1 equ 0x3f8
     out 0xe0, al
     in eax, 0xe0
 
-    mov dx, 0x2f8               ; an unassigned port (no COM2): all ones
+    mov dx, 0x2e8               ; an unassigned port (no COM4): all ones
     in al, dx
     in ax, dx
     out dx, al

@@ -2,6 +2,7 @@ import type { AccessSize } from '../types.js';
 import type { DeviceTimer } from '../exit/device-clock.js';
 
 export type { DeviceTimer };
+import type { IrqLine } from '../devices/interrupts.js';
 
 /**
  * The bus's device contract: a register model addressed relative to its base (STYLE.md rule 4).
@@ -49,4 +50,11 @@ export interface DeviceContext {
    * so the VM knows an armed timer may still wake a vCPU halted with IF=1.
    */
   createTimer(callback: () => void): DeviceTimer;
+  /** The machine's ISA IRQ pin `irq` (0-15), wired to its interrupt controller (the 8259A pair). */
+  irq(irq: number): IrqLine;
+  /**
+   * The guest asked for a machine reset (the i8042's 0xFE pulse). The VM decides what happens
+   * (src/vm.ts: the run ends with outcome 'reset-requested' until VM reset exists).
+   */
+  requestReset(): void;
 }

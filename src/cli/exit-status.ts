@@ -26,6 +26,12 @@ export const STATUS_OUTPUT_FAILURE = 10;
  * would no longer mean what it says. The report names the step and the bus's reason.
  */
 export const STATUS_HOTPLUG_REFUSED = 12;
+
+/**
+ * The guest asked for a machine reset (the i8042's 0xFE pulse) and piosim, which does not reset a
+ * VM, ended the run there: the guest neither halted nor chose an exit value.
+ */
+export const STATUS_RESET_REQUESTED = 13;
 /** Ctrl-C during a run: 128 + SIGINT, as shells report it (src/cli/run-command.ts). */
 export const STATUS_INTERRUPTED = 130;
 
@@ -57,6 +63,8 @@ export function exitStatusForOutcome(outcome: VmOutcome, options: StatusOptions 
     // The CLI stops a run only when an output fails (src/cli/outputs.ts).
     case 'stopped':
       return STATUS_OUTPUT_FAILURE;
+    case 'reset-requested':
+      return STATUS_RESET_REQUESTED;
   }
 }
 

@@ -54,6 +54,12 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for')
     .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
     .option('--clock <mode>', 'device time: host, or virtual (1 ns per retired instruction of vCPU 0: reproducible) (default host)')
+    .option('--disk <file>', 'disk image for the ATA disk at 0x1f0 (never modified without --disk-writeback)')
+    .option('--disk-writeback', 'write the guest\'s disk writes to the image file (default: an in-memory overlay)')
+    .option('--serial-in <file>', 'bytes COM1 (0x3f8) receives')
+    .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)')
+    .option('--device <spec>', 'add a device: NAME[,base=0x...][,irq=N] (repeatable; see README "Devices")', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--no-default-devices', 'start from an empty machine: only the --device devices')
     .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")');
 }
 

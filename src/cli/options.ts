@@ -1,5 +1,7 @@
 import { PiosimError } from '../errors.js';
 import { quoteArg } from './quote.js';
+import { checkDiskImage, parseRtcBase, readSerialIn } from './machine-options.js';
+import { parseDeviceSpec, planMachine, type DeviceSpec } from '../devices/machine-spec.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
 import { CLOCK_MODES, type ClockMode } from '../exit/device-clock.js';
 import { MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
@@ -21,6 +23,14 @@ export interface RawRunOptions {
   inVcpuModule?: string[];
   hotplug?: string;
   clock?: string;
+  disk?: string;
+  diskWriteback?: boolean;
+  serialIn?: string;
+  rtcBase?: string;
+  /** commander's --no-default-devices: false when given. */
+  defaultDevices?: boolean;
+  /** Every --device, in order. */
+  device?: string[];
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -48,6 +58,14 @@ export interface RunConfig {
   inVcpuModules: string[];
   /** The --hotplug schedule file, if any (src/cli/hotplug-schedule.ts reads it). */
   hotplug?: string;
+  /** The ATA disk image and whether writes reach it (src/cli/machine-options.ts). */
+  disk: string | null;
+  diskWriteback: boolean;
+  /** What COM1 receives, read from --serial-in before the run. */
+  serialIn: Uint8Array | null;
+  rtcBaseMs: number | null;
+  defaultDevices: boolean;
+  devices: DeviceSpec[];
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -153,10 +171,27 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     clock: raw.clock === undefined ? CLI_DEFAULTS.clock : parseClock(raw.clock),
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
+    ...machineOptions(raw),
   };
   if (raw.hotplug !== undefined) {
     if (raw.hotplug.trim() === '') throw bad('--hotplug needs a schedule file name, got an empty string');
     config.hotplug = raw.hotplug;
   }
   return config;
+}
+
+function machineOptions(raw: RawRunOptions): Pick<RunConfig, 'disk' | 'diskWriteback' | 'serialIn' | 'rtcBaseMs' | 'defaultDevices' | 'devices'> {
+  if (raw.diskWriteback === true && raw.disk === undefined) throw bad('--disk-writeback needs --disk FILE');
+  const defaultDevices = raw.defaultDevices !== false;
+  const devices = (raw.device ?? []).map(parseDeviceSpec);
+  const placed = planMachine(devices, defaultDevices);
+  if (raw.disk !== undefined && !placed.some((p) => p.spec.name === 'ata')) throw bad('--disk needs the ata device: add --device ata (the defaults are off)');
+  return {
+    defaultDevices,
+    devices,
+    disk: raw.disk === undefined ? null : checkDiskImage(raw.disk),
+    diskWriteback: raw.diskWriteback === true,
+    serialIn: raw.serialIn === undefined ? null : readSerialIn(raw.serialIn),
+    rtcBaseMs: raw.rtcBase === undefined ? null : parseRtcBase(raw.rtcBase),
+  };
 }

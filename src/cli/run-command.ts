@@ -70,6 +70,11 @@ export async function runGuest(req: RunRequest): Promise<number> {
       options.inVcpuDevices = req.machine.devices;
     }
     if (config.timeoutMs > 0) options.timeoutMs = config.timeoutMs;
+    if (config.disk !== null) { options.disk = config.disk; options.diskWriteback = config.diskWriteback; }
+    if (config.serialIn !== null) options.serialIn = config.serialIn;
+    if (config.rtcBaseMs !== null) options.rtcBaseMs = config.rtcBaseMs;
+    if (!config.defaultDevices) options.defaultDevices = false;
+    if (config.devices.length > 0) options.devices = config.devices;
     const trace = files.trace;
     if (trace) {
       options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));

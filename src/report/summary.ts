@@ -29,6 +29,8 @@ export function describeOutcome(outcome: VmOutcome): string {
       return `host failure: ${outcome.message}`;
     case 'stopped':
       return `stopped: ${outcome.reason}`;
+    case 'reset-requested':
+      return `the guest requested a machine reset (${outcome.source}); piosim does not reset a VM, so the run ended there`;
   }
 }
 

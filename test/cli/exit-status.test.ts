@@ -13,6 +13,7 @@ describe('exit statuses (one mapping)', () => {
     expect(exitStatusForOutcome({ kind: 'guest-fault', vcpu: 1, cs: 0, ip: 0x7c00, bytes: [0x0f, 0x0b], message: 'x', vector: 6 })).toBe(4);
     expect(exitStatusForOutcome({ kind: 'timeout', timeoutMs: 10 })).toBe(6);
     expect(exitStatusForOutcome({ kind: 'host-failure', message: 'x' })).toBe(8);
+    expect(exitStatusForOutcome({ kind: 'reset-requested', source: 'i8042' })).toBe(13);
   });
 
   it('keeps QEMU\'s (V << 1) | 1 cut to the 8 bits a shell sees', () => {
@@ -50,12 +51,12 @@ describe('option parsing', () => {
     expect(resolveRunConfig({})).toEqual({
       vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', outputs: {},
       inVcpuModules: [],
+      disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null, defaultDevices: true, devices: [],
     });
     expect(resolveRunConfig({ inVcpuModule: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json' })).toMatchObject({
       inVcpuModules: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json',
     });
     expect(() => resolveRunConfig({ hotplug: ' ' })).toThrow(/--hotplug needs a schedule file name/);
-    });
     expect(resolveRunConfig({ clock: 'virtual' }).clock).toBe('virtual');
     expect(() => resolveRunConfig({ clock: 'sundial' })).toThrow(/--clock must be one of host, virtual, got "sundial"/);
     expect(resolveRunConfig({}, 4).vcpus).toBe(4);

@@ -112,10 +112,24 @@ describe('piosim ioports', () => {
     const r = runCli(['ioports']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe([
+      '  0020-0021 : pic-master (main)',
+      '  0040-0043 : pit (main)',
+      '  0060-0060 : i8042-data (main)',
+      '  0061-0061 : pcspk (main)',
+      '  0064-0064 : i8042-cmd (main)',
+      '  0070-0071 : rtc (main)',
+      '  0080-0080 : post (main)',
+      '  00a0-00a1 : pic-slave (main)',
       '  00e0-00e3 : testdev (main)',
       '  00f4-00f7 : debug-exit (main)',
+      '  01f0-01f7 : ata (main)',
+      '  02f8-02ff : uart2 (main)',
+      '  03f6-03f6 : ata-ctl (main)',
       '  03f8-03ff : uart (main)',
+      '  04d0-04d1 : elcr (main)',
       '  0608-060b : pm-timer (in-vcpu)',
+      '  0cf8-0cfb : pci-conf (main)',
+      '  0cfc-0cff : pci-data (main)',
       '',
     ].join('\n'));
     expect(r.stderr).toBe('');
@@ -125,8 +139,8 @@ describe('piosim ioports', () => {
     const r = runCli(['ioports', '--in-vcpu-module', `${EXAMPLE},base=0x500`, '--in-vcpu-module', at('other.mjs')]);
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines).toHaveLength(5);
-    expect(lines[3]).toBe('  0500-0500 : scratch (in-vcpu)');
+    expect(lines).toHaveLength(19);
+    expect(lines[15]).toBe('  0500-0500 : scratch (in-vcpu)');
     expect(r.stdout).not.toMatch(/other/);
   });
 

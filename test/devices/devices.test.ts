@@ -70,7 +70,9 @@ describe('16550A UART (register model, QEMU reset values)', () => {
     expect(dev.read(OFS_IIR_FCR, 1)).toBe(0x01);
     dev.write(OFS_RBR_THR, 1, 0x41);
     expect(dev.read(OFS_IIR_FCR, 1)).toBe(0x02);
+    // Clearing the transmit FIFO (FCR bit 2) re-arms THR empty: QEMU 7.2 reads 0xc2 here too.
     dev.write(OFS_IIR_FCR, 1, 0x07);
+    expect(dev.read(OFS_IIR_FCR, 1)).toBe(0xc2);
     expect(dev.read(OFS_IIR_FCR, 1)).toBe(0xc1);
   });
 
@@ -155,13 +157,27 @@ describe('default bus', () => {
     return { ...d, serial, exits };
   }
 
-  it('maps the UART, debug-exit and testdev at their PC ports', () => {
+  it('maps the PC devices at their PC ports', () => {
     const { bus, serial, exits, testdev } = defaults();
     expect(bus.entries().map((e) => `${e.range.toString()} ${e.name} ${e.route}`)).toEqual([
+      '0x20-0x21 pic-master main',
+      '0x40-0x43 pit main',
+      '0x60-0x60 i8042-data main',
+      '0x61-0x61 pcspk main',
+      '0x64-0x64 i8042-cmd main',
+      '0x70-0x71 rtc main',
+      '0x80-0x80 post main',
+      '0xa0-0xa1 pic-slave main',
       '0xe0-0xe3 testdev main',
       '0xf4-0xf7 debug-exit main',
+      '0x1f0-0x1f7 ata main',
+      '0x2f8-0x2ff uart2 main',
+      '0x3f6-0x3f6 ata-ctl main',
       '0x3f8-0x3ff uart main',
+      '0x4d0-0x4d1 elcr main',
       '0x608-0x60b pm-timer in-vcpu',
+      '0xcf8-0xcfb pci-conf main',
+      '0xcfc-0xcff pci-data main',
     ]);
     bus.write(0, PORT_COM1, 1, 0x48);
     expect(bus.read(0, PORT_COM1 + 5, 1)).toBe(0x60);
@@ -173,7 +189,7 @@ describe('default bus', () => {
     bus.write(2, PORT_DEBUG_EXIT, 1, 0x10);
     expect(exits).toEqual([0x10]);
     expect(serial).toEqual([0x48]);
-    expect(bus.read(0, 0x80, 1)).toBe(0xff);
+    expect(bus.read(0, 0x81, 1)).toBe(0xff);
     expect(bus.unassigned).toEqual({ reads: 1, writes: 0 });
   });
 
@@ -183,5 +199,29 @@ describe('default bus', () => {
     // Bytes 1..3 go to IER, IIR/FCR and LCR, not to THR.
     expect(serial).toEqual([0x41]);
     expect(bus.read(0, PORT_COM1 + 3, 1)).toBe(0x44);
+  });
+});
+
+describe('machine placement (defaults off, user devices)', () => {
+  const host = { serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n };
+
+  it('places only the devices named, at their default or given base and IRQ', () => {
+    const d = createDefaultDevices(host, undefined, {
+      defaultDevices: false,
+      devices: [{ name: 'uart', base: 0x2e8, irq: 5 }, { name: 'pic' }, { name: 'debug-exit' }],
+    });
+    expect(d.bus.entries().map((e) => `${e.range.toString()} ${e.name}`)).toEqual([
+      '0x20-0x21 pic-master', '0xa0-0xa1 pic-slave', '0xf4-0xf7 debug-exit', '0x2e8-0x2ef uart@0x2e8', '0x4d0-0x4d1 elcr',
+    ]);
+    // The UART's interrupt reaches IRQ 5 of the PIC.
+    d.bus.write(0, 0x2e9, 1, 0x02); // IER: THR empty
+    expect(d.pic.master.read(0, 1) & 0x20).toBe(0x20);
+  });
+
+  it('adds devices to the defaults, and refuses overlaps and bad IRQs before building anything', () => {
+    const d = createDefaultDevices(host, undefined, { devices: [{ name: 'uart', base: 0x3e8, irq: 4 }, { name: 'testdev', base: 0x300 }] });
+    expect(d.bus.entries().some((e) => e.range.toString() === '0x3e8-0x3ef')).toBe(true);
+    expect(() => createDefaultDevices(host, undefined, { devices: [{ name: 'rtc' }] })).toThrow(/overlap rtc at 0x70/);
+    expect(() => createDefaultDevices(host, undefined, { devices: [{ name: 'uart', base: 0x2e8, irq: 99 }] })).toThrow(/IRQ 99 is out of range/);
   });
 });

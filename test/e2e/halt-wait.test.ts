@@ -34,7 +34,7 @@ function withController(extra: Omit<VmOptions, 'guest'> = {}): { options: Omit<V
   return {
     options: {
       ...extra,
-      devices: [{ device: (ctx) => (controller = new IrqTestDevice(ctx)), base: 0xe8, length: IRQ_TESTDEV_PORTS }],
+      customDevices: [{ device: (ctx) => (controller = new IrqTestDevice(ctx)), base: 0xe8, length: IRQ_TESTDEV_PORTS }],
       interruptController: () => controller!,
     },
     controller: () => controller!,
@@ -94,8 +94,8 @@ describe('e2e: HLT with IF=1 waits for an interrupt', () => {
     expect(result.vcpus.map((v) => v.interrupts)).toEqual([1, 0, 0]);
   });
 
-  it('without an interrupt controller, sti; hlt ends the run as halted (nothing can wake it)', async () => {
-    const { result } = await runGuest(sleepGuest(1000));
+  it('without an interrupt controller (a machine with no 8259A pair), sti; hlt ends the run as halted (nothing can wake it)', async () => {
+    const { result } = await runGuest(sleepGuest(1000), { defaultDevices: false });
     expect(result.outcome).toEqual({ kind: 'halted' });
     expect(result.vcpus[0]!.state).toBe('halted');
     expect(result.vcpus[0]!.registers.eip).toBe(HLT_END);

@@ -18,7 +18,7 @@ async function runIrqWait(clock: ClockMode) {
   let controller: IrqTestDevice | null = null;
   const run = await runGuest(guest, {
     clock,
-    devices: [{ device: (ctx) => (controller = new IrqTestDevice(ctx)), base: IRQ_BASE, length: IRQ_TESTDEV_PORTS }],
+    customDevices: [{ device: (ctx) => (controller = new IrqTestDevice(ctx)), base: IRQ_BASE, length: IRQ_TESTDEV_PORTS }],
     interruptController: () => controller!,
   });
   // The guest ends with the addresses of its labels after_hlt, after_sti, after_popf, after_out.

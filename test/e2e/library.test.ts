@@ -66,13 +66,13 @@ describe('the packed package in a fresh project', () => {
     execFileSync(npm, ['ci', '--offline', '--no-audit', '--no-fund', '--silent'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
     // The script: a user device that latches a word, a guest that writes 0x1234 to it, reads it
     // back and ends with debug-exit carrying the low byte it read.
-    //   mov ax, 0x1234; out 0x60, ax; in ax, 0x60; out 0xf4, al; hlt  (0x60: no default device there)
-    const guest = [0xb8, 0x34, 0x12, 0xe7, 0x60, 0xe5, 0x60, 0xe6, 0xf4, 0xf4];
+    //   mov ax, 0x1234; mov dx, 0x510; out dx, ax; in ax, dx; out 0xf4, al; hlt  (0x510: no default device there)
+    const guest = [0xb8, 0x34, 0x12, 0xba, 0x10, 0x05, 0xef, 0xed, 0xe6, 0xf4, 0xf4];
     writeFileSync(join(app, 'main.mjs'), `
 import { runVm, PiosimError, Uart16550 } from 'piosim';
 let latched = 0;
 const device = { name: 'latch', implSizes: [2], read: () => latched, write: (_o, _s, v) => { latched = v; } };
-const result = await runVm({ guest: Uint8Array.from(${JSON.stringify(guest)}), timeoutMs: 20000, devices: [{ device, base: 0x60, length: 2 }] });
+const result = await runVm({ guest: Uint8Array.from(${JSON.stringify(guest)}), timeoutMs: 20000, customDevices: [{ device, base: 0x510, length: 2 }] });
 let badOption = '';
 try { await runVm({ guest: new Uint8Array(1), clock: 'sundial' }); } catch (e) { badOption = e instanceof PiosimError ? e.message : 'not a PiosimError'; }
 console.log(JSON.stringify({ outcome: result.outcome, latched, exits: result.vcpus[0].exits.total, uart: typeof Uart16550, badOption }));

@@ -1,0 +1,17 @@
+; Resets the machine the way PC software does when it reboots: wait until the i8042's input
+; buffer is empty, then pulse the CPU reset line with command 0xFE. piosim ends the run with
+; outcome 'reset-requested' (status 12); a POST code first shows how far the guest got.
+bits 16
+org 0x7c00
+
+    cli
+    mov al, 0x01
+    out 0x80, al
+.wait:
+    in al, 0x64
+    test al, 0x02               ; input buffer full?
+    jnz .wait
+    mov al, 0xfe
+    out 0x64, al
+.spin:
+    jmp .spin                   ; a real machine resets here; piosim ends the run
