@@ -1,3 +1,4 @@
+import type { HotplugStepReport } from '../report/json-report.js';
 import type { PioDevice } from '../bus/device.js';
 import type { IoEventFdOptions, RouteKind } from '../bus/routes.js';
 import { TestDevice } from '../devices/test-device.js';
@@ -35,21 +36,8 @@ export interface HotplugTarget {
   lastGracePeriodMs?(): number;
 }
 
-export interface HotplugLogEntry {
-  /** Index of the step in the schedule's "steps". */
-  step: number;
-  op: HotplugOp;
-  device: string;
-  /** When the operation was issued, in ms after the schedule started. */
-  startedMs: number;
-  /** How long the call took to resolve (its grace period included). */
-  durationMs: number;
-  /** The grace period of a call that succeeded, ms, when the target reports it. */
-  graceMs?: number;
-  /** The range id (plug: the one returned; move/unplug: the one acted on). */
-  id?: number;
-  error?: string;
-}
+/** A carried-out step as the log and the JSON report record it (one definition, in the report). */
+export type HotplugLogEntry = HotplugStepReport;
 
 export interface HotplugRunOptions {
   /** How often afterExits steps poll exits(), in ms. */
