@@ -82,6 +82,11 @@ export function slotBase(base: number, slot: number): number {
   return base + TABLE_HEADER_WORDS + slot * SLOT_WORDS;
 }
 
+/** Slot `slot`'s port map (PORT_SPACE uint16) in `words`, for a table at `base`. */
+export function portMapView(words: Int32Array, base: number, slot: number): Uint16Array {
+  return new Uint16Array(words.buffer, words.byteOffset + (slotBase(base, slot) + SLOT_PORT_MAP) * 4, PORT_SPACE);
+}
+
 /** REC_PIECES shift for an access size (1, 2, 4): 4, 8, 16. */
 export function piecesShift(size: number): number {
   return size << 2;
@@ -120,7 +125,12 @@ export class BusTableWriter {
   private ranges: number[] = [];
   private touched: number[] = [];
 
-  constructor(private readonly words: Int32Array, private readonly base: number) {}
+  /** Per slot: its port map. */
+  private readonly maps: readonly [Uint16Array, Uint16Array];
+
+  constructor(private readonly words: Int32Array, private readonly base: number) {
+    this.maps = [portMapView(words, base, 0), portMapView(words, base, 1)];
+  }
 
   /** The slot readers use now. */
   get current(): number {
@@ -189,7 +199,7 @@ export class BusTableWriter {
     const w = this.words;
     const free = this.current ^ 1;
     const s = slotBase(this.base, free);
-    const map = new Uint16Array(w.buffer, (s + SLOT_PORT_MAP) * 4, PORT_SPACE);
+    const map = this.maps[free]!;
     const pending = this.stale[free]!;
     const ranges = pending.ranges.concat(this.ranges);
     const records = pending.records.concat(this.touched);
@@ -246,10 +256,7 @@ export class BusTableReader {
     this.words = words;
     const s0 = slotBase(base, 0);
     const s1 = slotBase(base, 1);
-    this.maps = [
-      new Uint16Array(words.buffer, (s0 + SLOT_PORT_MAP) * 4, PORT_SPACE),
-      new Uint16Array(words.buffer, (s1 + SLOT_PORT_MAP) * 4, PORT_SPACE),
-    ];
+    this.maps = [portMapView(words, base, 0), portMapView(words, base, 1)];
     this.recordBase = [s0 + SLOT_RECORDS, s1 + SLOT_RECORDS];
     this.currentWord = base + TABLE_CURRENT;
     this.halves = new Uint16Array(words.buffer, words.byteOffset, words.length * 2);

@@ -12,6 +12,7 @@ import {
 } from './run-page.js';
 import { CompletionWaiter } from './wait.js';
 import { NO_DEVICE } from '../bus/bus-table.js';
+import { loadLe, mask } from '../bus/little-endian.js';
 import { ROUTE_COALESCED, ROUTE_IN_VCPU, ROUTE_MAIN } from '../bus/routes.js';
 import { VIA_IN_VCPU, VIA_IOEVENTFD, type VcpuTraceWriter } from '../report/vcpu-trace-ring.js';
 import type { VcpuRouter } from '../bus/vcpu-router.js';
@@ -156,17 +157,14 @@ export class RunPagePortIo implements PortIo {
     const route = this.router!.route(at);
     if (route === ROUTE_COALESCED) return;
     const via = route === ROUTE_IN_VCPU ? VIA_IN_VCPU : VIA_IOEVENTFD;
-    this.trace!.record(DIR_OUT, port, size, size === 4 ? value >>> 0 : value & (size === 1 ? 0xff : 0xffff), via, this.router!.device(at));
+    this.trace!.record(DIR_OUT, port, size, mask(value, size), via, this.router!.device(at));
   }
 
   /** One record per element of an in-vCPU string batch, values from the data page. */
   private traceBatch(dir: number, at: number, port: number, size: AccessSize, count: number): void {
     const device = this.router!.device(at);
     const d = this.dataPage;
-    for (let e = 0, o = 0; e < count; e++, o += size) {
-      const value = size === 1 ? d[o]! : size === 2 ? d[o]! | (d[o + 1]! << 8) : (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
-      this.trace!.record(dir, port, size, value, VIA_IN_VCPU, device);
-    }
+    for (let e = 0, o = 0; e < count; e++, o += size) this.trace!.record(dir, port, size, loadLe(d, o, size), VIA_IN_VCPU, device);
   }
 
   // The exits. `at` is the record the vCPU found (-1: none); called inside the read section.
