@@ -4,6 +4,7 @@ import { PiosimError } from '../errors.js';
 import { projectRoot } from '../project-root.js';
 import { quoteArg } from './quote.js';
 import { GUEST_LOAD_ADDRESS } from './options.js';
+import { assembleGuest, isAsmGuest } from './nasm.js';
 
 export interface GuestImage {
   /** As given on the command line. */
@@ -24,7 +25,7 @@ export function maxGuestBytes(memoryBytes: number): number {
 }
 
 /**
- * Reads a flat guest binary, refusing anything that is not a non-empty regular file that fits in
+ * Reads a flat guest binary (or NASM source, `.asm`, assembled first), refusing anything that is not a non-empty regular file that fits in
  * RAM. The size is checked before reading, so a huge file is never loaded.
  */
 export function loadGuest(file: string, memoryBytes: number): GuestImage {
@@ -38,6 +39,7 @@ export function loadGuest(file: string, memoryBytes: number): GuestImage {
   if (!st.isFile()) throw guestError(`guest ${quoteArg(file)} is not a regular file`);
   if (st.size === 0) throw guestError(`guest file ${quoteArg(file)} is empty`);
   const max = maxGuestBytes(memoryBytes);
+  if (isAsmGuest(file)) return checkedAsmGuest(file, st, max, memoryBytes);
   if (st.size > max) {
     throw guestError(
       `guest file ${quoteArg(file)} is ${st.size} bytes; at most ${max} fit in ${memoryBytes} bytes of RAM above 0x7c00 (see --memory)`,
@@ -48,6 +50,16 @@ export function loadGuest(file: string, memoryBytes: number): GuestImage {
     bytes = new Uint8Array(fs.readFileSync(file));
   } catch (e) {
     throw guestError(`guest file ${quoteArg(file)}: ${describeFsError(e)}`, e);
+  }
+  return { path: file, bytes, dev: st.dev, ino: st.ino };
+}
+
+/** A .asm guest, assembled (src/cli/nasm.ts); the file's identity stays the source's, for the output checks. */
+function checkedAsmGuest(file: string, st: fs.Stats, max: number, memoryBytes: number): GuestImage {
+  const bytes = assembleGuest(file);
+  if (bytes.length === 0) throw guestError(`guest ${quoteArg(file)} assembles to nothing`);
+  if (bytes.length > max) {
+    throw guestError(`guest ${quoteArg(file)} assembles to ${bytes.length} bytes; at most ${max} fit in ${memoryBytes} bytes of RAM above 0x7c00 (see --memory)`);
   }
   return { path: file, bytes, dev: st.dev, ino: st.ino };
 }

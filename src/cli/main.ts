@@ -13,12 +13,14 @@ import { readHotplugSchedule } from './hotplug-schedule.js';
 import { formatIoPorts } from '../report/ioports.js';
 import { clipMessage } from './quote.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
+import { registerToolCommands } from './tool-commands.js';
 
 /**
  * The `piosim` command:
  *   piosim run GUEST.bin [options]   run a flat guest binary loaded at 0000:7C00
  *   piosim demo [options]            run the embedded demo guest (guests/demo.bin), 4 vCPUs by default
  *   piosim ioports [--in-vcpu-module SPEC]...   print the machine's port map, like /proc/ioports
+ *   piosim trace | top | compare-qemu ...       the tools of src/cli/tool-commands.ts
  * Exit statuses: src/cli/exit-status.ts.
  */
 
@@ -117,6 +119,7 @@ function buildProgram(setStatus: (status: number) => void): Command {
       setStatus(0);
     });
 
+  registerToolCommands(program, { version: ver, setStatus });
   return program;
 }
 

@@ -1,0 +1,44 @@
+import type { Command, OptionValues } from 'commander';
+import { runTraceCommand, type RawTraceOptions } from './trace-command.js';
+
+/**
+ * The commands that inspect rather than run a machine of their own: `piosim trace`,
+ * `piosim top` and `piosim compare-qemu`, registered on the program built in src/cli/main.ts.
+ */
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Adds an "Examples:" block to a command's --help. */
+export function withExamples(cmd: Command, examples: readonly string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`);
+}
+
+export interface ToolCommandContext {
+  version: string;
+  setStatus: (status: number) => void;
+}
+
+export function registerToolCommands(program: Command, ctx: ToolCommandContext): void {
+  withExamples(
+    program
+      .command('trace')
+      .description('print a --trace or --exit-trace file as text, like KVM\'s kvm_pio tracepoint, filtered')
+      .argument('<file>', 'a JSON-lines trace written by piosim run --trace or --exit-trace')
+      .option('--vcpu <list>', 'only these vCPUs: 0, 0,2 or 1-3')
+      .option('--port <range>', 'only ports in PORT or FIRST-LAST (decimal or 0x...); repeatable', collect)
+      .option('--dir <dir>', 'only accesses in this direction: in or out')
+      .option('--device <name>', 'only accesses to this device (device traces; see piosim ioports); repeatable', collect)
+      .option('--json <file>', 'write counts by port and vCPU as JSON (docs/schema/trace.schema.json); - is stdout, instead of the text')
+      .option('--quiet', 'no "N of M records matched" line on stderr'),
+    [
+      'piosim run guest.bin --trace t.jsonl && piosim trace t.jsonl',
+      'piosim trace t.jsonl --port 0x3f8-0x3ff --dir out      # what the guest wrote to COM1',
+      'piosim trace t.jsonl --vcpu 1-3 --device testdev',
+      'piosim trace exits.jsonl --json - --quiet | jq .byPort',
+    ],
+  ).action(async (file: string, opts: OptionValues) => {
+    ctx.setStatus(await runTraceCommand(file, opts as RawTraceOptions, ctx.version));
+  });
+}
