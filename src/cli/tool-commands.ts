@@ -1,5 +1,6 @@
 import type { Command, OptionValues } from 'commander';
 import { runTraceCommand, type RawTraceOptions } from './trace-command.js';
+import { DEFAULT_COMPARE_TIMEOUT_SECONDS, runCompareQemu, type RawCompareOptions } from './compare-qemu.js';
 
 /**
  * The commands that inspect rather than run a machine of their own: `piosim trace`,
@@ -40,5 +41,23 @@ export function registerToolCommands(program: Command, ctx: ToolCommandContext):
     ],
   ).action(async (file: string, opts: OptionValues) => {
     ctx.setStatus(await runTraceCommand(file, opts as RawTraceOptions, ctx.version));
+  });
+
+  withExamples(
+    program
+      .command('compare-qemu')
+      .description('run a guest on 1 vCPU in piosim and in QEMU and show the first difference in how it ended, its serial output and its device trace (status 0 agree, 1 differ)')
+      .argument('<guest>', 'guest binary, or NASM source (.asm) assembled with nasm')
+      .option('--timeout <seconds>', `time limit for each side (default ${DEFAULT_COMPARE_TIMEOUT_SECONDS}); QEMU never ends on HLT, so guests should end by writing to port 0xf4`)
+      .option('--qemu <path>', 'the QEMU binary (default: $PIOSIM_QEMU, else qemu-system-i386)')
+      .option('--json <file>', 'write the comparison as JSON (docs/schema/compare-qemu.schema.json); - is stdout, instead of the text')
+      .option('--quiet', 'print nothing: the exit status says whether they agree'),
+    [
+      'piosim compare-qemu guests/e2e/io-forms.bin',
+      'piosim compare-qemu my-guest.asm --timeout 30',
+      'piosim compare-qemu guest.bin --json diff.json --quiet || jq .trace.first diff.json',
+    ],
+  ).action(async (guest: string, opts: OptionValues) => {
+    ctx.setStatus(await runCompareQemu(guest, opts as RawCompareOptions, ctx.version));
   });
 }
