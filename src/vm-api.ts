@@ -1,6 +1,7 @@
 import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
 import type { BusReport } from './report/bus-report.js';
 import type { TraceMergeStats } from './report/trace-merge.js';
+import type { VmLiveSample } from './report/live-sample.js';
 import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
 import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
 import type { DeviceContext, PioDevice } from './bus/device.js';
@@ -154,6 +155,8 @@ export interface VmHandle {
   lastGracePeriodMs(): number;
   /** Exits so far, all vCPUs together (monotonic). */
   exits(): number;
+  /** The live counters of every vCPU, the ring depth and the io loop's sleeps (src/report/live-sample.ts). */
+  sample(): VmLiveSample;
   /**
    * Resolves once every vCPU has entered its guest, the instant `timeoutMs` counts from; never
    * resolves when the run ends before that.

@@ -8,6 +8,7 @@ import { loadVmInVcpuModules } from './devices/in-vcpu/index.js';
 import type { PioDevice } from './bus/device.js';
 import type { InVcpuDeviceRef, IoBus, PlugOptions } from './bus/io-bus.js';
 import { busReport } from './report/bus-report.js';
+import { sampleRunPages } from './report/live-sample.js';
 import { TraceMerger, type TraceMergeStats } from './report/trace-merge.js';
 import { createTraceRings, VcpuTraceReader } from './report/vcpu-trace-ring.js';
 import { PiosimError } from './errors.js';
@@ -244,6 +245,7 @@ export class Vm {
       move: (id, newBase) => this.move(id, newBase),
       lastGracePeriodMs: () => this.bus.stats().gracePeriodMs.at(-1) ?? 0,
       exits: () => this.exitCount(),
+      sample: () => sampleRunPages(this.pages, this.ring.size(), this.ioLoop.sleeps),
       guestStarted: this.guestStartedPromise,
     });
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({

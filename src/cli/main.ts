@@ -13,7 +13,19 @@ import { readHotplugSchedule } from './hotplug-schedule.js';
 import { formatIoPorts } from '../report/ioports.js';
 import { clipMessage } from './quote.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
-import { registerToolCommands } from './tool-commands.js';
+import { registerToolCommands, withExamples } from './tool-commands.js';
+import { checkTopTerminal } from './top-view.js';
+
+const RUN_EXAMPLES = [
+  'piosim run guests/e2e/io-forms.bin',
+  'piosim run my-guest.asm --vcpus 4 --serial out.txt --json report.json',
+  'piosim run guest.bin --trace t.jsonl && piosim trace t.jsonl --port 0x3f8',
+  'piosim run guest.bin --vcpus 8 --top --serial /dev/null --timeout 10',
+];
+const TOP_EXAMPLES = [
+  'piosim top guests/runtime/out-forever.bin --vcpus 4 --serial /dev/null --timeout 30',
+  'piosim top guest.bin --top-interval 0.5 --serial out.txt 2>top.log   # plain lines in top.log',
+];
 
 /**
  * The `piosim` command:
@@ -62,12 +74,16 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)')
     .option('--device <spec>', 'add a device: NAME[,base=0x...][,irq=N] (repeatable; see README "Devices")', (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-default-devices', 'start from an empty machine: only the --device devices')
-    .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")');
+    .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")')
+    .option('--top', 'live view while the guest runs, like kvm_stat: exits/s by kind, port and vCPU, ring depth, sleeps (on stderr; plain lines when it is not a terminal)')
+    .option('--top-interval <seconds>', 'refresh interval of --top (default 1)')
+    .option('--quiet', 'no summary table on stderr (errors are still printed)');
 }
 
 /** Everything `run` and `demo` check before the VM starts: options, guest, modules, schedule. */
 async function prepareRun(opts: OptionValues, defaultVcpus: number, guestPath: string): Promise<Omit<RunRequest, 'version'>> {
   const config = resolveRunConfig(rawOptions(opts), defaultVcpus);
+  checkTopTerminal(config.top !== null, config.outputs.serial);
   const guest = loadGuest(guestPath, config.memoryBytes);
   const machine = await prepareMachine(config.inVcpuModules);
   const hotplug = config.hotplug === undefined ? undefined : readHotplugSchedule(config.hotplug, { inVcpuModules: machine.modules });
@@ -92,25 +108,34 @@ function buildProgram(setStatus: (status: number) => void): Command {
     .showHelpAfterError('(run "piosim --help" for usage)')
     .allowExcessArguments(false);
 
-  addRunOptions(
-    program.command('run').description('run a flat x86 real-mode guest binary (loaded at 0000:7C00)'),
+  withExamples(addRunOptions(
+    program.command('run').description('run a flat x86 real-mode guest binary (loaded at 0000:7C00), or NASM source (.asm) assembled with nasm'),
     CLI_DEFAULTS.vcpus,
-  )
-    .argument('<guest>', 'guest binary (NASM `bits 16`, `org 0x7c00`, -f bin)')
+  ), RUN_EXAMPLES)
+    .argument('<guest>', 'guest binary (NASM `bits 16`, `org 0x7c00`, -f bin), or its .asm source')
     .action(async (guestPath: string, opts: OptionValues) => {
       setStatus(await runGuest({ ...(await prepareRun(opts, CLI_DEFAULTS.vcpus, guestPath)), version: ver }));
     });
 
-  addRunOptions(
+  withExamples(addRunOptions(
+    program.command('top').description('run a guest like piosim run, with the live view of --top (exits/s by kind, port and vCPU, ring depth, sleeps)'),
+    CLI_DEFAULTS.vcpus,
+  ), TOP_EXAMPLES)
+    .argument('<guest>', 'guest binary or .asm source, as for piosim run')
+    .action(async (guestPath: string, opts: OptionValues) => {
+      setStatus(await runGuest({ ...(await prepareRun({ ...opts, top: true }, CLI_DEFAULTS.vcpus, guestPath)), version: ver }));
+    });
+
+  withExamples(addRunOptions(
     program.command('demo').description('run the embedded demo guest: every vCPU reports over the UART'),
     CLI_DEFAULTS.demoVcpus,
-  ).action(async (opts: OptionValues) => {
+  ), ['piosim demo', 'piosim demo --vcpus 8 --json report.json']).action(async (opts: OptionValues) => {
     const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
     setStatus(await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
   });
 
-  program
-    .command('ioports')
+  withExamples(program
+    .command('ioports'), ['piosim ioports', 'piosim ioports --in-vcpu-module examples/in-vcpu-scratch.mjs,base=0x500'])
     .description('print the machine\'s port map like /proc/ioports, each range with its route: main, in-vcpu, coalesced or ioeventfd')
     .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
     .action(async (opts: OptionValues) => {

@@ -1,4 +1,5 @@
 import { PiosimError } from '../errors.js';
+import { DEFAULT_TOP_INTERVAL_MS, parseTopInterval } from './top-view.js';
 import { quoteArg } from './quote.js';
 import { checkDiskImage, parseRtcBase, readSerialIn } from './machine-options.js';
 import { parseDeviceSpec, planMachine, type DeviceSpec } from '../devices/machine-spec.js';
@@ -31,6 +32,11 @@ export interface RawRunOptions {
   defaultDevices?: boolean;
   /** Every --device, in order. */
   device?: string[];
+  /** --top: the live view (src/cli/top-view.ts); `piosim top` sets it. */
+  top?: boolean;
+  topInterval?: string;
+  /** --quiet: no summary on stderr. */
+  quiet?: boolean;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -66,6 +72,10 @@ export interface RunConfig {
   rtcBaseMs: number | null;
   defaultDevices: boolean;
   devices: DeviceSpec[];
+  /** The live view and its refresh interval, or null without --top. */
+  top: { intervalMs: number } | null;
+  /** No summary table on stderr. */
+  quiet: boolean;
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -172,12 +182,22 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
     ...machineOptions(raw),
+    top: topOption(raw),
+    quiet: raw.quiet === true,
   };
   if (raw.hotplug !== undefined) {
     if (raw.hotplug.trim() === '') throw bad('--hotplug needs a schedule file name, got an empty string');
     config.hotplug = raw.hotplug;
   }
   return config;
+}
+
+function topOption(raw: RawRunOptions): RunConfig['top'] {
+  if (raw.top !== true) {
+    if (raw.topInterval !== undefined) throw bad('--top-interval needs --top (or piosim top)');
+    return null;
+  }
+  return { intervalMs: raw.topInterval === undefined ? DEFAULT_TOP_INTERVAL_MS : parseTopInterval(raw.topInterval) };
 }
 
 function machineOptions(raw: RawRunOptions): Pick<RunConfig, 'disk' | 'diskWriteback' | 'serialIn' | 'rtcBaseMs' | 'defaultDevices' | 'devices'> {

@@ -14,6 +14,7 @@ import type { GuestImage } from './guest-file.js';
 import type { RunConfig } from './options.js';
 import { planOutputs } from './output-paths.js';
 import { Outputs } from './outputs.js';
+import { TopView } from './top-view.js';
 
 export type RunVm = (options: VmOptions) => Promise<VmResult>;
 
@@ -48,6 +49,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
   const outputs = await Outputs.open(planned);
   const { files } = outputs;
   const hotplug = new ScheduleRun();
+  const top = config.top === null ? null : new TopView({ intervalMs: config.top.intervalMs, title: `piosim top  ${guest.path}  ${config.vcpus} vCPU${config.vcpus === 1 ? '' : 's'}` });
   let result: VmResult;
   try {
     const serial = files.serial!;
@@ -62,6 +64,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       serialWrite: (byte) => serial.writeByte(byte),
       onStart: (vm) => {
         outputs.attach(vm);
+        top?.attach(vm);
         if (req.hotplug !== undefined) hotplug.start(req.hotplug, vm);
       },
     };
@@ -83,12 +86,18 @@ export async function runGuest(req: RunRequest): Promise<number> {
     }
     const exitTrace = files.exitTrace;
     if (exitTrace) options.onExit = (r) => exitTrace.writeText(exitTraceLine(r));
+    if (top !== null) {
+      const countPort = top.onExit;
+      options.onExit = exitTrace ? (r) => { countPort(r); exitTrace.writeText(exitTraceLine(r)); } : countPort;
+    }
 
     result = await withInterruptFlush(outputs, () => runVm(options));
   } catch (e) {
+    top?.stop();
     await outputs.closeAll();
     throw e;
   }
+  top?.stop();
   // runVm has waited for every hot-plug call in flight: the log is complete.
   const hotplugLog = await hotplug.finish();
   // The run's outputs are whole (or failed) before the report says how the run went.
@@ -128,6 +137,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
     await outputs.closeAll(['json']);
   }
   const status = statusNow();
+  if (config.quiet) return status;
   process.stderr.write(formatSummary(result, status, {
     peakRssBytes, outputFailure: refreshedFailure(outputs), hotplugFailure: hotplug.failure,
     ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),

@@ -52,7 +52,12 @@ describe('option parsing', () => {
       vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', outputs: {},
       inVcpuModules: [],
       disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null, defaultDevices: true, devices: [],
+      top: null, quiet: false,
     });
+    expect(resolveRunConfig({ top: true }).top).toEqual({ intervalMs: 1000 });
+    expect(resolveRunConfig({ top: true, topInterval: '0.25' }).top).toEqual({ intervalMs: 250 });
+    expect(() => resolveRunConfig({ top: true, topInterval: '0.01' })).toThrow(/--top-interval must be seconds from 0.1 to 3600, got "0.01"/);
+    expect(() => resolveRunConfig({ topInterval: '1' })).toThrow(/--top-interval needs --top/);
     expect(resolveRunConfig({ inVcpuModule: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json' })).toMatchObject({
       inVcpuModules: ['a.mjs', 'b.mjs,base=0x500'], hotplug: 's.json',
     });
