@@ -10,7 +10,8 @@ import { CLI_DEFAULTS, MAX_VCPUS, resolveRunConfig, type RawRunOptions } from '.
 import { runGuest, type RunRequest } from './run-command.js';
 import { prepareMachine } from './machine.js';
 import { readHotplugSchedule } from './hotplug-schedule.js';
-import { formatIoPorts } from '../report/ioports.js';
+import { formatIoPorts, ioportsJson } from '../report/ioports.js';
+import { checkJsonTarget, writeJsonDocument } from './tool-output.js';
 import { clipMessage } from './quote.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
 import { registerToolCommands, withExamples } from './tool-commands.js';
@@ -138,9 +139,13 @@ function buildProgram(setStatus: (status: number) => void): Command {
     .command('ioports'), ['piosim ioports', 'piosim ioports --in-vcpu-module examples/in-vcpu-scratch.mjs,base=0x500'])
     .description('print the machine\'s port map like /proc/ioports, each range with its route: main, in-vcpu, coalesced or ioeventfd')
     .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
+    .option('--json <file>', 'write the port map as JSON (docs/schema/ioports.schema.json); - is stdout, instead of the text')
     .action(async (opts: OptionValues) => {
-      const machine = await prepareMachine((opts as { inVcpuModule: string[] }).inVcpuModule);
-      process.stdout.write(formatIoPorts(machine.table));
+      const { inVcpuModule, json } = opts as { inVcpuModule: string[]; json?: string };
+      checkJsonTarget(json, []);
+      const machine = await prepareMachine(inVcpuModule);
+      if (json !== undefined) writeJsonDocument(json, ioportsJson(machine.table, ver));
+      if (json !== '-') process.stdout.write(formatIoPorts(machine.table));
       setStatus(0);
     });
 

@@ -8,12 +8,7 @@ import { quoteArg } from './quote.js';
  * the format version every JSON document carries.
  */
 
-/**
- * The version of every `--json` document's format (the `version` field; docs/schema/ has one
- * JSON Schema per command). It changes when a field is removed or changes meaning; new fields may
- * appear without a change.
- */
-export const JSON_FORMAT_VERSION = 1;
+export { JSON_FORMAT_VERSION } from '../report/json-format.js';
 
 /**
  * Colour only on a terminal and never with NO_COLOR set to anything non-empty (no-color.org's

@@ -1,5 +1,6 @@
 import type { RouteKind } from '../bus/routes.js';
 import { PiosimError } from '../errors.js';
+import { JSON_FORMAT_VERSION } from './json-format.js';
 
 /** One range of the bus table as the port map shows it. */
 export interface IoPortEntry {
@@ -29,4 +30,16 @@ export function formatIoPorts(entries: readonly IoPortEntry[]): string {
   }
   const sorted = [...entries].sort((a, b) => a.base - b.base || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return sorted.map((e) => `  ${hex4(e.base)}-${hex4(e.base + e.length - 1)} : ${e.name} (${e.route})\n`).join('');
+}
+
+/** What `piosim ioports --json` writes (docs/schema/ioports.schema.json): the ranges sorted as the text. */
+export function ioportsJson(entries: readonly IoPortEntry[], piosimVersion: string): {
+  command: 'ioports'; version: number; piosim: { version: string }; ranges: { first: number; last: number; name: string; route: RouteKind }[];
+} {
+  formatIoPorts(entries); // the same checks
+  const sorted = [...entries].sort((a, b) => a.base - b.base || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    command: 'ioports', version: JSON_FORMAT_VERSION, piosim: { version: piosimVersion },
+    ranges: sorted.map((e) => ({ first: e.base, last: e.base + e.length - 1, name: e.name, route: e.route })),
+  };
 }

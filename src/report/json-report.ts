@@ -1,4 +1,5 @@
 import type { VmOutcome, VmResult } from '../vm-api.js';
+import { JSON_FORMAT_VERSION } from './json-format.js';
 
 /** One carried-out step of a --hotplug schedule (src/cli/hotplug-runner.ts's log entry). */
 export interface HotplugStepReport {
@@ -51,6 +52,8 @@ export interface RunFacts {
  * decides the exit status); `vmOutcome` is always the VM's own.
  */
 export interface JsonReport extends Omit<VmResult, 'memory' | 'outcome'> {
+  /** The report format's version (src/report/json-format.ts; docs/schema/run.schema.json). */
+  version: number;
   piosim: { version: string };
   guest: { path: string; bytes: number };
   options: Record<string, unknown>;
@@ -81,6 +84,7 @@ export function buildJsonReport(result: VmResult, info: RunFacts): JsonReport {
     for (const k of Object.keys(totals.exits) as (keyof JsonReport['totals']['exits'])[]) totals.exits[k] += v.exits[k];
   }
   return {
+    version: JSON_FORMAT_VERSION,
     piosim: { version: info.version },
     guest: { path: info.guestPath, bytes: info.guestBytes },
     options: info.options,
