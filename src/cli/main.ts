@@ -150,6 +150,13 @@ function buildProgram(setStatus: (status: number) => void): Command {
     });
 
   registerToolCommands(program, { version: ver, setStatus });
+  withExamples(program, [
+    'piosim demo',
+    'piosim run guest.asm --vcpus 4 --json report.json',
+    'piosim top guest.bin --vcpus 8 --serial /dev/null',
+    'piosim compare-qemu guest.bin',
+    'piosim <command> --help      # each command\'s options and examples; README.md: exit statuses',
+  ]);
   return program;
 }
 
