@@ -5,7 +5,7 @@ import type { RegisterSnapshot } from './types.js';
 import { REQ_CONTROL_UNIT, RP_REQUEST } from './exit/run-page.js';
 
 /**
- * The control plane (DESIGN.md §2): comlink over a MessagePort handed to each vCPU task.
+ * The control plane (docs/DESIGN.md): comlink over a MessagePort handed to each vCPU task.
  *
  * A vCPU never polls messages in its hot loop. Instead the main-thread side announces every call
  * in the vCPU's run-page request word (RP_REQUEST += REQ_CONTROL_UNIT) before sending it, like a

@@ -14,11 +14,11 @@ export const DIR_OUT = 0;
 export const DIR_IN = 1;
 export type Direction = typeof DIR_OUT | typeof DIR_IN;
 
-/** How the vCPU and the main thread wait for each other (DESIGN.md §2, `--wait`). */
+/** How the vCPU and the main thread wait for each other (docs/DESIGN.md, `--wait`). */
 export type WaitMode = 'spin' | 'block' | 'adaptive';
 export const WAIT_MODES: readonly WaitMode[] = ['spin', 'block', 'adaptive'];
 
-/** How many INS/OUTS elements one exit carries (DESIGN.md §3, `--string-batch`). */
+/** How many INS/OUTS elements one exit carries (docs/DESIGN.md, "One port access", `--string-batch`). */
 export type StringBatchMode = 'page' | 'kvm' | '1';
 export const STRING_BATCH_MODES: readonly StringBatchMode[] = ['page', 'kvm', '1'];
 

@@ -31,7 +31,7 @@ export type { DeviceAccessRecord, ExitRecord };
 
 /**
  * The contract between src/vm.ts (which builds and runs a VM) and its users: the CLI, tests and
- * benchmarks. Options follow STYLE.md rule 8: all optional here, one defaults constant in vm.ts,
+ * benchmarks. Options come in layers: all optional here, one defaults constant in vm.ts,
  * validated there with messages that name the option.
  */
 export interface VmOptions {

@@ -15,7 +15,7 @@ export const MAX_RTC_BASE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** setTimeout's limit (2^31 - 1 ms). */
 export const MAX_TIMEOUT_MS = 0x7fffffff;
 
-/** VmOptions with every default filled in (STYLE.md rule 8). */
+/** VmOptions with every default filled in. */
 export interface FilledVmOptions {
   guest: Uint8Array;
   vcpus: number;

@@ -7,7 +7,7 @@ import { srcuWords } from './srcu.js';
 
 /**
  * The bus memory: one shared WebAssembly.Memory per VM holding everything the vCPUs and the main
- * thread share about routing (DESIGN.md §2): the SRCU counters, the two-slot bus table, the
+ * thread share about routing (docs/DESIGN.md): the SRCU counters, the two-slot bus table, the
  * coalesced rings, the ioeventfd doorbells and the state of in-vCPU devices. Each area's own
  * layout lives in its module; this file only places the areas, as word offsets, once.
  *

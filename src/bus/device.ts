@@ -5,7 +5,7 @@ export type { DeviceTimer };
 import type { IrqLine } from '../devices/interrupts.js';
 
 /**
- * The bus's device contract: a register model addressed relative to its base (STYLE.md rule 4).
+ * The bus's device contract: a register model addressed relative to its base.
  * Bus devices run on the main thread, one access at a time (serialised like QEMU's BQL).
  *
  * Access sizes: `implSizes` lists the widths the handlers implement natively. The bus splits a

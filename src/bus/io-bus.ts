@@ -102,7 +102,7 @@ interface Registration {
 }
 
 /**
- * The io-bus (DESIGN.md §4, KVM's kvm_io_bus): the table every vCPU routes through, the devices
+ * The io-bus (docs/DESIGN.md, "The io-bus rules", KVM's kvm_io_bus): the table every vCPU routes through, the devices
  * behind it, and the hot-plug writer.
  *
  * Rules:

@@ -1,7 +1,7 @@
 import type { AccessSize } from '../types.js';
 
 /**
- * How a port range is routed: what a vCPU does when its access lands in the range (DESIGN.md §3
+ * How a port range is routed: what a vCPU does when its access lands in the range (docs/DESIGN.md, "One port access"
  * step 2). The route is chosen at plug time and stored in the shared bus table, so each vCPU
  * decides by itself, with no exit, whether an access needs the main thread.
  *

@@ -24,7 +24,7 @@ export interface RouterCounters {
 }
 
 /**
- * One vCPU's side of the io-bus (DESIGN.md §3 step 2), in its worker: the SRCU read section, the
+ * One vCPU's side of the io-bus (docs/DESIGN.md, "One port access" step 2), in its worker: the SRCU read section, the
  * table lookup, and the routes that need no exit (in-vCPU devices, coalesced writes, ioeventfd).
  *
  * The exit path calls lock() at every port access, find() for the record, and unlock() once the

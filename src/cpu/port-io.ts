@@ -7,7 +7,7 @@ import type { AccessSize } from '../types.js';
  * main thread. The worker implements it over the run page; the conformance harness implements it
  * with an all-ones port space that records writes.
  *
- * Contract for string I/O (INS/OUTS), DESIGN.md §3:
+ * Contract for string I/O (INS/OUTS), docs/DESIGN.md, "One port access":
  *  - the CPU computes the batch size n = min(remaining count, maxStringElements(size, dir),
  *    elements before the guest page boundary in the direction of DF); n >= 1;
  *  - OUTS: the CPU copies n elements from guest memory into dataPage[0 .. n*size) in the order

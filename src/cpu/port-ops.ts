@@ -3,7 +3,7 @@ import type { AccessSize } from '../types.js';
 import { FLAG_DF } from './flags.js';
 import { ECX, EDI, EDX, ES, ESI, type CpuState, SEG_DEFAULT, DS, REP_NONE } from './state.js';
 
-/** Guest page size used to cut string batches (DESIGN.md §3). */
+/** Guest page size used to cut string batches (docs/DESIGN.md, "One port access"). */
 export const GUEST_PAGE_BYTES = 4096;
 
 /**

@@ -1,7 +1,7 @@
 import type { AccessSize } from '../types.js';
 import type { DeviceContext, PioDevice } from '../bus/device.js';
 
-/** QEMU's isa-debug-exit as ORACLES.md runs it: `iobase=0xf4,iosize=0x04`. */
+/** QEMU's isa-debug-exit as `piosim compare-qemu` runs it: `iobase=0xf4,iosize=0x04`. */
 export const DEBUG_EXIT_PORTS = 4;
 
 /**

@@ -99,7 +99,7 @@ export interface DefaultDevices {
 }
 
 /**
- * The PC devices every VM gets (DESIGN.md §5, README "Devices"), on a bus made with `busOptions`
+ * The PC devices every VM gets (docs/DESIGN.md, README "Devices"), on a bus made with `busOptions`
  * (default: a standalone bus with the built-in in-vCPU modules). Throws PiosimError('bad-option')
  * for a disk image that cannot be used.
  */

@@ -37,7 +37,7 @@ export interface UartOptions {
 
 /**
  * A 16550A UART (eight registers from its base: 0x3f8 for COM1, 0x2f8 for COM2), modelled on the
- * datasheet and on QEMU's hw/char/serial.c so that guests and traces agree with QEMU (ORACLES.md).
+ * datasheet and on QEMU's hw/char/serial.c so that guests and traces agree with QEMU.
  * Only 1-byte accesses are implemented; the bus splits wider ones.
  *  - Transmit: a THR write goes to the serial sink at once (the line is infinitely fast), so
  *    the transmitter is always empty again when the guest looks (LSR THRE|TEMT).

@@ -47,7 +47,7 @@ export interface IoLoopOptions {
 }
 
 /**
- * The main thread's io loop (DESIGN.md §3 step 4): pop descriptors in arrival order, dispatch to
+ * The main thread's io loop (docs/DESIGN.md, "One port access" step 3): pop descriptors in arrival order, dispatch to
  * the bus, write IN results into the run page, publish the completion and wake the vCPU.
  * It drains in synchronous bursts and yields to the event loop at least every IO_LOOP_YIELD_MS.
  *

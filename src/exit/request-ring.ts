@@ -1,7 +1,7 @@
 /**
  * The request ring: a bounded multi-producer, single-consumer queue of exit descriptors in a
  * shared WebAssembly.Memory, with sequence-numbered slots (after Dmitry Vyukov's bounded queue, simplified
- * by the exit path's one-outstanding-exit rule, DESIGN.md §2).
+ * by the exit path's one-outstanding-exit rule, docs/DESIGN.md).
  *
  * Who writes, who reads:
  *  - producers: the vCPU workers. A vCPU pushes one descriptor {vcpu, exit sequence} after it has

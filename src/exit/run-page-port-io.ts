@@ -23,7 +23,7 @@ export interface StopTarget {
 }
 
 /**
- * The vCPU worker's PortIo (src/cpu/port-io.ts), DESIGN.md §3. Every access enters the io-bus's
+ * The vCPU worker's PortIo (src/cpu/port-io.ts), docs/DESIGN.md, "One port access". Every access enters the io-bus's
  * SRCU read section and looks its port up in the shared bus table (src/bus/vcpu-router.ts): an
  * in-vCPU device, a coalesced write or a matching ioeventfd is handled right here with no exit;
  * anything else exits over the run page and the request ring, carrying the device word and base
@@ -33,7 +33,7 @@ export interface StopTarget {
  *
  * Without a router (harnesses that measure the bare exit path) every access exits with NO_DEVICE.
  *
- * Written for speed (STYLE.md rule 12): the views, the waiter and the sampler are built once; an
+ * Written for speed: the views, the waiter and the sampler are built once; an
  * exit is a read lock (one wasm call that also loads the current table slot), a uint16 and a
  * record load, plain stores into the run page, one ring push, a wait and an unlock, with no
  * allocation, closure, Map lookup or message.
@@ -264,7 +264,7 @@ export class RunPagePortIo implements PortIo {
   }
 }
 
-/** Elements per string exit for a batching mode (DESIGN.md §3). */
+/** Elements per string exit for a batching mode (docs/DESIGN.md, "One port access"). */
 export function batchLimit(mode: StringBatchMode, size: number, isIn: boolean): number {
   switch (mode) {
     case 'page': return DATA_PAGE_BYTES / size;

@@ -2,7 +2,7 @@ import { DATA_PAGE_BYTES } from '../types.js';
 import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel } from './atomic-kernel.js';
 
 /**
- * The per-vCPU run page: piosim's `struct kvm_run` plus KVM's PIO data page (DESIGN.md §2).
+ * The per-vCPU run page: piosim's `struct kvm_run` plus KVM's PIO data page (docs/DESIGN.md).
  * This file is the only place that knows the layout; everyone else uses the RP_* indices.
  *
  * One shared WebAssembly.Memory holds the run pages of all vCPUs, each at

@@ -53,7 +53,7 @@ const waitAsync = (Atomics as unknown as {
 }).waitAsync;
 
 /**
- * The body of a vCPU task (DESIGN.md §2): build memory, PortIo and CPU over the shared buffers,
+ * The body of a vCPU task (docs/DESIGN.md): build memory, PortIo and CPU over the shared buffers,
  * then loop run slices, checking the request word between slices (the exit path also kicks the
  * CPU when a request is pending). Guest signals in the word (INTR, a new virtual-clock deadline)
  * are handled at that boundary (src/exit/vcpu-interrupts.ts); HLT with IF=1 sleeps there until

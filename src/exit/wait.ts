@@ -6,7 +6,7 @@ import { RING_CONSUMER_SLEEPING, RING_DOORBELL, type RequestRing } from './reque
 import { toLocalMs } from './shared-clock.js';
 
 /**
- * Waiting on both sides of a round trip (DESIGN.md §2, `--wait`):
+ * Waiting on both sides of a round trip (docs/DESIGN.md, `--wait`):
  *  - spin: busy-poll the word. Lowest latency, burns a core per waiter.
  *  - block: sleep at once (`Atomics.wait` in the vCPU, `Atomics.waitAsync` on the main thread).
  *  - adaptive: spin for a budget, then sleep; the budget follows KVM's halt polling

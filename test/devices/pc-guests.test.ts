@@ -11,7 +11,7 @@ import { missingTools, QEMU } from '../qemu/tools.js';
 
 /**
  * The PC device guests (guests/devices/pc-ports.bin, uart-fifo.bin, ata-disk.bin) through runVm with real
- * workers, and the same binaries under QEMU 7.2 (ORACLES.md; the disk as `-drive if=ide`).
+ * workers, and the same binaries under QEMU 7.2 (the disk as `-drive if=ide`).
  * Invariants:
  *  - pc-ports: same outcome, serial output and device trace as QEMU, except the values of the
  *    running PIT counter 2 reads (time), which are compared as "any value";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT, runCli } from '../cli/helpers.js';
 
 /**
- * QEMU as the oracle for the device models (ORACLES.md §1): guests/devices/device-probe.bin touches
+ * QEMU as the oracle for the device models: guests/devices/device-probe.bin touches
  * every UART register (reset values, DLAB, IIR/THRI, FIFO bits, loopback, split wide accesses),
  * the test device's byte lanes at every width, an unassigned port and isa-debug-exit. The device
  * trace piosim writes with --trace must equal, access for access, the memory_region_ops trace QEMU
@@ -17,7 +17,7 @@ const haveQemu = spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 
 const GUEST = path.join(ROOT, 'guests/devices/device-probe.bin');
 let dir: string;
 
-/** A 64 KiB "BIOS" of HLTs whose reset vector jumps to 0000:7C00 (ORACLES.md's stub.asm). */
+/** A 64 KiB "BIOS" of HLTs whose reset vector jumps to 0000:7C00 (the stub `piosim compare-qemu` also uses). */
 function stubBios(): Uint8Array {
   const bios = new Uint8Array(0x10000).fill(0xf4);
   bios.set([0xea, 0x00, 0x7c, 0x00, 0x00], 0xfff0);

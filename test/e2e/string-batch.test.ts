@@ -4,7 +4,7 @@ import { loadGuest, runGuest, type GuestRun } from './run-guest.js';
 
 // guests/e2e/string-batch.asm in every --string-batch mode. Invariant: the guest-visible result
 // (memory, registers, serial, the device trace) is identical in every mode; only the exits
-// differ, and they follow DESIGN.md §3: n = min(remaining, mode limit, elements before the 4 KiB
+// differ, and they follow docs/DESIGN.md, "One port access": n = min(remaining, mode limit, elements before the 4 KiB
 // page boundary in the direction of DF), where the mode limit is a data page for 'page', one
 // element for OUTS and 1024 bytes for INS for 'kvm', and one element for '1'.
 

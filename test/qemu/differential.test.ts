@@ -3,7 +3,7 @@ import { diffProgram, listRegressions, saveRegression, type PiosimRoute } from '
 import { generateProgram } from './generator.js';
 import { missingTools, NASM, QEMU } from './tools.js';
 
-// The QEMU differential (ORACLES.md §1, issue 3 "Proof" 2): seeded random programs from the
+// The QEMU differential (issue 3 "Proof" 2): seeded random programs from the
 // instruction subset (CPU exceptions included, taken by handlers the prologue installs), each
 // ending in a dump of every general register, the segment registers, the defined flags, a memory
 // window and the handlers' log of every exception frame, written to port 0xe0, run in QEMU TCG

@@ -50,7 +50,7 @@ const QEMU_LINE =
 
 /**
  * The guest's port accesses from a QEMU `-trace memory_region_ops_*` log: lines with cpu >= 0
- * and addr <= 0xffff, in order (ORACLES.md). Other lines (firmware/MMIO, cpu -1) are dropped.
+ * and addr <= 0xffff, in order. Other lines (firmware/MMIO, cpu -1) are dropped.
  */
 export function parseQemuTrace(text: string): PortAccess[] {
   const out: PortAccess[] = [];

@@ -7,8 +7,8 @@ import { parseQemuTrace, type PortAccess } from './port-trace.js';
 import { QEMU } from './tools.js';
 
 /**
- * Runs a flat real-mode guest (org 0x7c00) under QEMU TCG with no firmware, the recipe of
- * ORACLES.md: a 64 KiB stub "BIOS" whose reset vector jumps to 0000:7C00, the guest placed there
+ * Runs a flat real-mode guest (org 0x7c00) under QEMU TCG with no firmware, the recipe
+ * `piosim compare-qemu` also uses: a 64 KiB stub "BIOS" whose reset vector jumps to 0000:7C00, the guest placed there
  * by `-device loader`, isa-debug-exit at 0xf4, pc-testdev at 0xe0 (a 1/2/4-byte latch, like
  * piosim's test device), the serial port to a file and every device access traced.
  */
@@ -38,7 +38,7 @@ const STUB_BIOS_BYTES = 0x10000;
 const RESET_VECTOR_OFFSET = 0xfff0;
 
 /**
- * The stub BIOS of ORACLES.md built directly (same bytes as `times 0xfff0 db 0xf4;
+ * The stub BIOS built directly (same bytes as `times 0xfff0 db 0xf4;
  * jmp 0x0000:0x7c00; times ... db 0xf4`): HLT everywhere, a far jump at the reset vector.
  */
 export function stubBios(): Uint8Array {

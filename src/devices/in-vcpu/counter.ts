@@ -2,7 +2,7 @@ import type { InVcpuDeviceHandler, InVcpuDeviceModule } from '../../bus/in-vcpu-
 import type { AccessSize } from '../../types.js';
 
 /**
- * The benchmark devices of DESIGN.md §5, as in-vCPU modules: 'counter' proves that concurrent
+ * The benchmark devices of docs/DESIGN.md, as in-vCPU modules: 'counter' proves that concurrent
  * writes from many vCPUs are neither lost nor doubled, 'null' measures the cost of an access that
  * does nothing. Both change their shared state only with Atomics, since every vCPU runs their
  * handlers at once.

@@ -9,7 +9,7 @@ import { pmTimerModule } from './pm-timer.js';
 export { counterModule, nullModule, pmTimerModule };
 export { PORT_PM_TIMER, PM_TIMER_FREQUENCY } from './pm-timer.js';
 
-/** The in-vCPU modules every VM has, by name (DESIGN.md §5: ACPI PM timer, null, counter). */
+/** The in-vCPU modules every VM has, by name (docs/DESIGN.md: ACPI PM timer, null, counter). */
 export const BUILTIN_IN_VCPU_MODULES: ReadonlyMap<string, InVcpuDeviceModule> = new Map(
   [pmTimerModule, counterModule, nullModule].map((m) => [m.name, m]),
 );
