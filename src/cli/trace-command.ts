@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
-import * as readline from 'node:readline';
 import { PiosimError } from '../errors.js';
 import { describeFsError } from './guest-file.js';
 import { quoteArg } from './quote.js';
-import { formatTraceRecord, parseTraceLine, type TraceRecord } from './trace-records.js';
+import { boundedLines, formatTraceRecord, parseTraceLine, type TraceRecord } from './trace-records.js';
 import { checkJsonTarget, colourEnabled, JSON_FORMAT_VERSION, painter, writeJsonDocument } from './tool-output.js';
 
 /**
@@ -130,9 +129,8 @@ export async function runTraceCommand(file: string, raw: RawTraceOptions, piosim
   const byVcpu = new Map<number, number>();
   let records = 0, matched = 0, lineNo = 0;
   let out = '';
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
   try {
-    for await (const text of lines) {
+    for await (const text of boundedLines(stream as AsyncIterable<string>, file)) {
       lineNo++;
       if (text.trim() === '') continue;
       const r = parseTraceLine(text, file, lineNo);
@@ -154,7 +152,6 @@ export async function runTraceCommand(file: string, raw: RawTraceOptions, piosim
     throw bad(`trace ${quoteArg(file)}: cannot read: ${describeFsError(e)}`);
   } finally {
     if (out !== '') process.stdout.write(out);
-    lines.close();
     stream.destroy();
   }
   if (raw.json !== undefined) {

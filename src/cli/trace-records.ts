@@ -20,6 +20,31 @@ const EXIT_KEYS = new Set(['vcpu', 'dir', 'port', 'size', 'count', 'qualificatio
 /** A line longer than this is not one of ours (the longest real line is about 150 bytes plus a device name). */
 export const MAX_TRACE_LINE_CHARS = 4096;
 
+/**
+ * The lines of a text stream, each without its "\n" (and a "\r" before it), the last one even
+ * without a newline. A line that grows past MAX_TRACE_LINE_CHARS is refused as soon as it does,
+ * so a file without newlines (/dev/zero, a binary) is never buffered whole.
+ */
+export async function* boundedLines(chunks: AsyncIterable<string>, file: string): AsyncGenerator<string> {
+  let partial = '';
+  let line = 0;
+  for await (const chunk of chunks) {
+    let from = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
+      const text = partial + chunk.slice(from, nl);
+      partial = '';
+      from = nl + 1;
+      line++;
+      yield text.endsWith('\r') ? text.slice(0, -1) : text;
+    }
+    partial += chunk.slice(from);
+    if (partial.length > MAX_TRACE_LINE_CHARS) {
+      throw lineError(file, line + 1, `runs past ${MAX_TRACE_LINE_CHARS} characters without a newline; expected one JSON object of a trace record per line`);
+    }
+  }
+  if (partial !== '') yield partial;
+}
+
 function lineError(file: string, line: number, what: string): PiosimError {
   return new PiosimError('usage', `trace ${quoteArg(file)} line ${line}: ${what}`);
 }

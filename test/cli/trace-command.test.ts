@@ -132,6 +132,19 @@ describe('piosim trace: bad files', () => {
     }
   });
 
+  it('a file without newlines is refused as soon as its first line runs too long, never read whole', () => {
+    const r = runCli(['trace', '/dev/zero']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('piosim: error: trace "/dev/zero" line 1: runs past 4096 characters without a newline; expected one JSON object of a trace record per line\n');
+  });
+
+  it('CRLF line ends, a last line without a newline and blank lines are read like the file piosim wrote', () => {
+    const file = path.join(dir, 'crlf.jsonl');
+    const lines = fs.readFileSync(DEVICE, 'utf8').trimEnd().split('\n');
+    fs.writeFileSync(file, `${lines.slice(0, 4).join('\r\n')}\r\n\r\n${lines.slice(4).join('\n')}`);
+    expect(trace([file]).lines).toEqual(trace([DEVICE]).lines);
+  });
+
   it('random bytes: status 2, one error line, no stack trace (fast-check, seeded)', () => {
     const file = path.join(dir, 'random.bin');
     fc.assert(
