@@ -30,10 +30,11 @@ const TOP_EXAMPLES = [
 
 /**
  * The `piosim` command:
- *   piosim run GUEST.bin [options]   run a flat guest binary loaded at 0000:7C00
+ *   piosim run GUEST [options]       run a flat guest binary (or .asm source) loaded at 0000:7C00
+ *   piosim top GUEST [options]       the same, with the live view of --top (src/cli/top-view.ts)
  *   piosim demo [options]            run the embedded demo guest (guests/demo.bin), 4 vCPUs by default
  *   piosim ioports [--in-vcpu-module SPEC]...   print the machine's port map, like /proc/ioports
- *   piosim trace | top | compare-qemu ...       the tools of src/cli/tool-commands.ts
+ *   piosim trace | compare-qemu ...  the tools of src/cli/tool-commands.ts
  * Exit statuses: src/cli/exit-status.ts.
  */
 

@@ -3,8 +3,9 @@ import { runTraceCommand, type RawTraceOptions } from './trace-command.js';
 import { DEFAULT_COMPARE_TIMEOUT_SECONDS, runCompareQemu, type RawCompareOptions } from './compare-qemu.js';
 
 /**
- * The commands that inspect rather than run a machine of their own: `piosim trace`,
- * `piosim top` and `piosim compare-qemu`, registered on the program built in src/cli/main.ts.
+ * The tools beside `piosim run`: `piosim trace` (reads a trace back) and `piosim compare-qemu`
+ * (runs a guest in QEMU and in piosim), registered on the program built in src/cli/main.ts.
+ * `piosim top` is `run` with the live view, so it is registered next to `run` there.
  */
 
 function collect(value: string, previous: string[] = []): string[] {
