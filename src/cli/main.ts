@@ -13,11 +13,13 @@ import { readHotplugSchedule } from './hotplug-schedule.js';
 import { formatIoPorts } from '../report/ioports.js';
 import { clipMessage } from './quote.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
+import { registerStressCommand } from './stress-command.js';
 
 /**
  * The `piosim` command:
  *   piosim run GUEST.bin [options]   run a flat guest binary loaded at 0000:7C00
  *   piosim demo [options]            run the embedded demo guest (guests/demo.bin), 4 vCPUs by default
+ *   piosim stress [options]          a contention experiment on the built-in stress guest (src/cli/stress-command.ts)
  *   piosim ioports [--in-vcpu-module SPEC]...   print the machine's port map, like /proc/ioports
  * Exit statuses: src/cli/exit-status.ts.
  */
@@ -106,6 +108,8 @@ function buildProgram(setStatus: (status: number) => void): Command {
     const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
     setStatus(await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
   });
+
+  registerStressCommand(program, setStatus, ver);
 
   program
     .command('ioports')

@@ -130,8 +130,18 @@ export const RP_IOEVENTFD_SIGNALS = 76;
 export const RP_INTERRUPTS = 77;
 /** Times HLT with IF=1 waited for an interrupt. */
 export const RP_HALT_WAITS = 78;
+// Breakdown group (byte 320): with VmOptions.latencyBreakdown only (src/exit/latency-breakdown.ts);
+// untouched otherwise. Two float64s, 8-byte aligned.
+/**
+ * When the io loop popped this vCPU's last served exit (t1), ms on the VM's SharedClock; the main
+ * thread writes it, with RP_SERVED_AT_F64, before publishing the completion. The vCPU stores 0
+ * before posting an exit it times, so a value still 0 afterwards means "not served" (aborted).
+ */
+export const RP_PICKED_AT_F64 = 80;
+/** When the device returned for that exit (t2), just before the completion was published. */
+export const RP_SERVED_AT_F64 = 82;
 /** Number of header fields; the header is sized from it. */
-export const RUN_PAGE_FIELDS = 79;
+export const RUN_PAGE_FIELDS = 84;
 /** Where a vCPU's router (src/bus/vcpu-router.ts) counts the accesses that do not exit. */
 export const ROUTER_COUNTERS = {
   inVcpu: RP_IN_VCPU_ACCESSES,
@@ -242,6 +252,8 @@ export interface RunPage {
   readonly virtualNs: Float64Array;
   /** RP_TIMER_DEADLINE_F64 as a one-element view. */
   readonly timerDeadline: Float64Array;
+  /** RP_PICKED_AT_F64 and RP_SERVED_AT_F64 as a two-element view (the latency breakdown's t1, t2). */
+  readonly stamps: Float64Array;
 }
 
 export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
@@ -259,5 +271,6 @@ export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
     wokenAt: new Float64Array(buffer, base + RP_WOKEN_AT_F64 * 4, 1),
     virtualNs: new Float64Array(buffer, base + RP_VIRTUAL_NS_F64 * 4, 1),
     timerDeadline: new Float64Array(buffer, base + RP_TIMER_DEADLINE_F64 * 4, 1),
+    stamps: new Float64Array(buffer, base + RP_PICKED_AT_F64 * 4, 2),
   };
 }
