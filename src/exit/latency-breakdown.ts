@@ -92,14 +92,19 @@ export interface HistogramSummary {
   max: number;
 }
 
+/**
+ * Percentiles are HdrHistogram's "highest equivalent value" of their slot, capped at the exact
+ * maximum (a slot's top can lie above the largest value recorded in it), so p50 <= ... <= max.
+ */
 export function summarizeHistogram(h: LatencyHistogram): HistogramSummary {
   if (h.totalCount === 0) return { count: 0, p50: 0, p90: 0, p99: 0, 'p99.9': 0, mean: 0, max: 0 };
+  const at = (percentile: number): number => Math.min(h.getValueAtPercentile(percentile), h.maxValue);
   return {
     count: h.totalCount,
-    p50: h.getValueAtPercentile(50),
-    p90: h.getValueAtPercentile(90),
-    p99: h.getValueAtPercentile(99),
-    'p99.9': h.getValueAtPercentile(99.9),
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    'p99.9': at(99.9),
     mean: Math.round(h.mean),
     max: h.maxValue,
   };
