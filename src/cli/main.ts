@@ -62,7 +62,8 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)')
     .option('--device <spec>', 'add a device: NAME[,base=0x...][,irq=N] (repeatable; see README "Devices")', (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-default-devices', 'start from an empty machine: only the --device devices')
-    .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")');
+    .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")')
+    .option('--breakdown', 'time where each round trip goes: queued in the ring, in the device, the completion reaching the vCPU (costs a little per exit)');
 }
 
 /** Everything `run` and `demo` check before the VM starts: options, guest, modules, schedule. */

@@ -31,6 +31,8 @@ export interface RawRunOptions {
   defaultDevices?: boolean;
   /** Every --device, in order. */
   device?: string[];
+  /** --breakdown: true when given. */
+  breakdown?: boolean;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -66,6 +68,8 @@ export interface RunConfig {
   rtcBaseMs: number | null;
   defaultDevices: boolean;
   devices: DeviceSpec[];
+  /** --breakdown: time queue / device / completion (VmOptions.latencyBreakdown); absent when off. */
+  latencyBreakdown?: true;
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -172,6 +176,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
     ...machineOptions(raw),
+    ...(raw.breakdown === true ? { latencyBreakdown: true as const } : {}),
   };
   if (raw.hotplug !== undefined) {
     if (raw.hotplug.trim() === '') throw bad('--hotplug needs a schedule file name, got an empty string');

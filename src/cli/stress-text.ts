@@ -22,18 +22,7 @@ export function formatStressText(report: StressReport, roundTrip: LatencySummary
   lines.push(`throughput: ${rate} accesses/s over ${(f.windowMs / 1000).toFixed(2)} s (${f.window === 'common' ? 'common window' : 'whole run'}); `
     + `fairness ${f.ratio.toFixed(3)} (slowest vCPU ${f.slowestVcpu}: ${f.minAccesses}, fastest vCPU ${f.fastestVcpu}: ${f.maxAccesses})`);
   lines.push(`round trip: p50 ${formatNs(roundTrip.p50)}  p90 ${formatNs(roundTrip.p90)}  p99 ${formatNs(roundTrip.p99)}  mean ${formatNs(roundTrip.mean)}  max ${formatNs(roundTrip.max)}  (${roundTrip.count} round trips)`);
-  if (breakdown !== undefined) {
-    const sum = breakdown.queue.mean + breakdown.device.mean + breakdown.completion.mean;
-    const share = (h: HistogramSummary): string => (sum > 0 ? `${Math.round((h.mean / sum) * 100)}%` : '-');
-    lines.push(`where the time goes (mean of ${breakdown.roundTrip.count} timed round trips, ${formatNs(breakdown.roundTrip.mean)}): `
-      + `queue ${formatNs(breakdown.queue.mean)} (${share(breakdown.queue)}), device ${formatNs(breakdown.device.mean)} (${share(breakdown.device)}), `
-      + `completion ${formatNs(breakdown.completion.mean)} (${share(breakdown.completion)})`);
-    lines.push(...table(['', 'p50', 'p90', 'p99', 'p99.9', 'mean', 'max'], (['queue', 'device', 'completion', 'roundTrip'] as const).map((k) => {
-      const h = breakdown[k];
-      return [k === 'roundTrip' ? 'round trip' : k, formatNs(h.p50), formatNs(h.p90), formatNs(h.p99), formatNs(h['p99.9']), formatNs(h.mean), formatNs(h.max)];
-    })));
-    if (breakdown.skewed > 0) lines.push(`  (${breakdown.skewed} records had a component below zero: the threads' clocks disagreed by up to a few us)`);
-  }
+  if (breakdown !== undefined) lines.push(breakdownText(breakdown).trimEnd());
   lines.push('');
   lines.push(...table(['vCPU', 'accesses', 'in window', 'acc/s', 'exits', 'sleeps', 'p50', 'p99', 'max'], report.perVcpu.map((r) => [
     String(r.vcpu), String(r.accesses), String(r.accessesInWindow), String(r.accessesPerSecond), String(r.exits), String(r.sleeps),
@@ -52,4 +41,20 @@ function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)];
+}
+
+/** The latency breakdown as text: one line of means and shares, then a percentile table (`run --breakdown` prints it too). */
+export function breakdownText(breakdown: LatencyBreakdownReport): string {
+  const lines: string[] = [];
+  const sum = breakdown.queue.mean + breakdown.device.mean + breakdown.completion.mean;
+  const share = (h: HistogramSummary): string => (sum > 0 ? `${Math.round((h.mean / sum) * 100)}%` : '-');
+  lines.push(`where the time goes (mean of ${breakdown.roundTrip.count} timed round trips, ${formatNs(breakdown.roundTrip.mean)}): `
+    + `queue ${formatNs(breakdown.queue.mean)} (${share(breakdown.queue)}), device ${formatNs(breakdown.device.mean)} (${share(breakdown.device)}), `
+    + `completion ${formatNs(breakdown.completion.mean)} (${share(breakdown.completion)})`);
+  lines.push(...table(['', 'p50', 'p90', 'p99', 'p99.9', 'mean', 'max'], (['queue', 'device', 'completion', 'roundTrip'] as const).map((k) => {
+    const h = breakdown[k];
+    return [k === 'roundTrip' ? 'round trip' : k, formatNs(h.p50), formatNs(h.p90), formatNs(h.p99), formatNs(h['p99.9']), formatNs(h.mean), formatNs(h.max)];
+  })));
+  if (breakdown.skewed > 0) lines.push(`  (${breakdown.skewed} records had a component below zero: the threads' clocks disagreed by up to a few us)`);
+  return `${lines.join('\n')}\n`;
 }

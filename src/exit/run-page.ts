@@ -130,18 +130,20 @@ export const RP_IOEVENTFD_SIGNALS = 76;
 export const RP_INTERRUPTS = 77;
 /** Times HLT with IF=1 waited for an interrupt. */
 export const RP_HALT_WAITS = 78;
-// Breakdown group (byte 320): with VmOptions.latencyBreakdown only (src/exit/latency-breakdown.ts);
-// untouched otherwise. Two float64s, 8-byte aligned.
+// Breakdown group (byte 384): with VmOptions.latencyBreakdown only (src/exit/latency-breakdown.ts);
+// untouched otherwise. Two float64s, 8-byte aligned. Not next to the vCPU group: the main thread
+// writes it on every exit while the breakdown is on, and byte 384 starts a new 128-byte pair of
+// lines, so the prefetcher does not drag the vCPU's counters along with it.
 /**
  * When the io loop popped this vCPU's last served exit (t1), ms on the VM's SharedClock; the main
  * thread writes it, with RP_SERVED_AT_F64, before publishing the completion. The vCPU stores 0
  * before posting an exit it times, so a value still 0 afterwards means "not served" (aborted).
  */
-export const RP_PICKED_AT_F64 = 80;
+export const RP_PICKED_AT_F64 = 96;
 /** When the device returned for that exit (t2), just before the completion was published. */
-export const RP_SERVED_AT_F64 = 82;
+export const RP_SERVED_AT_F64 = 98;
 /** Number of header fields; the header is sized from it. */
-export const RUN_PAGE_FIELDS = 84;
+export const RUN_PAGE_FIELDS = 100;
 /** Where a vCPU's router (src/bus/vcpu-router.ts) counts the accesses that do not exit. */
 export const ROUTER_COUNTERS = {
   inVcpu: RP_IN_VCPU_ACCESSES,
