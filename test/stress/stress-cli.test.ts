@@ -99,3 +99,22 @@ describe('piosim stress: a run', () => {
     expect(r.stdout).toMatch(/verification: not verified: the run ended with a stop/);
   });
 });
+
+describe('piosim run --breakdown', () => {
+  it('adds latencyBreakdown to the report and a table to the summary; absent without it', () => {
+    const json = path.join(dir, 'run-breakdown.json');
+    const r = runCli(['run', 'guests/runtime/hammer.bin', '--vcpus', '2', '--breakdown', '--json', json], { timeoutMs: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/\nwhere the time goes \(mean of 400 timed round trips/);
+    const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, any>;
+    expect(report.options.breakdown).toBe(true);
+    // hammer.bin: 100 OUTs and 100 INs per vCPU, every one timed (the first 1024 are).
+    expect(report.latencyBreakdown.roundTrip.count).toBe(400);
+    for (const part of ['queue', 'device', 'completion']) expect(report.latencyBreakdown[part].count).toBe(400);
+    const plain = path.join(dir, 'run-plain.json');
+    const q = runCli(['run', 'guests/runtime/hammer.bin', '--vcpus', '2', '--json', plain], { timeoutMs: 60_000 });
+    expect(q.status).toBe(0);
+    expect(q.stderr).not.toMatch(/where the time goes/);
+    expect((JSON.parse(fs.readFileSync(plain, 'utf8')) as Record<string, unknown>)['latencyBreakdown']).toBeUndefined();
+  });
+});
