@@ -56,8 +56,8 @@ export async function runStress(params: StressParameters, options: StressRunOpti
     ? [{ device: new StressDevice(0, params.vcpus, -1), base: params.portBase }]
     : Array.from({ length: params.vcpus }, (_, v) => ({ device: new StressDevice(v, params.vcpus, v), base: params.portBase + v * STRESS_DEVICE_PORTS }));
   const timers = new Set<NodeJS.Timeout>();
-  let ended = false;
-  let window: StressWindow | null = null;
+  /** The common window, once closed; `ended` once the VM has returned (no window opens after). */
+  const state: { ended: boolean; window: StressWindow | null } = { ended: false, window: null };
   const image = buildStressImage(params);
   const vmOptions: VmOptions = {
     guest: image,
@@ -74,12 +74,12 @@ export async function runStress(params: StressParameters, options: StressRunOpti
       const accessesOf = (): number[] => Array.from({ length: params.vcpus }, (_, v) => ram.getUint32(resultAddress(v, R_ACCESSES), true));
       const servedOf = (): number[] => devices.map(({ device }) => device.served);
       void vm.guestStarted.then(() => {
-        if (ended) return;
+        if (state.ended) return;
         const t0 = performance.now();
         const startAccesses = accessesOf();
         const startServed = servedOf();
         const close = (kind: StressWindow['kind'], at: number, accesses: number[], served: number[]): void => {
-          window = {
+          state.window = {
             kind, ms: at - t0,
             vcpuAccesses: accesses.map((n, v) => n - startAccesses[v]!),
             deviceAccesses: served.map((n, d) => n - startServed[d]!),
@@ -119,11 +119,11 @@ export async function runStress(params: StressParameters, options: StressRunOpti
   try {
     result = await options.runVm(vmOptions);
   } finally {
-    ended = true;
+    state.ended = true;
     for (const t of timers) clearTimeout(t);
   }
   // No common window (a counted run shorter than one poll, or a run that ended early): the whole run.
-  const final: StressWindow = window ?? {
+  const final: StressWindow = state.window ?? {
     kind: 'whole-run',
     ms: Math.max(0, result.wallMs - result.startupMs),
     vcpuAccesses: result.vcpus.map((_, v) => new DataView(result.memory.buffer).getUint32(resultAddress(v, R_ACCESSES), true)),
