@@ -22,8 +22,10 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
  *  - main thread: RP_VALUE for IN, RP_STATE = EXIT_DONE / EXIT_ABORTED (the completion), the
  *    request bits REQ_STOP / REQ_INTR / REQ_TIMER / control-call count in RP_REQUEST,
  *    RP_TIMER_DEADLINE_F64, and the answer to a service request (RP_SERVICE_VALUE, then RP_SERVICE
- *    = SERVICE_DONE / SERVICE_ABORTED). (Its own statistics stay in main-thread memory: every
- *    extra store into this header costs a cache-line transfer.)
+ *    = SERVICE_DONE / SERVICE_ABORTED), and with the latency breakdown on, RP_PICKED_AT_F64 and
+ *    RP_SERVED_AT_F64 for every exit it serves (the vCPU clears RP_PICKED_AT_F64 before an exit it
+ *    times). (Its own statistics stay in main-thread memory: every extra store into this header
+ *    costs a cache-line transfer.)
  *  - RP_REQUEST is changed by both sides only with Atomics.or/and/add/sub.
  * Plain writes to io fields are published by the Atomics.store that follows them (the ring slot
  * for a request, RP_STATE for a completion); the reader does an Atomics.load of that word first.
