@@ -3,12 +3,16 @@ import { StressDevice } from './stress-device.js';
 import { buildStressImage } from './stress-guest.js';
 import { P_STOP, PARAMS_ADDRESS, R_ACCESSES, R_DONE, resultAddress, STRESS_DEVICE_PORTS } from './stress-layout.js';
 import type { StressParameters } from './stress-params.js';
-import { buildStressReport, type PlacedStressDevice, type StressReport, type StressWindow } from './stress-verify.js';
+import {
+  buildStressReport, type PlacedStressDevice, type StressReport, type StressTimelineSample, type StressWindow,
+} from './stress-verify.js';
 
 /** How often a counted run looks whether a vCPU has finished (the end of the common window). */
 const COUNT_POLL_MS = 10;
-/** How often progress is reported. */
-const PROGRESS_MS = 100;
+/** How often the timeline is sampled and progress reported. */
+export const TIMELINE_INTERVAL_MS = 100;
+/** Timeline samples kept at most (10 minutes at 100 ms); later ones are not recorded. */
+export const MAX_TIMELINE_SAMPLES = 6000;
 
 export type RunVm = (options: VmOptions) => Promise<VmResult>;
 
@@ -25,7 +29,7 @@ export interface StressProgress {
 export interface StressRunOptions {
   /** The VM runner (src/vm.ts runVm). */
   runVm: RunVm;
-  /** Every PROGRESS_MS while the guests run. */
+  /** Every TIMELINE_INTERVAL_MS while the guests run. */
   onProgress?: (p: StressProgress) => void;
   /** Called in VmOptions.onStart (the CLI attaches its hot-plug schedule here). */
   onStart?: (vm: VmHandle) => void;
@@ -56,6 +60,7 @@ export async function runStress(params: StressParameters, options: StressRunOpti
     ? [{ device: new StressDevice(0, params.vcpus, -1), base: params.portBase }]
     : Array.from({ length: params.vcpus }, (_, v) => ({ device: new StressDevice(v, params.vcpus, v), base: params.portBase + v * STRESS_DEVICE_PORTS }));
   const timers = new Set<NodeJS.Timeout>();
+  const timeline: StressTimelineSample[] = [];
   /** The common window, once closed; `ended` once the VM has returned (no window opens after). */
   const state: { ended: boolean; window: StressWindow | null } = { ended: false, window: null };
   const image = buildStressImage(params);
@@ -85,13 +90,14 @@ export async function runStress(params: StressParameters, options: StressRunOpti
             deviceAccesses: served.map((n, d) => n - startServed[d]!),
           };
         };
-        if (options.onProgress !== undefined) {
-          const report = options.onProgress;
-          const progress = setInterval(() => {
-            report({ elapsedMs: performance.now() - t0, exits: vm.exits(), accesses: accessesOf().reduce((a, b) => a + b, 0) });
-          }, PROGRESS_MS);
-          timers.add(progress);
-        }
+        const sample = setInterval(() => {
+          const elapsedMs = performance.now() - t0;
+          const accesses = accessesOf();
+          const exits = vm.exits();
+          if (timeline.length < MAX_TIMELINE_SAMPLES) timeline.push({ ms: Math.round(elapsedMs), exits, vcpuAccesses: accesses });
+          options.onProgress?.({ elapsedMs, exits, accesses: accesses.reduce((a, b) => a + b, 0) });
+        }, TIMELINE_INTERVAL_MS);
+        timers.add(sample);
         if (params.durationMs !== null) {
           const stop = setTimeout(() => {
             close('common', performance.now(), accessesOf(), servedOf());
@@ -129,5 +135,7 @@ export async function runStress(params: StressParameters, options: StressRunOpti
     vcpuAccesses: result.vcpus.map((_, v) => new DataView(result.memory.buffer).getUint32(resultAddress(v, R_ACCESSES), true)),
     deviceAccesses: devices.map(({ device }) => device.served),
   };
-  return { result, report: buildStressReport(params, result, devices, final), guestBytes: image.length };
+  const report = buildStressReport(params, result, devices, final);
+  report.timeline = { intervalMs: TIMELINE_INTERVAL_MS, samples: timeline };
+  return { result, report, guestBytes: image.length };
 }

@@ -80,12 +80,24 @@ export interface StressDeviceReport {
   latency: LatencySummary;
 }
 
+/** One sample of the run's counters, taken every `intervalMs` from the moment every vCPU was in its guest. */
+export interface StressTimelineSample {
+  /** Since the start of the common window. */
+  ms: number;
+  /** Exits so far, all vCPUs. */
+  exits: number;
+  /** Accesses each vCPU's guest has completed so far. */
+  vcpuAccesses: number[];
+}
+
 export interface StressReport {
   parameters: StressParameters;
   verification: StressVerification;
   fairness: StressFairness;
   perVcpu: StressVcpuReport[];
   perDevice: StressDeviceReport[];
+  /** Counters over time (rates per vCPU over time for a chart); filled in by src/stress/stress-run.ts. */
+  timeline?: { intervalMs: number; samples: StressTimelineSample[] };
 }
 
 /** A device and where it was plugged. */

@@ -8,7 +8,7 @@ import { ensureBuilt, runCli } from '../cli/helpers.js';
 // one clear message naming the option and the value (no stack trace, no file created); a run with
 // stdout not a TTY prints the result and nothing else (no progress bar); the --json report is the
 // run report plus the `stress` object {parameters, verification, fairness, perVcpu, perDevice} and
-// `latencyBreakdown` {queue, device, completion} with p50/p90/p99/p99.9/mean/max: the field names
+// (and `timeline`) and `latencyBreakdown` {queue, device, completion} with p50/p90/p99/p99.9/mean/max: the field names
 // the HTML report reads; a --hotplug schedule runs during a stress run and is logged.
 
 ensureBuilt();
@@ -50,7 +50,7 @@ describe('piosim stress: a run', () => {
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, any>;
     expect(report.exitStatus).toBe(0);
     expect(report.totals.exits.total).toBeGreaterThan(0);
-    expect(Object.keys(report.stress).sort()).toEqual(['fairness', 'parameters', 'perDevice', 'perVcpu', 'verification']);
+    expect(Object.keys(report.stress).sort()).toEqual(['fairness', 'parameters', 'perDevice', 'perVcpu', 'timeline', 'verification']);
     expect(report.stress.verification).toMatchObject({ ok: true, lost: 0, misrouted: 0, summary: '0 lost, 0 misrouted' });
     expect(report.stress.perVcpu).toHaveLength(4);
     expect(report.stress.perDevice).toHaveLength(4);

@@ -105,6 +105,15 @@ describe('piosim stress: guest counts equal device counts', () => {
     expect(f.minAccesses).toBeLessThanOrEqual(f.maxAccesses);
     // The window is inside the run: no vCPU did more in it than in all.
     for (const r of run.report.perVcpu) expect(r.accessesInWindow).toBeLessThanOrEqual(r.accesses);
+    // The timeline: samples 100 ms apart, counters never going back, none beyond the final counts.
+    const samples = run.report.timeline!.samples;
+    expect(samples.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < samples.length; i++) {
+      expect(samples[i]!.ms).toBeGreaterThan(samples[i - 1]!.ms);
+      expect(samples[i]!.exits).toBeGreaterThanOrEqual(samples[i - 1]!.exits);
+      samples[i]!.vcpuAccesses.forEach((n, v) => expect(n).toBeGreaterThanOrEqual(samples[i - 1]!.vcpuAccesses[v]!));
+    }
+    samples.at(-1)!.vcpuAccesses.forEach((n, v) => expect(n).toBeLessThanOrEqual(run.report.perVcpu[v]!.accesses));
   });
 
   it('without the breakdown, the result has no latencyBreakdown', async () => {
