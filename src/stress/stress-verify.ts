@@ -74,6 +74,8 @@ export interface StressDeviceReport {
   stringReadElements: number;
   stringWriteElements: number;
   misroutedWrites: number;
+  /** Writes (fast, and string elements) by the vCPU named in each value: a port x vCPU heat map (reads carry no vCPU). */
+  writesByVcpu: number[];
   accessesInWindow: number;
   accessesPerSecond: number;
   /** Round trips of the vCPUs that use it (each uses one device only), ns. */
@@ -210,6 +212,7 @@ export function buildStressReport(
     reads: device.fastReads, writes: device.fastWrites.reduce((a, b) => a + b, 0),
     stringReadElements: device.stringReadElements, stringWriteElements: device.stringWriteElements.reduce((a, b) => a + b, 0),
     misroutedWrites: device.misroutedWrites,
+    writesByVcpu: Array.from(device.fastWrites, (n, v) => n + device.stringWriteElements[v]!),
     accessesInWindow: window.deviceAccesses[d] ?? 0, accessesPerSecond: perSecond(window.deviceAccesses[d] ?? 0),
     latency: device.owner >= 0 ? result.vcpus[device.owner]!.latency : result.latency,
   }));

@@ -91,6 +91,12 @@ describe('piosim stress: guest counts equal device counts', () => {
     expect(t.deviceIn).toBe(t.guestIn);
     expect(run.report.perDevice).toHaveLength(1);
     expect(run.report.perDevice[0]!.vcpus).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // The shared device tells its writers apart: each vCPU's writes, as its guest counted them.
+    const ram = new DataView(run.result.memory.buffer);
+    run.report.perDevice[0]!.writesByVcpu.forEach((n, v) => {
+      const g = readGuestCounts(ram, v);
+      expect(n).toBe(g.fastOut + g.outsElements);
+    });
   });
 
   it('a duration run stops every vCPU through the stop word and fairness is measured over a common window', async () => {
