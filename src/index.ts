@@ -15,6 +15,7 @@ export type {
   VmOptions, VmOutcome, VmResult,
 } from './vm-api.js';
 export type { RegisterSnapshot, StringBatchMode, WaitMode, AccessSize } from './types.js';
+export type { BreakdownRecord, HistogramSummary, LatencyBreakdownReport } from './exit/latency-breakdown.js';
 export { PiosimError, isPiosimError, type PiosimErrorCode } from './errors.js';
 
 // The device contract.

@@ -7,6 +7,7 @@ import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
 import type { DeviceContext, PioDevice } from './bus/device.js';
 import type { InterruptController } from './devices/interrupts.js';
 import type { ClockMode } from './exit/device-clock.js';
+import type { LatencyBreakdownReport } from './exit/latency-breakdown.js';
 
 export type { ClockMode };
 
@@ -125,6 +126,12 @@ export interface VmOptions {
    * Default: none, and no external interrupt ever arrives.
    */
   interruptController?: InterruptController | ((ctx: DeviceContext) => InterruptController);
+  /**
+   * Measure where each timed round trip's time goes: queued in the request ring, in the device,
+   * and the completion reaching the vCPU (src/exit/latency-breakdown.ts; VmResult.latencyBreakdown).
+   * Default false: the stamps cost the main thread two clock reads per exit, and nothing when off.
+   */
+  latencyBreakdown?: boolean;
 }
 
 /** An in-vCPU device plugged at start (VmOptions.inVcpuDevices). */
@@ -162,6 +169,8 @@ export interface VmHandle {
    * resolves when the run ends before that.
    */
   readonly guestStarted: Promise<void>;
+  /** The guest's RAM, live (the vCPUs read and write it while the VM runs): `piosim stress` reads its counters there. */
+  guestMemory(): SharedArrayBuffer;
 }
 
 export type VmOutcome =
@@ -247,4 +256,6 @@ export interface VmResult {
   trace: TraceMergeStats | null;
   /** Guest RAM after the run (a copy), for tests that check memory. */
   memory: Uint8Array;
+  /** With VmOptions.latencyBreakdown: queue / device / completion of the timed round trips; else absent. */
+  latencyBreakdown?: LatencyBreakdownReport;
 }

@@ -44,6 +44,7 @@ export interface FilledVmOptions {
   serialIn: Uint8Array | string | null;
   defaultDevices: boolean;
   devices: DeviceSpec[];
+  latencyBreakdown: boolean;
 }
 
 export const VM_DEFAULTS = {
@@ -157,10 +158,13 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (!Array.isArray(devices) || devices.some((d) => d === null || typeof d !== 'object' || typeof d.name !== 'string')) {
     throw badOption('devices', devices, 'an array of { name, base?, irq? }');
   }
+  const latencyBreakdown = options.latencyBreakdown ?? false;
+  if (typeof latencyBreakdown !== 'boolean') throw badOption('latencyBreakdown', latencyBreakdown, 'a boolean');
   // Unknown names, bad bases or IRQs and overlaps, before anything is built.
   planMachine(devices, defaultDevices);
   return {
     defaultDevices,
+    latencyBreakdown,
     devices: devices.map((d) => ({ ...d })),
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,

@@ -14,6 +14,7 @@ import { createTraceRings, VcpuTraceReader } from './report/vcpu-trace-ring.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
+import { decodeBreakdown, mergeBreakdowns, SharedClock, type DecodedBreakdown } from './exit/latency-breakdown.js';
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
@@ -98,6 +99,8 @@ export class Vm {
   private readonly controller: InterruptController | null;
   /** vCPU 0's interrupts and virtual time, main-thread side. */
   private readonly interrupts: InterruptGlue;
+  /** With latencyBreakdown: the base of the SharedClock every thread stamps on (an epoch time in ms). */
+  private readonly breakdownBaseMs: number | null;
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -147,6 +150,7 @@ export class Vm {
     }
     this.bus.onListenerError = (e) => this.decide({ kind: 'host-failure', message: `an ioeventfd listener failed: ${errorText(e)}` });
     this.ring = new RequestRing(this.memories.ring);
+    this.breakdownBaseMs = o.latencyBreakdown ? Math.floor(performance.timeOrigin) : null;
     this.ioLoop = new IoLoop({
       ring: this.ring,
       pages: this.pages,
@@ -154,6 +158,7 @@ export class Vm {
       wait: o.wait,
       onExit: o.onExit ?? undefined,
       onError: (e) => this.decide({ kind: 'host-failure', message: `serving an exit failed: ${errorText(e)}` }),
+      breakdownClock: this.breakdownBaseMs === null ? null : new SharedClock(this.breakdownBaseMs),
     });
   }
 
@@ -247,6 +252,7 @@ export class Vm {
       exits: () => this.exitCount(),
       sample: () => sampleRunPages(this.pages, this.ring.size(), this.ioLoop.sleeps),
       guestStarted: this.guestStartedPromise,
+      guestMemory: () => this.ram,
     });
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({
       filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
@@ -290,6 +296,7 @@ export class Vm {
         stopOnException: o.stopOnException, clock: o.clock,
       };
       if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
+      if (this.breakdownBaseMs !== null) task.latencyBreakdown = { baseMs: this.breakdownBaseMs };
       pool.run(task, { transferList: [port2] }).then(
         (r) => this.onTaskResult(i, r),
         (e) => this.onTaskCrash(i, e),
@@ -501,6 +508,7 @@ export class Vm {
 
   private buildResult(wallMs: number, startupMs: number, trace: TraceMergeStats | null): VmResult {
     const histograms: LatencyHistogram[] = [];
+    const breakdowns: { vcpu: number; breakdown: DecodedBreakdown }[] = [];
     const vcpus: VcpuReport[] = this.pages.map((page, i) => {
       const r = this.results[i];
       const f = page.fields;
@@ -511,6 +519,7 @@ export class Vm {
         const h = decodeLatency(r.latency);
         histograms.push(h);
         latency = summarizeLatency(h);
+        if (r.breakdown !== undefined) breakdowns.push({ vcpu: i, breakdown: decodeBreakdown(r.breakdown) });
       }
       return {
         vcpu: i,
@@ -547,6 +556,7 @@ export class Vm {
         sectorsWritten: this.machine.ata.disk.sectorsWritten, overlaySectors: this.machine.ata.disk.overlaySectors,
       },
       memory: new Uint8Array(this.ram).slice(),
+      ...(this.breakdownBaseMs !== null ? { latencyBreakdown: mergeBreakdowns(breakdowns) } : {}),
     };
   }
 }

@@ -32,6 +32,11 @@ export const STATUS_HOTPLUG_REFUSED = 12;
  * VM, ended the run there: the guest neither halted nor chose an exit value.
  */
 export const STATUS_RESET_REQUESTED = 13;
+/**
+ * `piosim stress` found the guests' counts and the devices' disagreeing: an access lost, doubled or
+ * misrouted (src/stress/stress-verify.ts). The output names each disagreement.
+ */
+export const STATUS_STRESS_MISMATCH = 14;
 /** Ctrl-C during a run: 128 + SIGINT, as shells report it (src/cli/run-command.ts). */
 export const STATUS_INTERRUPTED = 130;
 

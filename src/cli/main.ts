@@ -27,12 +27,14 @@ const TOP_EXAMPLES = [
   'piosim top guests/runtime/out-forever.bin --vcpus 4 --serial /dev/null --timeout 30',
   'piosim top guest.bin --top-interval 0.5 --serial out.txt 2>top.log   # plain lines in top.log',
 ];
+import { registerStressCommand } from './stress-command.js';
 
 /**
  * The `piosim` command:
  *   piosim run GUEST [options]       run a flat guest binary (or .asm source) loaded at 0000:7C00
  *   piosim top GUEST [options]       the same, with the live view of --top (src/cli/top-view.ts)
  *   piosim demo [options]            run the embedded demo guest (guests/demo.bin), 4 vCPUs by default
+ *   piosim stress [options]          a contention experiment on the built-in stress guest (src/cli/stress-command.ts)
  *   piosim ioports [--in-vcpu-module SPEC]...   print the machine's port map, like /proc/ioports
  *   piosim trace | compare-qemu ...  the tools of src/cli/tool-commands.ts
  * Exit statuses: src/cli/exit-status.ts.
@@ -79,7 +81,8 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")')
     .option('--top', 'live view while the guest runs, like kvm_stat: exits/s by kind, port and vCPU, ring depth, sleeps (on stderr; plain lines when it is not a terminal)')
     .option('--top-interval <seconds>', 'refresh interval of --top (default 1)')
-    .option('--quiet', 'no summary table on stderr (errors are still printed)');
+    .option('--quiet', 'no summary table on stderr (errors are still printed)')
+    .option('--breakdown', 'time where each round trip goes: queued in the ring, in the device, the completion reaching the vCPU (costs a little per exit)');
 }
 
 /** Everything `run` and `demo` check before the VM starts: options, guest, modules, schedule. */
@@ -135,6 +138,8 @@ function buildProgram(setStatus: (status: number) => void): Command {
     const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
     setStatus(await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
   });
+
+  registerStressCommand(program, setStatus, ver);
 
   withExamples(program
     .command('ioports'), ['piosim ioports', 'piosim ioports --in-vcpu-module examples/in-vcpu-scratch.mjs,base=0x500'])

@@ -37,6 +37,8 @@ export interface RawRunOptions {
   topInterval?: string;
   /** --quiet: no summary on stderr. */
   quiet?: boolean;
+  /** --breakdown: true when given. */
+  breakdown?: boolean;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -76,6 +78,8 @@ export interface RunConfig {
   top: { intervalMs: number } | null;
   /** No summary table on stderr. */
   quiet: boolean;
+  /** --breakdown: time queue / device / completion (VmOptions.latencyBreakdown); absent when off. */
+  latencyBreakdown?: true;
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -184,6 +188,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     ...machineOptions(raw),
     top: topOption(raw),
     quiet: raw.quiet === true,
+    ...(raw.breakdown === true ? { latencyBreakdown: true as const } : {}),
   };
   if (raw.hotplug !== undefined) {
     if (raw.hotplug.trim() === '') throw bad('--hotplug needs a schedule file name, got an empty string');

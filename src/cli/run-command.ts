@@ -15,6 +15,7 @@ import type { RunConfig } from './options.js';
 import { planOutputs } from './output-paths.js';
 import { Outputs } from './outputs.js';
 import { TopView } from './top-view.js';
+import { breakdownText } from './stress-text.js';
 
 export type RunVm = (options: VmOptions) => Promise<VmResult>;
 
@@ -78,6 +79,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
     if (config.rtcBaseMs !== null) options.rtcBaseMs = config.rtcBaseMs;
     if (!config.defaultDevices) options.defaultDevices = false;
     if (config.devices.length > 0) options.devices = config.devices;
+    if (config.latencyBreakdown === true) options.latencyBreakdown = true;
     const trace = files.trace;
     if (trace) {
       options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
@@ -125,6 +127,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
         inVcpuModules: config.inVcpuModules,
         hotplug: config.hotplug ?? null,
         clock: config.clock,
+        breakdown: config.latencyBreakdown === true,
       },
       exitStatus: statusNow(),
       peakRssBytes,
@@ -142,6 +145,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
     peakRssBytes, outputFailure: refreshedFailure(outputs), hotplugFailure: hotplug.failure,
     ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),
   }));
+  if (result.latencyBreakdown !== undefined) process.stderr.write(breakdownText(result.latencyBreakdown));
   return status;
 }
 

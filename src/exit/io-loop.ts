@@ -10,6 +10,7 @@ import {
 } from './run-page.js';
 import { sharedNowMs } from './shared-clock.js';
 import { DoorbellWaiter } from './wait.js';
+import type { SharedClock } from './latency-breakdown.js';
 
 /**
  * What the io loop needs from the io-bus (src/bus/io-bus.ts IoBus satisfies it). Each exit is
@@ -44,6 +45,11 @@ export interface IoLoopOptions {
   onExit?: (exit: ExitRecord) => void;
   /** A device (or onExit) threw while serving an exit: the VM turns it into a host failure. */
   onError: (error: unknown) => void;
+  /**
+   * With VmOptions.latencyBreakdown: every served exit is stamped with when it was popped and when
+   * its device returned, on this clock (src/exit/latency-breakdown.ts). Null: no stamps.
+   */
+  breakdownClock?: SharedClock | null;
 }
 
 /**
@@ -76,6 +82,8 @@ export class IoLoop {
   private readonly pages: readonly RunPage[];
   private readonly bus: ExitBus;
   private readonly onExit: ((exit: ExitRecord) => void) | undefined;
+  /** IoLoopOptions.breakdownClock: one test of a readonly field per exit when off. */
+  private readonly stampClock: SharedClock | null;
   /**
    * The header of the run page served last (null before the first exit), and the word read from
    * it ahead of time (see serveSlice; stored only so the read is not optimized away).
@@ -94,6 +102,7 @@ export class IoLoop {
     this.pages = o.pages;
     this.bus = o.bus;
     this.onExit = o.onExit;
+    this.stampClock = o.breakdownClock ?? null;
     this.dead = new Uint8Array(o.pages.length);
     this.servedBy = new Float64Array(o.pages.length);
     this.waiter = new DoorbellWaiter(o.wait, o.ring);
@@ -182,6 +191,8 @@ export class IoLoop {
   private serve(vcpu: number, exitSeq: number): void {
     const page = this.pages[vcpu];
     if (page === undefined) return; // cannot happen with our producers; never index out of range
+    const stampClock = this.stampClock;
+    const pickedAt = stampClock !== null ? stampClock.nowMs() : 0;
     const f = page.fields;
     if (vcpu === this.lastVcpu) {
       if (this.sameVcpuScore < PREFETCH_SCORE_LIMIT) this.sameVcpuScore++;
@@ -236,6 +247,11 @@ export class IoLoop {
       return;
     }
     this.inService = -1;
+    // The breakdown's t1 and t2, published with the completion below.
+    if (stampClock !== null) {
+      page.stamps[0] = pickedAt;
+      page.stamps[1] = stampClock.nowMs();
+    }
     // Stopping began while this exit was served (a device such as isa-debug-exit asked for it):
     // the vCPU must not run on past the instruction.
     this.complete(page, this.aborting ? STATE_EXIT_DONE_STOP : STATE_EXIT_DONE);

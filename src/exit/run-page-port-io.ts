@@ -11,6 +11,7 @@ import {
   STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
 import { CompletionWaiter } from './wait.js';
+import type { BreakdownRecorder, SharedClock } from './latency-breakdown.js';
 import { NO_DEVICE } from '../bus/bus-table.js';
 import { loadLe, mask } from '../bus/little-endian.js';
 import { ROUTE_COALESCED, ROUTE_IN_VCPU, ROUTE_MAIN } from '../bus/routes.js';
@@ -47,6 +48,11 @@ export class RunPagePortIo implements PortIo {
    * doorbells) are recorded. Looked at only on those routes, never on an exit's path.
    */
   trace: VcpuTraceWriter | null = null;
+  /**
+   * With VmOptions.latencyBreakdown: the timed exits are timed on the shared clock and split into
+   * queue / device / completion (src/exit/latency-breakdown.ts). Looked at only on a timed exit.
+   */
+  breakdown: { recorder: BreakdownRecorder; clock: SharedClock } | null = null;
   private readonly f: Int32Array;
   private readonly waiter: CompletionWaiter;
   private readonly k: AtomicKernel;
@@ -247,11 +253,16 @@ export class RunPagePortIo implements PortIo {
     const timedAll = this.timeAllLeft > 0;
     if (timedAll) this.timeAllLeft--;
     const timed = timedAll || this.sampler.next();
-    const t0 = timed ? performance.now() : 0;
-    // The push's slot store publishes the io fields written above to the main thread.
-    this.ring.publish(pos, this.page.vcpu, seq);
-    const state = this.waiter.wait();
-    if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, timedAll ? 1 : this.sampler.weight);
+    let state: number;
+    if (timed && this.breakdown !== null) {
+      state = this.timedWithBreakdown(pos, seq, timedAll ? 1 : this.sampler.weight);
+    } else {
+      const t0 = timed ? performance.now() : 0;
+      // The push's slot store publishes the io fields written above to the main thread.
+      this.ring.publish(pos, this.page.vcpu, seq);
+      state = this.waiter.wait();
+      if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, timedAll ? 1 : this.sampler.weight);
+    }
     // A signal-like kick: a pending request (stop, pause, control call, INTR, a new timer
     // deadline) ends the current run slice right after this instruction. Looked at after the
     // completion, so a request the serving of this exit made (a device raising an IRQ) is seen
@@ -260,6 +271,25 @@ export class RunPagePortIo implements PortIo {
     // served as the VM began stopping, leaves the guest loop at once too.
     const stopTarget = this.stopTarget;
     if ((state !== STATE_EXIT_DONE || this.k.load(this.requestWord) !== 0) && stopTarget !== null) stopTarget.requestStop();
+    return state;
+  }
+
+  /**
+   * A timed round trip with the latency breakdown on: t0 and t3 on the shared clock, t1 and t2 from
+   * the main thread's stamps in the run page (published with the completion's state store).
+   */
+  private timedWithBreakdown(pos: number, seq: number, weight: number): number {
+    const { recorder, clock } = this.breakdown!;
+    const stamps = this.page.stamps;
+    // Cleared before the push: an exit completed without being served (aborted) leaves it 0.
+    stamps[0] = 0;
+    const t0 = clock.nowMs();
+    this.ring.publish(pos, this.page.vcpu, seq);
+    const state = this.waiter.wait();
+    const t3 = clock.nowMs();
+    recordLatencyNs(this.latency, (t3 - t0) * 1e6, weight);
+    const t1 = stamps[0]!;
+    if (state !== STATE_EXIT_ABORTED && t1 !== 0) recorder.record(t0, t1, stamps[1]!, t3, weight);
     return state;
   }
 }

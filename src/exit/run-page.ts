@@ -22,8 +22,10 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
  *  - main thread: RP_VALUE for IN, RP_STATE = EXIT_DONE / EXIT_ABORTED (the completion), the
  *    request bits REQ_STOP / REQ_INTR / REQ_TIMER / control-call count in RP_REQUEST,
  *    RP_TIMER_DEADLINE_F64, and the answer to a service request (RP_SERVICE_VALUE, then RP_SERVICE
- *    = SERVICE_DONE / SERVICE_ABORTED). (Its own statistics stay in main-thread memory: every
- *    extra store into this header costs a cache-line transfer.)
+ *    = SERVICE_DONE / SERVICE_ABORTED), and with the latency breakdown on, RP_PICKED_AT_F64 and
+ *    RP_SERVED_AT_F64 for every exit it serves (the vCPU clears RP_PICKED_AT_F64 before an exit it
+ *    times). (Its own statistics stay in main-thread memory: every extra store into this header
+ *    costs a cache-line transfer.)
  *  - RP_REQUEST is changed by both sides only with Atomics.or/and/add/sub.
  * Plain writes to io fields are published by the Atomics.store that follows them (the ring slot
  * for a request, RP_STATE for a completion); the reader does an Atomics.load of that word first.
@@ -130,8 +132,20 @@ export const RP_IOEVENTFD_SIGNALS = 76;
 export const RP_INTERRUPTS = 77;
 /** Times HLT with IF=1 waited for an interrupt. */
 export const RP_HALT_WAITS = 78;
+// Breakdown group (byte 384): with VmOptions.latencyBreakdown only (src/exit/latency-breakdown.ts);
+// untouched otherwise. Two float64s, 8-byte aligned. Not next to the vCPU group: the main thread
+// writes it on every exit while the breakdown is on, and byte 384 starts a new 128-byte pair of
+// lines, so the prefetcher does not drag the vCPU's counters along with it.
+/**
+ * When the io loop popped this vCPU's last served exit (t1), ms on the VM's SharedClock; the main
+ * thread writes it, with RP_SERVED_AT_F64, before publishing the completion. The vCPU stores 0
+ * before posting an exit it times, so a value still 0 afterwards means "not served" (aborted).
+ */
+export const RP_PICKED_AT_F64 = 96;
+/** When the device returned for that exit (t2), just before the completion was published. */
+export const RP_SERVED_AT_F64 = 98;
 /** Number of header fields; the header is sized from it. */
-export const RUN_PAGE_FIELDS = 79;
+export const RUN_PAGE_FIELDS = 100;
 /** Where a vCPU's router (src/bus/vcpu-router.ts) counts the accesses that do not exit. */
 export const ROUTER_COUNTERS = {
   inVcpu: RP_IN_VCPU_ACCESSES,
@@ -242,6 +256,8 @@ export interface RunPage {
   readonly virtualNs: Float64Array;
   /** RP_TIMER_DEADLINE_F64 as a one-element view. */
   readonly timerDeadline: Float64Array;
+  /** RP_PICKED_AT_F64 and RP_SERVED_AT_F64 as a two-element view (the latency breakdown's t1, t2). */
+  readonly stamps: Float64Array;
 }
 
 export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
@@ -259,5 +275,6 @@ export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
     wokenAt: new Float64Array(buffer, base + RP_WOKEN_AT_F64 * 4, 1),
     virtualNs: new Float64Array(buffer, base + RP_VIRTUAL_NS_F64 * 4, 1),
     timerDeadline: new Float64Array(buffer, base + RP_TIMER_DEADLINE_F64 * 4, 1),
+    stamps: new Float64Array(buffer, base + RP_PICKED_AT_F64 * 4, 2),
   };
 }

@@ -5,6 +5,7 @@ import { GuestMemory } from '../cpu/memory.js';
 import { exposeVcpuControl, type VcpuControlApi, type VcpuStats } from '../control.js';
 import type { RegisterSnapshot } from '../types.js';
 import { createLatencyHistogram, encodeLatency } from './latency.js';
+import { BreakdownRecorder, SharedClock } from './latency-breakdown.js';
 import { RequestRing } from './request-ring.js';
 import {
   LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_RUNNING, LIFECYCLE_SERVICING,
@@ -63,6 +64,7 @@ const waitAsync = (Atomics as unknown as {
  */
 export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult> {
   const histogram = createLatencyHistogram();
+  let breakdown: BreakdownRecorder | null = null;
   const page = runPageOf(task.runPages, task.vcpu);
   const f = page.fields;
   let core: VcpuCore | null = null;
@@ -80,6 +82,10 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
     // vCPU 0 is the virtual clock's source: it publishes the time of each port access.
     const virtualClock = task.clock === 'virtual' && task.vcpu === 0;
     const timedIo = virtualClock ? new VirtualTimePortIo(io, page) : null;
+    if (task.latencyBreakdown !== undefined) {
+      breakdown = new BreakdownRecorder();
+      io.breakdown = { recorder: breakdown, clock: new SharedClock(task.latencyBreakdown.baseMs) };
+    }
     if (task.trace !== undefined) io.trace = new VcpuTraceWriter(task.trace.rings, task.vcpu, task.trace.capacity);
     const cpu = makeCore(memory, timedIo ?? io, task.vcpu);
     core = cpu;
@@ -166,6 +172,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
     memoryOutOfRange: memory?.outOfRange ?? 0,
     exceptions,
     latency: encodeLatency(histogram),
+    ...(breakdown !== null ? { breakdown: breakdown.encode() } : {}),
   };
 }
 

@@ -42,6 +42,11 @@ export interface VcpuTask {
    * per ring; accesses that do not exit are recorded there. Absent: not recorded.
    */
   trace?: { rings: SharedArrayBuffer; capacity: number };
+  /**
+   * With VmOptions.latencyBreakdown: the base of the VM's SharedClock (src/exit/latency-breakdown.ts);
+   * timed exits are split into queue / device / completion. Absent: off.
+   */
+  latencyBreakdown?: { baseMs: number };
 }
 
 /** How a vCPU task ended. 'error' is an internal failure of the worker (a host failure). */
@@ -70,6 +75,8 @@ export interface VcpuTaskResult {
   exceptions: number[];
   /** Round-trip histogram, encodeLatency's text form (src/exit/latency.ts). */
   latency: string;
+  /** With task.latencyBreakdown: BreakdownRecorder.encode()'s text (src/exit/latency-breakdown.ts). */
+  breakdown?: string;
 }
 
 export const ZERO_REGISTERS: RegisterSnapshot = {
