@@ -87,7 +87,7 @@ function factsList(report: ReportPageInput, charts: PageCharts): string {
   for (const [k, v] of Object.entries(report.options)) {
     if (v === null || v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     if (k === 'vcpus') continue;
-    facts.push([`--${kebab(k)}`, Array.isArray(v) ? v.join(', ') : String(v)]);
+    facts.push([k, Array.isArray(v) ? v.join(', ') : String(v)]);
   }
   if (report.stress !== undefined) {
     for (const [k, v] of Object.entries(report.stress)) {
@@ -155,10 +155,6 @@ function esc(text: string): string {
 
 function count(n: number): string {
   return Math.round(n).toLocaleString('en-US');
-}
-
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 function baseName(p: string): string {
