@@ -48,8 +48,9 @@ export class ExitTimelineSampler {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.state === 'running') {
-      const t = performance.now() - this.t0;
-      if (t > (this.tMs.at(-1) ?? -1)) this.sample();
+      // The last sample holds the final counts, even when it falls in the same microsecond.
+      if (this.now() > this.tMs.at(-1)!) this.sample();
+      else for (let v = 0; v < this.vcpus; v++) this.exits[v]![this.tMs.length - 1] = this.exitsOf(v);
     }
     this.state = 'stopped';
   }
@@ -69,8 +70,13 @@ export class ExitTimelineSampler {
 
   private sample(): void {
     if (this.tMs.length >= TIMELINE_MAX_SAMPLES) this.thin();
-    this.tMs.push(Math.round((performance.now() - this.t0) * 1000) / 1000);
+    this.tMs.push(this.now());
     for (let v = 0; v < this.vcpus; v++) this.exits[v]!.push(this.exitsOf(v));
+  }
+
+  /** Milliseconds since start(), to the microsecond. */
+  private now(): number {
+    return Math.round((performance.now() - this.t0) * 1000) / 1000;
   }
 
   /** Keeps the first sample and every other one counted back from the newest; doubles the interval. */

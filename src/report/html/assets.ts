@@ -4,15 +4,14 @@ import * as path from 'node:path';
 import { PiosimError } from '../../errors.js';
 
 /**
- * The charting library the report page inlines: Chart.js (UMD build, sets `window.Chart`) and
- * its matrix chart type for the heat map (UMD, registers on `window.Chart`). Both are pinned npm
- * dependencies, read from where Node resolves them, so the page needs no network and the copy
- * is the one `npm ci` verified. Read once per process.
+ * The charting library the report page inlines: Chart.js (UMD build, sets `window.Chart`), a
+ * pinned npm dependency read from where Node resolves it, so the page needs no network and the
+ * copy is the one `npm ci` verified. The heat map is a Chart.js scatter of square points, so no
+ * plugin is needed. Read once per process.
  */
 export interface ChartAssets {
   chartJs: string;
-  matrixJs: string;
-  /** "chart.js 4.6.1, chartjs-chart-matrix 3.1.0", for the page's footer. */
+  /** "chart.js 4.6.1", for the page's footer. */
   versions: string;
 }
 
@@ -22,12 +21,7 @@ export function chartAssets(): ChartAssets {
   if (cached !== null) return cached;
   const require = createRequire(import.meta.url);
   const chart = packageFile(require, 'chart.js', 'chart.umd.min.js');
-  const matrix = packageFile(require, 'chartjs-chart-matrix', 'chartjs-chart-matrix.min.js');
-  cached = {
-    chartJs: chart.text,
-    matrixJs: matrix.text,
-    versions: `chart.js ${chart.version}, chartjs-chart-matrix ${matrix.version}`,
-  };
+  cached = { chartJs: chart.text, versions: `chart.js ${chart.version}` };
   return cached;
 }
 

@@ -13,8 +13,6 @@ export const PAGE_SCRIPT = String.raw`
   'use strict';
   var data = JSON.parse(document.getElementById('piosim-data').textContent);
   var Chart = window.Chart;
-  var matrix = window['chartjs-chart-matrix'];
-  if (matrix) Chart.register(matrix.MatrixController, matrix.MatrixElement);
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.font.family = 'system-ui, sans-serif';
@@ -93,32 +91,49 @@ export const PAGE_SCRIPT = String.raw`
 
   var hm = c.heatmap;
   draw('heatmap', hm.cells.length, function () {
+    // A scatter of square points, one per (port, vCPU) cell, on index axes labelled with the
+    // ports and vCPUs; a point's side is the smaller of the cell's width and height.
     var logMax = Math.log(1 + hm.max);
+    var row = {};
+    hm.ports.forEach(function (p, i) { row[p] = i; });
+    var col = {};
+    hm.vcpus.forEach(function (v, i) { col[v] = i; });
+    var points = hm.cells.map(function (cell) { return { x: col[cell.x], y: row[cell.y], v: cell.v, port: cell.y, vcpu: cell.x }; });
+    function side(ctx) {
+      var a = ctx.chart.chartArea;
+      if (!a) return 4;
+      return Math.max(2, Math.min(a.width / hm.vcpus.length, a.height / hm.ports.length) - 2);
+    }
+    function indexAxis(labels, title, reverse) {
+      return {
+        type: 'linear', min: -0.5, max: labels.length - 0.5, reverse: reverse, grid: { display: false },
+        title: { display: true, text: title },
+        afterBuildTicks: function (axis) { axis.ticks = labels.map(function (_, i) { return { value: i }; }); },
+        ticks: { autoSkip: true, callback: function (value) { return labels[value]; } },
+      };
+    }
     return {
-      type: 'matrix',
+      type: 'scatter',
       data: { datasets: [{
-        label: 'exits', data: hm.cells,
+        label: 'exits', data: points, pointStyle: 'rect',
         backgroundColor: function (ctx) {
-          var cell = ctx.dataset.data[ctx.dataIndex];
-          var a = cell ? 0.12 + 0.88 * Math.log(1 + cell.v) / logMax : 0;
+          var p = ctx.raw;
+          var a = p ? 0.12 + 0.88 * Math.log(1 + p.v) / logMax : 0;
           return 'rgba(214, 39, 40, ' + a.toFixed(3) + ')';
         },
         borderWidth: 0,
-        width: function (ctx) { var a = ctx.chart.chartArea; return a ? Math.max(1, a.width / hm.vcpus.length - 1) : 8; },
-        height: function (ctx) { var a = ctx.chart.chartArea; return a ? Math.max(1, a.height / hm.ports.length - 1) : 8; },
+        // Chart.js draws a 'rect' point with sides of radius * sqrt(2).
+        pointRadius: function (ctx) { return side(ctx) / Math.SQRT2; },
+        pointHoverRadius: function (ctx) { return side(ctx) / Math.SQRT2; },
       }] },
       options: {
         plugins: {
           legend: { display: false },
           tooltip: { callbacks: {
-            title: function () { return ''; },
-            label: function (item) { var d = item.raw; return 'port ' + d.y + ', ' + d.x + ': ' + fmtCount(d.v) + ' exits'; },
+            label: function (item) { var d = item.raw; return 'port ' + d.port + ', ' + d.vcpu + ': ' + fmtCount(d.v) + ' exits'; },
           } },
         },
-        scales: {
-          x: { type: 'category', labels: hm.vcpus, offset: true, grid: { display: false }, title: { display: true, text: 'vCPU' } },
-          y: { type: 'category', labels: hm.ports, offset: true, grid: { display: false }, title: { display: true, text: 'port' } },
-        },
+        scales: { x: indexAxis(hm.vcpus, 'vCPU', false), y: indexAxis(hm.ports, 'port', true) },
       },
     };
   });

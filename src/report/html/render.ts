@@ -39,7 +39,6 @@ ${vcpuTable(report)}
 <footer>piosim ${esc(report.piosim.version)} &middot; charts by ${esc(assets.versions)} (MIT), inlined &middot; the data behind the charts is in the element #piosim-data</footer>
 <script type="application/json" id="piosim-data">${jsonForScript({ charts })}</script>
 <script>${assets.chartJs}</script>
-<script>${assets.matrixJs}</script>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>
