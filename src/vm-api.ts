@@ -8,6 +8,9 @@ import type { DeviceContext, PioDevice } from './bus/device.js';
 import type { InterruptController } from './devices/interrupts.js';
 import type { ClockMode } from './exit/device-clock.js';
 import type { LatencyBreakdownReport } from './exit/latency-breakdown.js';
+import type { LatencyBucket } from './exit/latency.js';
+import type { ExitTimeline } from './report/exit-timeline.js';
+import type { PortExitRow } from './report/port-exits.js';
 
 export type { ClockMode };
 
@@ -243,6 +246,12 @@ export interface VmResult {
   vcpus: VcpuReport[];
   /** All vCPUs together. */
   latency: LatencySummary;
+  /** The same merged histogram in log-spaced buckets (src/exit/latency.ts), for the report's chart. */
+  latencyBuckets: LatencyBucket[];
+  /** Each vCPU's exits over guest time, sampled by the main thread (src/report/exit-timeline.ts). */
+  timeline: ExitTimeline;
+  /** Exits by port and vCPU, counted where the main thread serves them (src/report/port-exits.ts). */
+  portExits: PortExitRow[];
   unassigned: { reads: number; writes: number };
   /** Times the main thread's io loop slept on the ring's doorbell (Atomics.waitAsync). */
   mainThreadSleeps: number;

@@ -13,8 +13,9 @@ import { TraceMerger, type TraceMergeStats } from './report/trace-merge.js';
 import { createTraceRings, VcpuTraceReader } from './report/vcpu-trace-ring.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
-import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
 import { decodeBreakdown, mergeBreakdowns, SharedClock, type DecodedBreakdown } from './exit/latency-breakdown.js';
+import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, latencyBuckets, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
+import { ExitTimelineSampler } from './report/exit-timeline.js';
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
@@ -101,6 +102,8 @@ export class Vm {
   private readonly interrupts: InterruptGlue;
   /** With latencyBreakdown: the base of the SharedClock every thread stamps on (an epoch time in ms). */
   private readonly breakdownBaseMs: number | null;
+  /** VmResult.timeline: started when every vCPU is in its guest, stopped when they have all ended. */
+  private readonly timeline: ExitTimelineSampler;
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -111,6 +114,7 @@ export class Vm {
     this.memories = acquireExitMemories(o.vcpus);
     this.pages = Array.from({ length: o.vcpus }, (_, i) => runPageOf(this.memories.runPages, i));
     this.results = new Array(o.vcpus).fill(null);
+    this.timeline = new ExitTimelineSampler(o.vcpus, (i) => this.exitsOf(i));
     this.crashed = new Array(o.vcpus).fill(null);
     this.serial = new SerialSink(o.serialWrite);
     const timerError = (e: unknown): void => this.decide({ kind: 'host-failure', message: `a device timer failed: ${errorText(e)}` });
@@ -303,6 +307,8 @@ export class Vm {
       );
     }
     await this.allSettledPromise;
+    // Every vCPU has left its guest: its exit counters are final.
+    this.timeline.stop();
     clearInterval(idle);
     await this.interrupts.stop();
     this.clock.close();
@@ -380,7 +386,10 @@ export class Vm {
       clearInterval(poll);
       clearTimeout(startupLimit);
       this.startupMs = performance.now() - t0;
-      if (this.outcome === null) this.guestStartedNow();
+      if (this.outcome === null) {
+        this.guestStartedNow();
+        this.timeline.start();
+      }
       if (o.timeoutMs > 0 && this.outcome === null) {
         watchdog = setTimeout(() => this.decide({ kind: 'timeout', timeoutMs: o.timeoutMs }), o.timeoutMs);
       }
@@ -397,10 +406,14 @@ export class Vm {
   /** Exits so far, all vCPUs (their run pages' counters). */
   private exitCount(): number {
     let n = 0;
-    for (const { fields: f } of this.pages) {
-      n += f[RP_EXITS_FAST_IN]! + f[RP_EXITS_FAST_OUT]! + f[RP_EXITS_STRING_IN]! + f[RP_EXITS_STRING_OUT]!;
-    }
+    for (let i = 0; i < this.pages.length; i++) n += this.exitsOf(i);
     return n;
+  }
+
+  /** vCPU `i`'s exits so far, all kinds (its run page's counters). */
+  private exitsOf(i: number): number {
+    const f = this.pages[i]!.fields;
+    return f[RP_EXITS_FAST_IN]! + f[RP_EXITS_FAST_OUT]! + f[RP_EXITS_STRING_IN]! + f[RP_EXITS_STRING_OUT]!;
   }
 
   /** VmHandle.hold: a request bit every vCPU honours at its next exit or slice boundary. */
@@ -540,12 +553,16 @@ export class Vm {
         haltWaits: f[RP_HALT_WAITS],
       };
     });
+    const merged = mergeLatency(histograms);
     return {
       outcome: this.outcome ?? { kind: 'host-failure', message: 'the VM ended without an outcome' },
       wallMs,
       startupMs,
       vcpus,
-      latency: histograms.length > 0 ? summarizeLatency(mergeLatency(histograms)) : { ...EMPTY_LATENCY },
+      latency: merged.totalCount > 0 ? summarizeLatency(merged) : { ...EMPTY_LATENCY },
+      latencyBuckets: latencyBuckets(merged),
+      timeline: this.timeline.result(),
+      portExits: this.ioLoop.portExits.rows(),
       unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },
       bus: busReport(this.bus, this.pages.map((p) => p.fields)),
       mainThreadSleeps: this.ioLoop.sleeps,

@@ -13,6 +13,7 @@ import { readHotplugSchedule } from './hotplug-schedule.js';
 import { formatIoPorts, ioportsJson } from '../report/ioports.js';
 import { checkJsonTarget, writeJsonDocument } from './tool-output.js';
 import { clipMessage } from './quote.js';
+import { freshReportPath } from './report-path.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
 import { registerToolCommands, withExamples } from './tool-commands.js';
 import { checkTopTerminal } from './top-view.js';
@@ -65,6 +66,7 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--trace <file>', 'device trace, JSON lines: one line per device access')
     .option('--exit-trace <file>', 'exit trace, JSON lines: one line per VM exit')
     .option('--json <file>', 'write the run report (per-vCPU counters, exits, latency) as JSON')
+    .option('--report <file>', 'write the run report as one self-contained HTML page with charts (README, "Reading the report")')
     .option('--wait <mode>', 'how the vCPUs and the io loop wait: spin, block or adaptive (default adaptive)')
     .option('--string-batch <mode>', 'INS/OUTS elements per exit: page, kvm or 1 (default page)')
     .option('--timeout <seconds>', 'watchdog: stop the VM after SECONDS (exit status 6); 0 = none (default)')
@@ -132,12 +134,16 @@ function buildProgram(setStatus: (status: number) => void): Command {
     });
 
   withExamples(addRunOptions(
-    program.command('demo').description('run the embedded demo guest: every vCPU reports over the UART'),
+    program.command('demo').description('run the embedded demo guest: every vCPU reports over the UART; ends by writing a report page'),
     CLI_DEFAULTS.demoVcpus,
-  ), ['piosim demo', 'piosim demo --vcpus 8 --json report.json']).action(async (opts: OptionValues) => {
-    const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
-    setStatus(await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE } }));
-  });
+  ), ['piosim demo', 'piosim demo --vcpus 8 --json report.json', 'piosim demo --report demo.html'])
+    .option('--no-report', 'do not write the report page (default: a new file in the temporary directory)')
+    .action(async (opts: OptionValues) => {
+      // Without --report FILE the demo picks a new file itself, and says where it went.
+      if (opts['report'] === undefined) opts['report'] = freshReportPath();
+      const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
+      setStatus(await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: true }));
+    });
 
   registerStressCommand(program, setStatus, ver);
 

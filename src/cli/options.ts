@@ -14,6 +14,8 @@ export interface RawRunOptions {
   trace?: string;
   exitTrace?: string;
   json?: string;
+  /** --report FILE; `demo` also takes --no-report (false). */
+  report?: string | false;
   wait?: string;
   stringBatch?: string;
   timeout?: string;
@@ -47,6 +49,8 @@ export interface OutputPaths {
   trace?: string;
   exitTrace?: string;
   json?: string;
+  /** The HTML report page (src/report/html/). */
+  report?: string;
 }
 
 /** Validated, filled options of `piosim run` / `piosim demo`. */
@@ -103,6 +107,7 @@ export const OUTPUT_FLAGS: Record<keyof OutputPaths, string> = {
   trace: '--trace',
   exitTrace: '--exit-trace',
   json: '--json',
+  report: '--report',
 };
 
 function bad(message: string): PiosimError {
@@ -171,7 +176,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
   const outputs: OutputPaths = {};
   for (const key of Object.keys(OUTPUT_FLAGS) as (keyof OutputPaths)[]) {
     const value = raw[key];
-    if (value === undefined) continue;
+    if (value === undefined || value === false) continue;
     if (value.trim() === '') throw bad(`${OUTPUT_FLAGS[key]} needs a file name, got an empty string`);
     outputs[key] = value;
   }

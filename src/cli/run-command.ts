@@ -2,6 +2,7 @@ import { PiosimError } from '../errors.js';
 import type { VmHandle, VmOptions, VmResult } from '../vm-api.js';
 import { buildJsonReport, type RunFacts } from '../report/json-report.js';
 import { formatSummary } from '../report/summary.js';
+import { renderReportPage } from '../report/html/render.js';
 import { deviceTraceLine, exitTraceLine } from '../report/trace.js';
 import { DEFAULT_VCPU_TRACE_CAPACITY } from '../report/vcpu-trace-ring.js';
 import {
@@ -31,6 +32,8 @@ export interface RunRequest {
   machine?: Machine;
   /** The --hotplug schedule, checked; run from the moment every vCPU is in its guest. */
   hotplug?: HotplugSchedule;
+  /** Say on stderr where the --report page went (the demo picks its file itself). */
+  announceReport?: boolean;
 }
 
 /** Outputs written while the VM runs; the JSON report is written after it, from the result. */
@@ -112,7 +115,8 @@ export async function runGuest(req: RunRequest): Promise<number> {
   };
 
   const json = files.json;
-  if (json) {
+  const page = files.report;
+  if (json || page) {
     const facts: RunFacts = {
       version: req.version,
       guestPath: guest.path,
@@ -132,12 +136,20 @@ export async function runGuest(req: RunRequest): Promise<number> {
       exitStatus: statusNow(),
       peakRssBytes,
       outputFailure: refreshedFailure(outputs),
-      outputs: outputs.stats().filter((s) => s.option !== '--json'),
+      // The reports themselves are written after this is built.
+      outputs: outputs.stats().filter((s) => s.option !== '--json' && s.option !== '--report'),
       hotplugFailure: hotplug.failure,
     };
     if (req.hotplug !== undefined) facts.hotplug = { file: req.hotplug.file, steps: hotplugLog };
-    json.writeText(`${JSON.stringify(buildJsonReport(result, facts), null, 2)}\n`);
-    await outputs.closeAll(['json']);
+    const report = buildJsonReport(result, facts);
+    if (json) {
+      json.writeText(`${JSON.stringify(report, null, 2)}\n`);
+      await outputs.closeAll(['json']);
+    }
+    if (page) {
+      page.writeText(renderReportPage(report));
+      await outputs.closeAll(['report']);
+    }
   }
   const status = statusNow();
   if (config.quiet) return status;
@@ -146,6 +158,10 @@ export async function runGuest(req: RunRequest): Promise<number> {
     ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),
   }));
   if (result.latencyBreakdown !== undefined) process.stderr.write(breakdownText(result.latencyBreakdown));
+  // Last, where a reader of the demo's output looks for it.
+  if (req.announceReport === true && files.report !== undefined && outputs.failure === null) {
+    process.stderr.write(`piosim: report page written to ${files.report.path} (open it in a browser)\n`);
+  }
   return status;
 }
 

@@ -11,6 +11,7 @@ import {
 import { sharedNowMs } from './shared-clock.js';
 import { DoorbellWaiter } from './wait.js';
 import type { SharedClock } from './latency-breakdown.js';
+import { PortExitCounts } from '../report/port-exits.js';
 
 /**
  * What the io loop needs from the io-bus (src/bus/io-bus.ts IoBus satisfies it). Each exit is
@@ -70,6 +71,8 @@ export class IoLoop {
    * the vCPU writes on every exit would add a cache-line transfer to each round trip.
    */
   readonly servedBy: Float64Array;
+  /** The same by port and vCPU, for the report's heat map (src/report/port-exits.ts). */
+  readonly portExits: PortExitCounts;
   /** Exits completed as aborted (shutdown) or skipped (stale descriptor, dead vCPU). */
   aborted = 0;
   private stopped = false;
@@ -105,6 +108,7 @@ export class IoLoop {
     this.stampClock = o.breakdownClock ?? null;
     this.dead = new Uint8Array(o.pages.length);
     this.servedBy = new Float64Array(o.pages.length);
+    this.portExits = new PortExitCounts(o.pages.length);
     this.waiter = new DoorbellWaiter(o.wait, o.ring);
   }
 
@@ -258,6 +262,7 @@ export class IoLoop {
     // Counted after the completion: the vCPU is already on its way.
     this.servedBy[vcpu]++;
     this.served++;
+    this.portExits.count(vcpu, port);
   }
 
   /** Publish the completion (and with it RP_VALUE / the data page) and wake the vCPU if it sleeps. */

@@ -176,6 +176,43 @@ export function summarizeLatency(h: LatencyHistogram): LatencySummary {
   };
 }
 
+/** One bar of the report's latency histogram: round trips from `fromNs` to `toNs`, both included. */
+export interface LatencyBucket {
+  fromNs: number;
+  toNs: number;
+  /** Round trips it stands for (sampled ones weighted, like LatencySummary.count). */
+  count: number;
+}
+
+/** Buckets per power of two in latencyBuckets: four give bars 19% wide, even on a log axis. */
+export const LATENCY_BUCKETS_PER_OCTAVE = 4;
+
+/**
+ * The histogram regrouped into log-spaced buckets for a chart: bucket k holds the values from
+ * 2^(k/4) up to just below 2^((k+1)/4), each slot placed by its lowest value (a slot is at most
+ * 1/1024 of its value wide, so none straddles a bucket by more than that). Every bucket from the
+ * lowest non-empty one to the highest is listed, empty ones with count 0, except those too narrow
+ * to hold an integer; an empty histogram gives [].
+ */
+export function latencyBuckets(h: LatencyHistogram): LatencyBucket[] {
+  const per = LATENCY_BUCKETS_PER_OCTAVE;
+  const counts = new Map<number, number>();
+  h.forEach((index, count) => {
+    const k = Math.floor(Math.log2(Math.max(1, lowestOf(index))) * per + 1e-9);
+    counts.set(k, (counts.get(k) ?? 0) + count);
+  });
+  if (counts.size === 0) return [];
+  const ks = [...counts.keys()];
+  const out: LatencyBucket[] = [];
+  for (let k = Math.min(...ks); k <= Math.max(...ks); k++) {
+    const fromNs = Math.ceil(2 ** (k / per) - 1e-9);
+    const toNs = Math.ceil(2 ** ((k + 1) / per) - 1e-9) - 1;
+    if (toNs < fromNs) continue;
+    out.push({ fromNs, toNs, count: counts.get(k) ?? 0 });
+  }
+  return out;
+}
+
 /**
  * A xorshift32 sampler: `next()` is true for about 1 in 2^shift calls. No allocation; a shift of
  * 0 samples every call.
