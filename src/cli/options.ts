@@ -1,5 +1,7 @@
 import { PiosimError } from '../errors.js';
 import { quoteArg } from './quote.js';
+import { parseTraceLimit } from './trace-limit.js';
+import type { OutputLimit } from '../report/buffered-file.js';
 import { checkDiskImage, parseRtcBase, readSerialIn } from './machine-options.js';
 import { parseDeviceSpec, planMachine, type DeviceSpec } from '../devices/machine-spec.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
@@ -31,6 +33,7 @@ export interface RawRunOptions {
   defaultDevices?: boolean;
   /** Every --device, in order. */
   device?: string[];
+  traceLimit?: string;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -66,6 +69,8 @@ export interface RunConfig {
   rtcBaseMs: number | null;
   defaultDevices: boolean;
   devices: DeviceSpec[];
+  /** --trace-limit (src/cli/trace-limit.ts), or null for none. */
+  traceLimit: OutputLimit | null;
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -172,7 +177,11 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
     ...machineOptions(raw),
+    traceLimit: raw.traceLimit === undefined ? null : parseTraceLimit(raw.traceLimit),
   };
+  if (config.traceLimit !== null && outputs.trace === undefined && outputs.exitTrace === undefined) {
+    throw bad('--trace-limit needs --trace FILE or --exit-trace FILE');
+  }
   if (raw.hotplug !== undefined) {
     if (raw.hotplug.trim() === '') throw bad('--hotplug needs a schedule file name, got an empty string');
     config.hotplug = raw.hotplug;

@@ -5,8 +5,9 @@ import { formatSummary } from '../report/summary.js';
 import { deviceTraceLine, exitTraceLine } from '../report/trace.js';
 import { DEFAULT_VCPU_TRACE_CAPACITY } from '../report/vcpu-trace-ring.js';
 import {
-  exitStatusForOutcome, STATUS_HOTPLUG_REFUSED, STATUS_INTERRUPTED, STATUS_OUTPUT_FAILURE, type StatusOptions,
+  exitStatusForOutcome, STATUS_HOTPLUG_REFUSED, STATUS_OUTPUT_FAILURE, type StatusOptions,
 } from './exit-status.js';
+import { RunSignals, statusForSignal } from './signals.js';
 import type { HotplugSchedule } from './hotplug-schedule.js';
 import { runHotplugSchedule, type HotplugLogEntry, type HotplugRun } from './hotplug-runner.js';
 import type { Machine } from './machine.js';
@@ -45,9 +46,20 @@ export async function runGuest(req: RunRequest): Promise<number> {
   // Every check first: a refused command line creates and truncates nothing.
   const planned = planOutputs(config.outputs, guest);
   const runVm = req.runVm ?? (await loadRunVm());
-  const outputs = await Outputs.open(planned);
-  const { files } = outputs;
+  const outputs = await Outputs.open(planned, { traceLimit: config.traceLimit });
   const hotplug = new ScheduleRun();
+  const signals = new RunSignals();
+  signals.install();
+  try {
+    return await runAndReport(req, outputs, hotplug, signals, runVm);
+  } finally {
+    signals.uninstall();
+  }
+}
+
+async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: ScheduleRun, signals: RunSignals, runVm: RunVm): Promise<number> {
+  const { guest, config } = req;
+  const { files } = outputs;
   let result: VmResult;
   try {
     const serial = files.serial!;
@@ -62,6 +74,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       serialWrite: (byte) => serial.writeByte(byte),
       onStart: (vm) => {
         outputs.attach(vm);
+        signals.attach(vm);
         if (req.hotplug !== undefined) hotplug.start(req.hotplug, vm);
       },
     };
@@ -84,24 +97,27 @@ export async function runGuest(req: RunRequest): Promise<number> {
     const exitTrace = files.exitTrace;
     if (exitTrace) options.onExit = (r) => exitTrace.writeText(exitTraceLine(r));
 
-    result = await withInterruptFlush(outputs, () => runVm(options));
+    result = await runVm(options);
+    signals.ended();
   } catch (e) {
     await outputs.closeAll();
     throw e;
   }
+  // A signal that stopped the VM decides the status: the user asked for the stop.
+  const interrupted = signals.interruption(result.outcome);
   // runVm has waited for every hot-plug call in flight: the log is complete.
   const hotplugLog = await hotplug.finish();
   // The run's outputs are whole (or failed) before the report says how the run went.
   await outputs.closeAll(RUN_OUTPUTS);
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   const statusNow = (): number => {
+    if (interrupted !== null) return statusForSignal(interrupted.signal);
     if (outputs.failure !== null) return STATUS_OUTPUT_FAILURE;
     if (hotplug.failure !== null) return STATUS_HOTPLUG_REFUSED;
     return exitStatusForOutcome(result.outcome, req.status);
   };
 
-  const json = files.json;
-  if (json) {
+  if (outputs.hasReport) {
     const facts: RunFacts = {
       version: req.version,
       guestPath: guest.path,
@@ -122,14 +138,15 @@ export async function runGuest(req: RunRequest): Promise<number> {
       outputFailure: refreshedFailure(outputs),
       outputs: outputs.stats().filter((s) => s.option !== '--json'),
       hotplugFailure: hotplug.failure,
+      interrupted,
     };
     if (req.hotplug !== undefined) facts.hotplug = { file: req.hotplug.file, steps: hotplugLog };
-    json.writeText(`${JSON.stringify(buildJsonReport(result, facts), null, 2)}\n`);
-    await outputs.closeAll(['json']);
+    await outputs.writeReport(`${JSON.stringify(buildJsonReport(result, facts), null, 2)}\n`);
   }
   const status = statusNow();
   process.stderr.write(formatSummary(result, status, {
-    peakRssBytes, outputFailure: refreshedFailure(outputs), hotplugFailure: hotplug.failure,
+    peakRssBytes, outputFailure: refreshedFailure(outputs), hotplugFailure: hotplug.failure, interrupted,
+    outputs: outputs.stats(),
     ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),
   }));
   return status;
@@ -178,24 +195,6 @@ function refreshedFailure(outputs: Outputs): Outputs['failure'] {
   if (f === null) return null;
   const file = Object.values(outputs.files).find((o) => o.label === f.option);
   return { ...f, recordsWritten: file?.recordsWritten ?? f.recordsWritten };
-}
-
-/**
- * Ctrl-C while the VM runs: runVm has no cancel call, so the process ends, but first every output
- * is flushed and closed (each within its flush limit), so a trace of an interrupted run is
- * complete up to the interruption. Status 130 (128 + SIGINT), the shell convention.
- */
-async function withInterruptFlush<T>(outputs: Outputs, run: () => Promise<T>): Promise<T> {
-  const onInterrupt = (): void => {
-    process.stderr.write('piosim: interrupted; output files flushed\n');
-    void outputs.closeAll().finally(() => process.exit(STATUS_INTERRUPTED));
-  };
-  process.once('SIGINT', onInterrupt);
-  try {
-    return await run();
-  } finally {
-    process.removeListener('SIGINT', onInterrupt);
-  }
 }
 
 /** Loads src/vm.ts lazily: usage errors never pay for starting the runtime. */
