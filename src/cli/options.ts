@@ -103,7 +103,8 @@ function bad(message: string): PiosimError {
 export function parseVcpus(text: string): number {
   if (!/^\d+$/.test(text.trim())) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${quoteArg(text)}`);
   const n = Number(text.trim());
-  if (n < 1 || n > MAX_VCPUS) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${n}`);
+  // Past a safe integer, the text as typed: 400 nines would print as "Infinity".
+  if (n < 1 || n > MAX_VCPUS) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${Number.isSafeInteger(n) ? n : quoteArg(text.trim())}`);
   return n;
 }
 
