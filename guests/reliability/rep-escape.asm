@@ -13,7 +13,7 @@ org 0x7c00
     cpuid
     shr ebx, 24                 ; EBX[31:24]: initial APIC ID = vCPU index
     mov ecx, 0xFFFFFFFF
-    mov edi, 0x000F0000
+    mov edi, 0x000FFFC0         ; 16 dwords before the end of 1 MiB: a slow host still gets past it
     cmp bl, 0
     je .stos
     cmp bl, 1
@@ -26,12 +26,12 @@ org 0x7c00
     a32 rep stosd
     hlt
 .movs:
-    mov esi, 0x000E0000
-    mov edi, 0x000F8000
+    mov esi, 0x000FFF80         ; the source crosses the end too, after the destination
+    mov edi, 0x000FFFC0
     a32 rep movsd
     hlt
 .ins:
-    mov edi, 0x000FC000
+    mov edi, 0x000FFFC0
     mov dx, 0x2e0               ; nothing is plugged there: reads give all ones
     a32 rep insw
     hlt

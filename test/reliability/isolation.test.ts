@@ -51,7 +51,16 @@ describe('guests that try to escape are contained', () => {
     expect(status, stderr).toBe(6);
     expect(rep['outcome'].kind).toBe('timeout');
     const vcpus = rep['vcpus'] as { vcpu: number; memoryOutOfRange: number; state: string }[];
-    for (const v of vcpus.slice(0, 3)) expect(v.memoryOutOfRange, `vCPU ${v.vcpu}`).toBeGreaterThan(0);
+    // The REP STOSD/MOVSD vCPUs check for a stop only every slice (4096 steps of up to 4096
+    // iterations each): on a loaded host one slice can outlast the VM's 1 s stop grace, and the
+    // worker is then terminated ('crashed', its counts lost) - still contained, and the run still
+    // ends. A vCPU that left by itself must have counted its accesses past RAM.
+    for (const v of vcpus.slice(0, 3)) {
+      if (v.state === 'stopped') expect(v.memoryOutOfRange, `vCPU ${v.vcpu}`).toBeGreaterThan(0);
+      else expect(v.state, `vCPU ${v.vcpu}`).toBe('crashed');
+    }
+    // The INSW vCPU exits every batch, so it always sees the stop in time.
+    expect(vcpus[2]!.state).toBe('stopped');
     expect(vcpus[3]!.state).toBe('halted');
     expect(rep['totals'].memoryOutOfRange).toBe(vcpus.reduce((s, v) => s + v.memoryOutOfRange, 0));
     // The INSW batches exit; the exit trace stops at its limit instead of growing with them.
