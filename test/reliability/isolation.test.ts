@@ -65,7 +65,10 @@ describe('guests that try to escape are contained', () => {
     expect(rep['totals'].memoryOutOfRange).toBe(vcpus.reduce((s, v) => s + v.memoryOutOfRange, 0));
     // The INSW batches exit; the exit trace stops at its limit instead of growing with them.
     const lines = fs.readFileSync(path.join(cwd, 'e.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
-    expect(lines.length).toBe(Math.min(1000, rep['totals'].exits.total));
+    // Every served exit is a record, up to the limit; the exit in flight at the stop is aborted.
+    const served = rep['totals'].exits.total as number;
+    expect(lines.length).toBeLessThanOrEqual(Math.min(1000, served));
+    expect(lines.length).toBeGreaterThanOrEqual(Math.min(1000, served - 1));
   });
 
   it('stack wrap-around inside SS, and a stack past the end of RAM', () => {
