@@ -37,7 +37,10 @@ export const STATUS_RESET_REQUESTED = 13;
  * misrouted (src/stress/stress-verify.ts). The output names each disagreement.
  */
 export const STATUS_STRESS_MISMATCH = 14;
-/** Ctrl-C during a run: 128 + SIGINT, as shells report it (src/cli/run-command.ts). */
+/**
+ * Ctrl-C during a run: 128 + SIGINT, as shells report it. SIGTERM gives 143 and SIGHUP 129, the
+ * same rule (src/cli/signals.ts, statusForSignal).
+ */
 export const STATUS_INTERRUPTED = 130;
 
 export function debugExitStatus(value: number): number {
@@ -65,7 +68,8 @@ export function exitStatusForOutcome(outcome: VmOutcome, options: StatusOptions 
       return STATUS_TIMEOUT;
     case 'host-failure':
       return STATUS_HOST_FAILURE;
-    // The CLI stops a run only when an output fails (src/cli/outputs.ts).
+    // The CLI stops a run when an output fails (src/cli/outputs.ts) or on a signal, whose own
+    // status (128 + its number) the CLI gives instead (src/cli/signals.ts).
     case 'stopped':
       return STATUS_OUTPUT_FAILURE;
     case 'reset-requested':

@@ -65,6 +65,7 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--serial <file>', 'write the guest serial output to FILE (default: stdout)')
     .option('--trace <file>', 'device trace, JSON lines: one line per device access')
     .option('--exit-trace <file>', 'exit trace, JSON lines: one line per VM exit')
+    .option('--trace-limit <limit>', 'cap each trace: N records, or a size in bytes like 64M; past it the trace ends at a whole record and the run goes on')
     .option('--json <file>', 'write the run report (per-vCPU counters, exits, latency) as JSON')
     .option('--report <file>', 'write the run report as one self-contained HTML page with charts (README, "Reading the report")')
     .option('--wait <mode>', 'how the vCPUs and the io loop wait: spin, block or adaptive (default adaptive)')

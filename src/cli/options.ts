@@ -1,6 +1,8 @@
 import { PiosimError } from '../errors.js';
 import { DEFAULT_TOP_INTERVAL_MS, parseTopInterval } from './top-view.js';
 import { quoteArg } from './quote.js';
+import { parseTraceLimit } from './trace-limit.js';
+import type { OutputLimit } from '../report/buffered-file.js';
 import { checkDiskImage, parseRtcBase, readSerialIn } from './machine-options.js';
 import { parseDeviceSpec, planMachine, type DeviceSpec } from '../devices/machine-spec.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
@@ -41,6 +43,7 @@ export interface RawRunOptions {
   quiet?: boolean;
   /** --breakdown: true when given. */
   breakdown?: boolean;
+  traceLimit?: string;
 }
 
 /** Files the run writes; absent ones are not written (serial then goes to stdout). */
@@ -84,6 +87,8 @@ export interface RunConfig {
   quiet: boolean;
   /** --breakdown: time queue / device / completion (VmOptions.latencyBreakdown); absent when off. */
   latencyBreakdown?: true;
+  /** --trace-limit (src/cli/trace-limit.ts), or null for none. */
+  traceLimit: OutputLimit | null;
 }
 
 // The limits are runVm's own (src/vm-options.ts), so the CLI refuses exactly what the VM would.
@@ -117,7 +122,8 @@ function bad(message: string): PiosimError {
 export function parseVcpus(text: string): number {
   if (!/^\d+$/.test(text.trim())) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${quoteArg(text)}`);
   const n = Number(text.trim());
-  if (n < 1 || n > MAX_VCPUS) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${n}`);
+  // Past a safe integer, the text as typed: 400 nines would print as "Infinity".
+  if (n < 1 || n > MAX_VCPUS) throw bad(`--vcpus must be an integer from 1 to ${MAX_VCPUS}, got ${Number.isSafeInteger(n) ? n : quoteArg(text.trim())}`);
   return n;
 }
 
@@ -194,7 +200,11 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     top: topOption(raw),
     quiet: raw.quiet === true,
     ...(raw.breakdown === true ? { latencyBreakdown: true as const } : {}),
+    traceLimit: raw.traceLimit === undefined ? null : parseTraceLimit(raw.traceLimit),
   };
+  if (config.traceLimit !== null && outputs.trace === undefined && outputs.exitTrace === undefined) {
+    throw bad('--trace-limit needs --trace FILE or --exit-trace FILE');
+  }
   if (raw.hotplug !== undefined) {
     if (raw.hotplug.trim() === '') throw bad('--hotplug needs a schedule file name, got an empty string');
     config.hotplug = raw.hotplug;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { PiosimError } from '../errors.js';
-import { BufferedFile, FLUSH_LIMIT_MS } from '../report/buffered-file.js';
+import { BufferedFile, FLUSH_LIMIT_MS, type OutputLimit } from '../report/buffered-file.js';
+import { useAtomicWrite, writeFileAtomic } from '../report/atomic-file.js';
 import type { OutputPaths } from './options.js';
 import { closeProbes, type PlannedOutput } from './output-paths.js';
 
@@ -24,6 +25,15 @@ export interface OutputStats {
   records: number;
   recordsWritten: number;
   bytes: number;
+  /** With --trace-limit: the limit, and the records refused once it was reached (0: not reached). */
+  limit?: OutputLimit;
+  recordsOverLimit?: number;
+}
+
+/** What Outputs.open needs besides the planned files. */
+export interface OpenOutputsOptions {
+  /** --trace-limit: applies to --trace and --exit-trace each. */
+  traceLimit?: OutputLimit | null;
 }
 
 /** What the outputs ask of the run: stop it (an output failed) and hold or release the vCPUs. */
@@ -40,21 +50,35 @@ export interface OutputControl {
  *  - backpressure: while any output's stream holds PRESSURE_BYTES or more, every vCPU is held
  *    (the producers wait; nothing is dropped), and released once every output has drained.
  */
+/** The outputs written whole once the run is over. */
+type ReportKey = 'json' | 'report';
+
 export class Outputs {
   readonly files: { [K in keyof OutputPaths]?: BufferedFile } = {};
+  /**
+   * The --json and --report reports that name a regular file (or a new one): not opened during the
+   * run, so an old report stays whole until writeReport renames the new one over it (atomic-file.ts).
+   */
+  private readonly atomicReports = new Map<ReportKey, { path: string; flag: string }>();
   failure: OutputFailure | null = null;
   private control: OutputControl | null = null;
   private readonly pressured = new Set<BufferedFile>();
   private held = false;
 
   /** Opens every planned output (nothing is written before all are open); on failure, undoes what it created. */
-  static async open(planned: readonly PlannedOutput[]): Promise<Outputs> {
+  static async open(planned: readonly PlannedOutput[], options: OpenOutputsOptions = {}): Promise<Outputs> {
     const outputs = new Outputs();
     try {
       for (const p of planned) {
+        if ((p.key === 'json' || p.key === 'report') && p.path !== '-' && useAtomicWrite(p.path)) {
+          outputs.atomicReports.set(p.key, { path: p.path, flag: p.flag });
+          continue;
+        }
         const lineBuffered = p.key === 'serial' && p.path === '-';
+        const isTrace = p.key === 'trace' || p.key === 'exitTrace';
+        const limit = isTrace ? options.traceLimit ?? null : null;
         outputs.files[p.key] = await withLimit(
-          BufferedFile.open(p.path, p.flag, { lineBuffered, events: outputs.events }),
+          BufferedFile.open(p.path, p.flag, { lineBuffered, events: outputs.events, ...(limit !== null ? { limit } : {}) }),
           `opening ${p.flag} "${p.path}"`,
         );
       }
@@ -86,17 +110,54 @@ export class Outputs {
   stats(): OutputStats[] {
     return Object.values(this.files).map((f) => ({
       option: f.label, file: f.path, records: f.records, recordsWritten: f.recordsWritten, bytes: f.bytesWritten,
+      ...(f.limit !== null ? { limit: f.limit, recordsOverLimit: f.recordsOverLimit } : {}),
     }));
+  }
+
+  /** Whether the report `key` (--json or --report) was asked for. */
+  hasReport(key: ReportKey): boolean {
+    return this.atomicReports.has(key) || this.files[key] !== undefined;
+  }
+
+  /**
+   * Writes the whole report and closes its output. A regular file is replaced atomically (a reader
+   * sees the old report, the whole new one, or none); stdout, a pipe or a device is written in
+   * place. A failure (a full disk, a read-only file system) is recorded and reported like any
+   * output's, naming the file: the caller's status becomes STATUS_OUTPUT_FAILURE.
+   */
+  async writeReport(key: ReportKey, text: string): Promise<void> {
+    const atomic = this.atomicReports.get(key);
+    if (atomic !== undefined) {
+      try {
+        writeFileAtomic(atomic.path, text);
+      } catch (e) {
+        // The run is over: the old report (if any) is left as it was.
+        this.recordFailure(atomic.flag, atomic.path, `"${atomic.path}"`, e as Error, 0, '; the report was not written');
+      }
+      return;
+    }
+    const file = this.files[key];
+    if (file === undefined) return;
+    file.writeText(text);
+    await this.closeAll([key]);
+  }
+
+  /** The first failure: kept, said once on stderr, and the run (if still going) stopped. */
+  private recordFailure(
+    option: string, file: string, where: string, error: Error, recordsWritten: number, consequence = '; stopping the run',
+  ): void {
+    if (this.failure !== null) return; // one message: the first failure is the cause
+    const message = errnoText(error);
+    this.failure = { option, file, error: message, recordsWritten };
+    process.stderr.write(`piosim: error: writing ${option} to ${where} failed: ${message}${consequence}\n`);
+    this.control?.stop(`writing ${option} failed`);
   }
 
   private readonly events = {
     onError: (file: BufferedFile, error: Error): void => {
       this.pressured.delete(file);
-      if (this.failure !== null) return; // one message: the first failure is the cause
-      const message = errnoText(error);
-      this.failure = { option: file.label, file: file.path, error: message, recordsWritten: file.recordsWritten };
-      process.stderr.write(`piosim: error: writing ${file.label} to ${file.where} failed: ${message}; stopping the run\n`);
-      this.control?.stop(`writing ${file.label} failed`);
+      if (this.failure !== null) return;
+      this.recordFailure(file.label, file.path, file.where, error, file.recordsWritten);
       if (this.pressured.size === 0) this.setHold(false);
     },
     onPressure: (file: BufferedFile, high: boolean): void => {

@@ -6,8 +6,9 @@ import { renderReportPage } from '../report/html/render.js';
 import { deviceTraceLine, exitTraceLine } from '../report/trace.js';
 import { DEFAULT_VCPU_TRACE_CAPACITY } from '../report/vcpu-trace-ring.js';
 import {
-  exitStatusForOutcome, STATUS_HOTPLUG_REFUSED, STATUS_INTERRUPTED, STATUS_OUTPUT_FAILURE, type StatusOptions,
+  exitStatusForOutcome, STATUS_HOTPLUG_REFUSED, STATUS_OUTPUT_FAILURE, type StatusOptions,
 } from './exit-status.js';
+import { RunSignals, statusForSignal } from './signals.js';
 import type { HotplugSchedule } from './hotplug-schedule.js';
 import { runHotplugSchedule, type HotplugLogEntry, type HotplugRun } from './hotplug-runner.js';
 import type { Machine } from './machine.js';
@@ -50,9 +51,20 @@ export async function runGuest(req: RunRequest): Promise<number> {
   // Every check first: a refused command line creates and truncates nothing.
   const planned = planOutputs(config.outputs, guest);
   const runVm = req.runVm ?? (await loadRunVm());
-  const outputs = await Outputs.open(planned);
-  const { files } = outputs;
+  const outputs = await Outputs.open(planned, { traceLimit: config.traceLimit });
   const hotplug = new ScheduleRun();
+  const signals = new RunSignals();
+  signals.install();
+  try {
+    return await runAndReport(req, outputs, hotplug, signals, runVm);
+  } finally {
+    signals.uninstall();
+  }
+}
+
+async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: ScheduleRun, signals: RunSignals, runVm: RunVm): Promise<number> {
+  const { guest, config } = req;
+  const { files } = outputs;
   const top = config.top === null ? null : new TopView({ intervalMs: config.top.intervalMs, title: `piosim top  ${guest.path}  ${config.vcpus} vCPU${config.vcpus === 1 ? '' : 's'}` });
   let result: VmResult;
   try {
@@ -69,6 +81,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       onStart: (vm) => {
         outputs.attach(vm);
         top?.attach(vm);
+        signals.attach(vm);
         if (req.hotplug !== undefined) hotplug.start(req.hotplug, vm);
       },
     };
@@ -96,27 +109,29 @@ export async function runGuest(req: RunRequest): Promise<number> {
       options.onExit = exitTrace ? (r) => { countPort(r); exitTrace.writeText(exitTraceLine(r)); } : countPort;
     }
 
-    result = await withInterruptFlush(outputs, () => runVm(options));
+    result = await runVm(options);
+    signals.ended();
   } catch (e) {
     top?.stop();
     await outputs.closeAll();
     throw e;
   }
   top?.stop();
+  // A signal that stopped the VM decides the status: the user asked for the stop.
+  const interrupted = signals.interruption(result.outcome);
   // runVm has waited for every hot-plug call in flight: the log is complete.
   const hotplugLog = await hotplug.finish();
   // The run's outputs are whole (or failed) before the report says how the run went.
   await outputs.closeAll(RUN_OUTPUTS);
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   const statusNow = (): number => {
+    if (interrupted !== null) return statusForSignal(interrupted.signal);
     if (outputs.failure !== null) return STATUS_OUTPUT_FAILURE;
     if (hotplug.failure !== null) return STATUS_HOTPLUG_REFUSED;
     return exitStatusForOutcome(result.outcome, req.status);
   };
 
-  const json = files.json;
-  const page = files.report;
-  if (json || page) {
+  if (outputs.hasReport('json') || outputs.hasReport('report')) {
     const facts: RunFacts = {
       version: req.version,
       guestPath: guest.path,
@@ -139,28 +154,25 @@ export async function runGuest(req: RunRequest): Promise<number> {
       // The reports themselves are written after this is built.
       outputs: outputs.stats().filter((s) => s.option !== '--json' && s.option !== '--report'),
       hotplugFailure: hotplug.failure,
+      interrupted,
     };
     if (req.hotplug !== undefined) facts.hotplug = { file: req.hotplug.file, steps: hotplugLog };
     const report = buildJsonReport(result, facts);
-    if (json) {
-      json.writeText(`${JSON.stringify(report, null, 2)}\n`);
-      await outputs.closeAll(['json']);
-    }
-    if (page) {
-      page.writeText(renderReportPage(report));
-      await outputs.closeAll(['report']);
-    }
+    if (outputs.hasReport('json')) await outputs.writeReport('json', `${JSON.stringify(report, null, 2)}\n`);
+    if (outputs.hasReport('report')) await outputs.writeReport('report', renderReportPage(report));
   }
   const status = statusNow();
   if (config.quiet) return status;
   process.stderr.write(formatSummary(result, status, {
-    peakRssBytes, outputFailure: refreshedFailure(outputs), hotplugFailure: hotplug.failure,
+    peakRssBytes, outputFailure: refreshedFailure(outputs), hotplugFailure: hotplug.failure, interrupted,
+    outputs: outputs.stats(),
     ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),
   }));
   if (result.latencyBreakdown !== undefined) process.stderr.write(breakdownText(result.latencyBreakdown));
   // Last, where a reader of the demo's output looks for it.
-  if (req.announceReport === true && files.report !== undefined && outputs.failure === null) {
-    process.stderr.write(`piosim: report page written to ${files.report.path} (open it in a browser)\n`);
+  const pagePath = config.outputs.report;
+  if (req.announceReport === true && pagePath !== undefined && outputs.failure === null) {
+    process.stderr.write(`piosim: report page written to ${pagePath} (open it in a browser)\n`);
   }
   return status;
 }
@@ -208,24 +220,6 @@ function refreshedFailure(outputs: Outputs): Outputs['failure'] {
   if (f === null) return null;
   const file = Object.values(outputs.files).find((o) => o.label === f.option);
   return { ...f, recordsWritten: file?.recordsWritten ?? f.recordsWritten };
-}
-
-/**
- * Ctrl-C while the VM runs: runVm has no cancel call, so the process ends, but first every output
- * is flushed and closed (each within its flush limit), so a trace of an interrupted run is
- * complete up to the interruption. Status 130 (128 + SIGINT), the shell convention.
- */
-async function withInterruptFlush<T>(outputs: Outputs, run: () => Promise<T>): Promise<T> {
-  const onInterrupt = (): void => {
-    process.stderr.write('piosim: interrupted; output files flushed\n');
-    void outputs.closeAll().finally(() => process.exit(STATUS_INTERRUPTED));
-  };
-  process.once('SIGINT', onInterrupt);
-  try {
-    return await run();
-  } finally {
-    process.removeListener('SIGINT', onInterrupt);
-  }
 }
 
 /** Loads src/vm.ts lazily: usage errors never pay for starting the runtime. */

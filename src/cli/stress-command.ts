@@ -95,8 +95,7 @@ async function stressCommand(opts: StressOptions & { hotplug?: string; json?: st
     if (!report.verification.verified) return exitStatusForOutcome(result.outcome);
     return report.verification.ok ? 0 : STATUS_STRESS_MISMATCH;
   })();
-  const json = outputs.files.json;
-  if (json !== undefined) {
+  if (outputs.hasReport('json')) {
     const guestPath = stressGuestPath();
     const facts: RunFacts = {
       version, guestPath, guestBytes: run.guestBytes,
@@ -108,8 +107,7 @@ async function stressCommand(opts: StressOptions & { hotplug?: string; json?: st
       hotplugFailure: hotplug.failure,
     };
     if (schedule !== undefined) facts.hotplug = { file: schedule.file, steps: log };
-    json.writeText(`${JSON.stringify({ ...buildJsonReport(result, facts), stress: report }, null, 2)}\n`);
-    await outputs.closeAll();
+    await outputs.writeReport('json', `${JSON.stringify({ ...buildJsonReport(result, facts), stress: report }, null, 2)}\n`);
   }
   // With --json - the report owns stdout: the text goes to stderr.
   const text = formatStressText(report, result.latency, result.latencyBreakdown);

@@ -21,7 +21,15 @@ export interface OutputEvents {
   onPressure?(file: BufferedFile, high: boolean): void;
 }
 
+/**
+ * A cap on what an output takes (--trace-limit): whole records up to `records`, or up to `bytes`
+ * bytes. Past it, records are refused and counted, never cut: the output ends at a record boundary.
+ */
+export type OutputLimit = { records: number } | { bytes: number };
+
 export interface OpenOptions {
+  /** Stop taking records at this limit (the writer goes on; refused records are counted). */
+  limit?: OutputLimit;
   /** Push each line out at its newline (a terminal's line buffering); default: full chunks only. */
   lineBuffered?: boolean;
   events?: OutputEvents;
@@ -58,6 +66,8 @@ export class BufferedFile {
   records = 0;
   /** Records whose chunk has been written whole to the target. */
   recordsWritten = 0;
+  /** Records refused because the limit was reached (0 while it has not been). */
+  recordsOverLimit = 0;
 
   private constructor(
     private readonly stream: Writable,
@@ -87,12 +97,18 @@ export class BufferedFile {
     return new BufferedFile(stream, path, label, options);
   }
 
+  /** The output's limit, or null. */
+  get limit(): OutputLimit | null {
+    return this.options.limit ?? null;
+  }
+
   /** Where this output goes, for messages: the file name, or "stdout". */
   get where(): string {
     return this.stdout ? 'stdout' : `"${this.path}"`;
   }
 
   writeText(text: string): void {
+    if (this.options.limit !== undefined && this.overLimit(text)) return;
     this.records++;
     this.chunkRecords++;
     // Latin-1 and ASCII are one byte per char; anything else takes the general path.
@@ -116,6 +132,19 @@ export class BufferedFile {
     this.records++;
     this.chunkRecords++;
     if (this.options.lineBuffered && byte === 0x0a) this.flush();
+  }
+
+  /** True (and counted) when `text` would take the output past its limit; later records too. */
+  private overLimit(text: string): boolean {
+    const limit = this.options.limit!;
+    if (this.recordsOverLimit === 0) {
+      const fits = 'records' in limit
+        ? this.records < limit.records
+        : this.bytesWritten + Buffer.byteLength(text, 'utf8') <= limit.bytes;
+      if (fits) return false;
+    }
+    this.recordsOverLimit++;
+    return true;
   }
 
   /** Hands the gathered bytes to the stream (the stream owns them from now on). */

@@ -1,5 +1,6 @@
 import type { VmOutcome, VmResult } from '../vm-api.js';
 import { JSON_FORMAT_VERSION } from './json-format.js';
+import type { OutputLimit } from './buffered-file.js';
 
 /** One carried-out step of a --hotplug schedule (src/cli/hotplug-runner.ts's log entry). */
 export interface HotplugStepReport {
@@ -29,6 +30,12 @@ export interface OutputFailureReport {
   recordsWritten: number;
 }
 
+/** The signal that stopped the run (src/cli/signals.ts). */
+export interface Interruption {
+  signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+  signalNumber: number;
+}
+
 /** What the CLI adds to the VM's result. */
 export interface RunFacts {
   version: string;
@@ -38,8 +45,10 @@ export interface RunFacts {
   exitStatus: number;
   peakRssBytes: number;
   outputFailure: OutputFailureReport | null;
-  /** The other outputs: records accepted and written whole, bytes. */
-  outputs: { option: string; file: string; records: number; recordsWritten: number; bytes: number }[];
+  /** The other outputs: records accepted and written whole, bytes; with --trace-limit, records left out. */
+  outputs: { option: string; file: string; records: number; recordsWritten: number; bytes: number; limit?: OutputLimit; recordsOverLimit?: number }[];
+  /** The signal that stopped the VM (SIGINT, SIGTERM, SIGHUP), or null. */
+  interrupted?: Interruption | null;
   /** The first --hotplug step the bus refused (it ended the run), or null. */
   hotplugFailure?: HotplugStepReport | null;
   /** The --hotplug schedule and every step carried out, in order; absent without --hotplug. */
@@ -58,7 +67,11 @@ export interface JsonReport extends Omit<VmResult, 'memory' | 'outcome'> {
   guest: { path: string; bytes: number };
   options: Record<string, unknown>;
   exitStatus: number;
-  outcome: VmOutcome | ({ kind: 'output-failure' } & OutputFailureReport) | ({ kind: 'hotplug-refused' } & HotplugStepReport);
+  outcome:
+    | VmOutcome
+    | ({ kind: 'interrupted' } & Interruption)
+    | ({ kind: 'output-failure' } & OutputFailureReport)
+    | ({ kind: 'hotplug-refused' } & HotplugStepReport);
   vmOutcome: VmOutcome;
   peakRssBytes: number;
   outputs: RunFacts['outputs'];
@@ -68,6 +81,8 @@ export interface JsonReport extends Omit<VmResult, 'memory' | 'outcome'> {
     instructions: number;
     exits: { fastIn: number; fastOut: number; stringIn: number; stringOut: number; total: number };
     stringElements: number;
+    /** Guest memory accesses outside RAM, all vCPUs: each read as all ones or dropped (contained). */
+    memoryOutOfRange: number;
   };
 }
 
@@ -77,10 +92,12 @@ export function buildJsonReport(result: VmResult, info: RunFacts): JsonReport {
     instructions: 0,
     exits: { fastIn: 0, fastOut: 0, stringIn: 0, stringOut: 0, total: 0 },
     stringElements: 0,
+    memoryOutOfRange: 0,
   };
   for (const v of result.vcpus) {
     totals.instructions += v.instructions;
     totals.stringElements += v.stringElements;
+    totals.memoryOutOfRange += v.memoryOutOfRange;
     for (const k of Object.keys(totals.exits) as (keyof JsonReport['totals']['exits'])[]) totals.exits[k] += v.exits[k];
   }
   return {
@@ -89,9 +106,11 @@ export function buildJsonReport(result: VmResult, info: RunFacts): JsonReport {
     guest: { path: info.guestPath, bytes: info.guestBytes },
     options: info.options,
     exitStatus: info.exitStatus,
-    outcome: info.outputFailure !== null
-      ? { kind: 'output-failure', ...info.outputFailure }
-      : info.hotplugFailure ? { kind: 'hotplug-refused', ...info.hotplugFailure } : outcome,
+    outcome: info.interrupted
+      ? { kind: 'interrupted', ...info.interrupted }
+      : info.outputFailure !== null
+        ? { kind: 'output-failure', ...info.outputFailure }
+        : info.hotplugFailure ? { kind: 'hotplug-refused', ...info.hotplugFailure } : outcome,
     vmOutcome: outcome,
     peakRssBytes: info.peakRssBytes,
     outputs: info.outputs,

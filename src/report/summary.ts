@@ -1,6 +1,7 @@
 import type { LatencySummary, VcpuReport, VmOutcome, VmResult } from '../vm-api.js';
 import type { BusReport } from './bus-report.js';
-import type { HotplugStepReport } from './json-report.js';
+import type { HotplugStepReport, Interruption } from './json-report.js';
+import type { OutputLimit } from './buffered-file.js';
 
 /** What the CLI knows about a run beyond the VM's result. */
 export interface SummaryFacts {
@@ -12,6 +13,10 @@ export interface SummaryFacts {
   hotplugFailure?: HotplugStepReport | null;
   /** With --hotplug: steps carried out and steps in the schedule. */
   hotplugSteps?: { done: number; of: number };
+  /** The signal that stopped the VM, if one did: it decides the status. */
+  interrupted?: Interruption | null;
+  /** The outputs, for the --trace-limit line (those that reached their limit are named). */
+  outputs?: { option: string; file: string; recordsWritten: number; limit?: OutputLimit; recordsOverLimit?: number }[];
 }
 
 /** One line saying how the run ended, e.g. "debug-exit value 0x0". */
@@ -105,7 +110,10 @@ export function formatSummary(result: VmResult, status: number, facts: SummaryFa
     .map((v) => `vCPU ${v.vcpu}: ${v.exceptions.map((e) => `${e.mnemonic} (vector ${e.vector}) x${e.count}`).join(', ')}`);
   const f = facts.outputFailure;
   const h = facts.hotplugFailure ?? null;
-  const ending = f !== null
+  const sig = facts.interrupted ?? null;
+  const ending = sig !== null
+    ? `interrupted by ${sig.signal}: the VM was stopped; the counts below and the report cover the run up to then`
+    : f !== null
     ? `output failure: writing ${f.option} to ${f.file === '-' ? 'stdout' : `"${f.file}"`} failed (${f.error}); ` +
       `it holds ${f.recordsWritten} whole records; the VM: ${describeOutcome(result.outcome)}`
     : h !== null
@@ -117,7 +125,9 @@ export function formatSummary(result: VmResult, status: number, facts: SummaryFa
       `of which start-up ${result.startupMs.toFixed(1)} ms; peak RSS ${(facts.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
       `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
     busLine(result.bus, facts.hotplugSteps),
+    ...ramBoundsLine(result),
     ...traceLine(result),
+    ...limitLines(facts.outputs ?? []),
     ...table,
     ...(exceptions.length > 0 ? [`CPU exceptions: ${exceptions.join('; ')}`] : []),
     '',
@@ -149,6 +159,22 @@ export function busLine(bus: BusReport, steps?: { done: number; of: number }): s
   return `io-bus: ${plural(bus.table.length, 'range')} at the end; ${calls}${schedule}; without an exit: ` +
     `${bus.inVcpuAccesses} in-vCPU, ${bus.coalescedWrites} coalesced (${bus.coalescedRingFull} ring-full exits), ` +
     `${bus.ioeventfdSignals} ioeventfd signals`;
+}
+
+/** Guest accesses outside RAM, when there were any: contained (all ones / dropped) and counted. */
+function ramBoundsLine(result: Pick<VmResult, 'vcpus'>): string[] {
+  const n = result.vcpus.reduce((sum, v) => sum + v.memoryOutOfRange, 0);
+  return n === 0 ? [] : [`RAM bounds: ${plural(n, 'guest access', 'guest accesses')} outside RAM (reads gave all ones, writes were dropped)`];
+}
+
+/** Each trace that reached its --trace-limit: where it ends and what it left out. */
+function limitLines(outputs: NonNullable<SummaryFacts['outputs']>): string[] {
+  return outputs.filter((o) => o.limit !== undefined && (o.recordsOverLimit ?? 0) > 0).map((o) => {
+    const limit = o.limit!;
+    const what = 'records' in limit ? plural(limit.records, 'record') : `${limit.bytes} bytes`;
+    return `${o.option} "${o.file}": --trace-limit of ${what} reached; it ends at its last whole record ` +
+      `(${o.recordsWritten} written), ${plural(o.recordsOverLimit!, 'record')} left out; the run went on`;
+  });
 }
 
 /**
