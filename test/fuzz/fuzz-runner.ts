@@ -48,7 +48,7 @@ export function caseFor(seed: number, maxVcpus: number, timeoutMs: number): Fuzz
  * What a case could leave behind: active handles (timers, ports, files) by kind, and the process's
  * OS threads (a worker thread that was never terminated keeps its thread; handles do not show it).
  */
-function liveResources(): Map<string, number> {
+export function liveResources(): Map<string, number> {
   const counts = new Map<string, number>();
   for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
   if (existsSync('/proc/self/task')) counts.set('OS thread', readdirSync('/proc/self/task').length);
@@ -58,6 +58,20 @@ function liveResources(): Map<string, number> {
 function resourceGrowth(before: Map<string, number>, after: Map<string, number>): string[] {
   const grown: string[] = [];
   for (const [name, n] of after) if (n > (before.get(name) ?? 0)) grown.push(`${name} x${n - (before.get(name) ?? 0)}`);
+  return grown;
+}
+
+/**
+ * What is still alive compared with `before`, once worker exits and port closes (reported on
+ * the event loop) have had up to half a second: empty when nothing leaked.
+ */
+export async function leftBehind(before: Map<string, number>): Promise<string[]> {
+  let grown: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    grown = resourceGrowth(before, liveResources());
+    if (grown.length === 0) break;
+    await new Promise((res) => setTimeout(res, 10));
+  }
   return grown;
 }
 
@@ -76,13 +90,7 @@ export async function runCase(c: FuzzCase, guest = generateGuest(c.seed, c.kind)
     outcome = 'exception';
     failure = `run() threw: ${e instanceof Error ? e.stack ?? e.message : String(e)}`;
   }
-  // Worker exit and port close are reported on the event loop: give them a turn before looking.
-  let grown: string[] = [];
-  for (let i = 0; i < 50; i++) {
-    grown = resourceGrowth(before, liveResources());
-    if (grown.length === 0) break;
-    await new Promise((res) => setTimeout(res, 10));
-  }
+  const grown = await leftBehind(before);
   if (grown.length > 0) failure ??= `left behind: ${grown.join(', ')}`;
   return { case: c, outcome, failure };
 }
