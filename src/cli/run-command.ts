@@ -59,6 +59,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       stringBatch: config.stringBatch,
       stopOnException: config.stopOnException,
       clock: config.clock,
+      onWorkerDeath: config.onVcpuFault,
       serialWrite: (byte) => serial.writeByte(byte),
       onStart: (vm) => {
         outputs.attach(vm);
