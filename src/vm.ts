@@ -13,6 +13,7 @@ import { TraceMerger, type TraceMergeStats } from './report/trace-merge.js';
 import { createTraceRings, VcpuTraceReader } from './report/vcpu-trace-ring.js';
 import { PiosimError } from './errors.js';
 import { IoLoop } from './exit/io-loop.js';
+import { deathStep, requestFault, type FaultStep } from './exit/fault-injection.js';
 import { decodeBreakdown, mergeBreakdowns, SharedClock, type DecodedBreakdown } from './exit/latency-breakdown.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, latencyBuckets, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
 import { ExitTimelineSampler } from './report/exit-timeline.js';
@@ -161,7 +162,7 @@ export class Vm {
       bus: this.bus,
       wait: o.wait,
       onExit: o.onExit ?? undefined,
-      onError: (e) => this.decide({ kind: 'host-failure', message: `serving an exit failed: ${errorText(e)}` }),
+      onError: (e, exit) => this.decide({ kind: 'host-failure', message: `serving ${exit} failed: ${errorText(e)}` }),
       breakdownClock: this.breakdownBaseMs === null ? null : new SharedClock(this.breakdownBaseMs),
     });
   }
@@ -228,6 +229,20 @@ export class Vm {
     const worker = this.pool?.threads.find((w) => w.threadId === id);
     if (worker === undefined) throw new PiosimError('host', `no running worker for vCPU ${index}`);
     await worker.terminate();
+  }
+
+  /**
+   * Fault injection for tests: vCPU `index`'s worker ends itself the next time it reaches `step`
+   * of an exit (src/exit/fault-injection.ts).
+   */
+  injectFault(index: number, step: FaultStep): void {
+    requestFault(this.vcpuPage(index).fields, step);
+  }
+
+  private vcpuPage(index: number): RunPage {
+    const page = this.pages[index];
+    if (page === undefined) throw new PiosimError('bad-option', `vCPU ${index} does not exist; this VM has ${this.options.vcpus}`);
+    return page;
   }
 
   async run(): Promise<VmResult> {
@@ -491,9 +506,12 @@ export class Vm {
   private onTaskCrash(i: number, e: unknown): void {
     this.crashed[i] = errorText(e);
     this.ioLoop.markDead(i);
-    this.releaseDeadVcpu(i);
+    // Read where it stood before its run page is released (src/exit/fault-injection.ts).
+    const inSection = this.bus.srcu.activeReaders().includes(i);
+    const claimReleased = this.releaseDeadVcpu(i);
+    const step = deathStep(this.pages[i]!.fields, claimReleased, inSection);
     this.controls[i].markEnded('worker died');
-    const message = `the worker running vCPU ${i} died: ${errorText(e)}`;
+    const message = `the worker running vCPU ${i} died ${step}: ${errorText(e)}`;
     if (this.options.onWorkerDeath === 'stop') this.decide({ kind: 'host-failure', message });
     else this.deathMessage ??= message;
     this.taskSettled();
@@ -502,12 +520,13 @@ export class Vm {
   /**
    * vCPU `i`'s thread is gone, perhaps in the middle of an exit: balance its SRCU counters (a
    * grace period must not wait for it) and release a request-ring slot it claimed but never
-   * published (the io loop would stop at it). Its run page is aborted if an exit was pending.
+   * published (the io loop would stop at it), and say whether there was one. Its run page is
+   * aborted if an exit was pending.
    */
-  private releaseDeadVcpu(i: number): void {
+  private releaseDeadVcpu(i: number): boolean {
     this.bus.srcu.balanceDeadReader(i);
     const page = this.pages[i];
-    this.ring.releaseDeadClaim(Atomics.load(page.fields, RP_RING_POS), i);
+    return this.ring.releaseDeadClaim(Atomics.load(page.fields, RP_RING_POS), i);
   }
 
   private taskSettled(): void {

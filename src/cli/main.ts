@@ -75,6 +75,7 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for')
     .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
     .option('--clock <mode>', 'device time: host, or virtual (1 ns per retired instruction of vCPU 0: reproducible) (default host)')
+    .option('--on-vcpu-fault <mode>', 'when a vCPU\'s worker thread dies: stop the other vCPUs, or continue and let them finish; the run still ends as a host failure (status 8) naming the vCPU and where it died (default stop)')
     .option('--disk <file>', 'disk image for the ATA disk at 0x1f0 (never modified without --disk-writeback)')
     .option('--disk-writeback', 'write the guest\'s disk writes to the image file (default: an in-memory overlay)')
     .option('--serial-in <file>', 'bytes COM1 (0x3f8) receives')

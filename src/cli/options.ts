@@ -28,6 +28,7 @@ export interface RawRunOptions {
   inVcpuModule?: string[];
   hotplug?: string;
   clock?: string;
+  onVcpuFault?: string;
   disk?: string;
   diskWriteback?: boolean;
   serialIn?: string;
@@ -68,6 +69,8 @@ export interface RunConfig {
   stopOnException: boolean;
   /** The devices' clock: host time, or virtual time from vCPU 0's retired instructions. */
   clock: ClockMode;
+  /** When a vCPU's worker thread dies: stop the other vCPUs at once, or let them run to their end. */
+  onVcpuFault: 'stop' | 'continue';
   outputs: OutputPaths;
   /** Each --in-vcpu-module as typed (src/cli/in-vcpu-option.ts parses them). */
   inVcpuModules: string[];
@@ -104,6 +107,7 @@ export const CLI_DEFAULTS = {
   timeoutSeconds: 0,
   memoryBytes: 1024 * 1024,
   clock: 'host' as ClockMode,
+  onVcpuFault: 'stop' as 'stop' | 'continue',
 } as const;
 
 /** The command-line spelling of each output option, for messages. */
@@ -140,6 +144,11 @@ export function parseStringBatch(text: string): StringBatchMode {
 export function parseClock(text: string): ClockMode {
   if ((CLOCK_MODES as readonly string[]).includes(text)) return text as ClockMode;
   throw bad(`--clock must be one of ${CLOCK_MODES.join(', ')}, got ${quoteArg(text)}`);
+}
+
+export function parseOnVcpuFault(text: string): 'stop' | 'continue' {
+  if (text === 'stop' || text === 'continue') return text;
+  throw bad(`--on-vcpu-fault must be one of stop, continue, got ${quoteArg(text)}`);
 }
 
 /** Seconds (decimals allowed) -> milliseconds; 0 means no watchdog. */
@@ -194,6 +203,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     memoryBytes: raw.memory === undefined ? CLI_DEFAULTS.memoryBytes : parseMemory(raw.memory),
     stopOnException: raw.stopOnException === true,
     clock: raw.clock === undefined ? CLI_DEFAULTS.clock : parseClock(raw.clock),
+    onVcpuFault: raw.onVcpuFault === undefined ? CLI_DEFAULTS.onVcpuFault : parseOnVcpuFault(raw.onVcpuFault),
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
     ...machineOptions(raw),

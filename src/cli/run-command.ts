@@ -77,6 +77,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
       stringBatch: config.stringBatch,
       stopOnException: config.stopOnException,
       clock: config.clock,
+      onWorkerDeath: config.onVcpuFault,
       serialWrite: (byte) => serial.writeByte(byte),
       onStart: (vm) => {
         outputs.attach(vm);

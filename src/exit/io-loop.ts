@@ -44,13 +44,16 @@ export interface IoLoopOptions {
   bus: ExitBus;
   wait: WaitMode;
   onExit?: (exit: ExitRecord) => void;
-  /** A device (or onExit) threw while serving an exit: the VM turns it into a host failure. */
-  onError: (error: unknown) => void;
   /**
    * With VmOptions.latencyBreakdown: every served exit is stamped with when it was popped and when
    * its device returned, on this clock (src/exit/latency-breakdown.ts). Null: no stamps.
    */
   breakdownClock?: SharedClock | null;
+  /**
+   * A device (or onExit) threw while serving an exit: the VM turns it into a host failure.
+   * `exit` names it: "vCPU 1's OUT of 1 byte to port 0xe0 (exit #12)".
+   */
+  onError: (error: unknown, exit: string) => void;
 }
 
 /**
@@ -247,7 +250,8 @@ export class IoLoop {
       // A device or a user hook threw: end the VM, but never leave the vCPU waiting.
       this.inService = -1;
       this.complete(page, STATE_EXIT_ABORTED);
-      this.o.onError(e);
+      const access = `${isIn ? 'IN' : 'OUT'}${isString ? `S of ${f[RP_COUNT]} x ` : ' of '}${size} byte${size === 1 ? '' : 's'}`;
+      this.o.onError(e, `vCPU ${vcpu}'s ${access} ${isIn ? 'from' : 'to'} port 0x${port.toString(16)} (exit #${exitSeq})`);
       return;
     }
     this.inService = -1;

@@ -7,11 +7,12 @@ import { RequestRing } from './request-ring.js';
 import {
   EXIT_REASON_IO, RP_COUNT, RP_DATA_OFFSET, RP_DEVICE, RP_DEVICE_BASE, RP_DIRECTION, RP_EXIT_REASON, RP_EXITS_FAST_IN,
   RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN, RP_EXITS_STRING_OUT, RP_PORT, RP_QUALIFICATION, RP_RING_POS,
-  RP_REQUEST, RP_SEQUENCE, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE,
+  RP_REQUEST, RP_SEQUENCE, RP_FAULT_INJECT, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE,
   STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
 import { CompletionWaiter } from './wait.js';
 import type { BreakdownRecorder, SharedClock } from './latency-breakdown.js';
+import { FAULT_AFTER_CLAIM, FAULT_AFTER_PUBLISH, FAULT_IN_READ_SECTION, faultAt } from './fault-injection.js';
 import { NO_DEVICE } from '../bus/bus-table.js';
 import { loadLe, mask } from '../bus/little-endian.js';
 import { ROUTE_COALESCED, ROUTE_IN_VCPU, ROUTE_MAIN } from '../bus/routes.js';
@@ -99,6 +100,7 @@ export class RunPagePortIo implements PortIo {
     const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
+      if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_IN_READ_SECTION);
       const v = r.inVcpuRead(at, port, size);
       if (this.trace !== null) this.trace.record(DIR_IN, port, size, v, VIA_IN_VCPU, r.device(at));
       r.unlock(token);
@@ -178,7 +180,8 @@ export class RunPagePortIo implements PortIo {
   private exitIn(port: number, size: AccessSize, qualification: number, at: number): number {
     const f = this.f;
     const pos = this.ring.claim(); // before the run-page writes: see RequestRing.claim
-    this.fill(DIR_IN, port, size, 1, qualification, 0, at, pos);
+    f[RP_RING_POS] = pos; // at once, with no call in between: see fill()
+    this.fill(DIR_IN, port, size, 1, qualification, 0, at);
     f[RP_VALUE] = 0;
     f[RP_EXITS_FAST_IN]++;
     // An aborted exit (VM shutting down) reads as all ones, like an unassigned port.
@@ -189,7 +192,8 @@ export class RunPagePortIo implements PortIo {
   private exitOut(port: number, size: AccessSize, value: number, qualification: number, at: number): void {
     const f = this.f;
     const pos = this.ring.claim();
-    this.fill(DIR_OUT, port, size, 1, qualification, 0, at, pos);
+    f[RP_RING_POS] = pos; // at once, with no call in between: see fill()
+    this.fill(DIR_OUT, port, size, 1, qualification, 0, at);
     f[RP_VALUE] = value;
     f[RP_EXITS_FAST_OUT]++;
     this.exit(pos);
@@ -198,7 +202,8 @@ export class RunPagePortIo implements PortIo {
   private exitStringIn(port: number, size: AccessSize, count: number, qualification: number, at: number): void {
     const f = this.f;
     const pos = this.ring.claim();
-    this.fill(DIR_IN, port, size, count, qualification, 1, at, pos);
+    f[RP_RING_POS] = pos; // at once, with no call in between: see fill()
+    this.fill(DIR_IN, port, size, count, qualification, 1, at);
     f[RP_EXITS_STRING_IN]++;
     f[RP_STRING_ELEMENTS] += count;
     if (this.exit(pos) === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
@@ -207,18 +212,28 @@ export class RunPagePortIo implements PortIo {
   private exitStringOut(port: number, size: AccessSize, count: number, qualification: number, at: number): void {
     const f = this.f;
     const pos = this.ring.claim();
-    this.fill(DIR_OUT, port, size, count, qualification, 1, at, pos);
+    f[RP_RING_POS] = pos; // at once, with no call in between: see fill()
+    this.fill(DIR_OUT, port, size, count, qualification, 1, at);
     f[RP_EXITS_STRING_OUT]++;
     f[RP_STRING_ELEMENTS] += count;
     this.exit(pos);
   }
 
+  /**
+   * Fill the run page for an exit whose ring slot was just claimed. The callers store
+   * RP_RING_POS right after the claim, before calling this: a worker terminated at this call's
+   * entry (where V8 delivers a termination) must leave the position where the main thread looks
+   * for a claimed slot to release (Vm.releaseDeadVcpu); stored in here, such a death left an
+   * unpublished slot nobody could find, and the io loop stopped at it for good (found by the
+   * FAULT_AFTER_CLAIM injection, test/faults/exit-faults.test.ts).
+   */
   private fill(
-    dir: number, port: number, size: number, count: number, qualification: number, string: number, at: number, pos: number,
+    dir: number, port: number, size: number, count: number, qualification: number, string: number, at: number,
   ): void {
     const f = this.f;
+    // A test's fault injection (never taken otherwise): die holding a claimed, unpublished slot.
+    if (f[RP_FAULT_INJECT] !== 0) faultAt(f, FAULT_AFTER_CLAIM);
     const r = this.router;
-    f[RP_RING_POS] = pos;
     f[RP_DEVICE] = at < 0 || r === null ? NO_DEVICE : r.device(at);
     f[RP_DEVICE_BASE] = at < 0 || r === null ? 0 : r.base(at);
     f[RP_QUALIFICATION] = qualification;
@@ -260,6 +275,7 @@ export class RunPagePortIo implements PortIo {
       const t0 = timed ? performance.now() : 0;
       // The push's slot store publishes the io fields written above to the main thread.
       this.ring.publish(pos, this.page.vcpu, seq);
+      if (f[RP_FAULT_INJECT] !== 0) faultAt(f, FAULT_AFTER_PUBLISH);
       state = this.waiter.wait();
       if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, timedAll ? 1 : this.sampler.weight);
     }
@@ -285,6 +301,8 @@ export class RunPagePortIo implements PortIo {
     stamps[0] = 0;
     const t0 = clock.nowMs();
     this.ring.publish(pos, this.page.vcpu, seq);
+    const f = this.f;
+    if (f[RP_FAULT_INJECT] !== 0) faultAt(f, FAULT_AFTER_PUBLISH);
     const state = this.waiter.wait();
     const t3 = clock.nowMs();
     recordLatencyNs(this.latency, (t3 - t0) * 1e6, weight);

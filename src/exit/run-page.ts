@@ -22,7 +22,7 @@ import { atomicKernelFor, createSharedMemory, sharedBufferOf, type AtomicKernel 
  *  - main thread: RP_VALUE for IN, RP_STATE = EXIT_DONE / EXIT_ABORTED (the completion), the
  *    request bits REQ_STOP / REQ_INTR / REQ_TIMER / control-call count in RP_REQUEST,
  *    RP_TIMER_DEADLINE_F64, and the answer to a service request (RP_SERVICE_VALUE, then RP_SERVICE
- *    = SERVICE_DONE / SERVICE_ABORTED), and with the latency breakdown on, RP_PICKED_AT_F64 and
+ *    = SERVICE_DONE / SERVICE_ABORTED), RP_FAULT_INJECT (tests only), and with the latency breakdown on, RP_PICKED_AT_F64 and
  *    RP_SERVED_AT_F64 for every exit it serves (the vCPU clears RP_PICKED_AT_F64 before an exit it
  *    times). (Its own statistics stay in main-thread memory: every extra store into this header
  *    costs a cache-line transfer.)
@@ -103,6 +103,12 @@ export const RP_TIMER_DEADLINE_F64 = 36;
 export const RP_SERVICE = 38;
 /** The answer to SERVICE_INTA: the vector to deliver, or -1 when INTR went low in between. */
 export const RP_SERVICE_VALUE = 39;
+/**
+ * Test-only fault injection (src/exit/fault-injection.ts): 0, or the FAULT_* step at which the
+ * vCPU's worker ends itself. Written by the main thread (Vm.injectFault), read by the vCPU at
+ * each step of an exit; in this group because the vCPU reads the line every exit anyway.
+ */
+export const RP_FAULT_INJECT = 40;
 // vCPU group (byte 256): written by the vCPU only; the main thread reads it for statistics. Not in
 // the signal group's 128-byte pair of lines: the spatial prefetcher fetches lines in pairs, so the
 // main thread's read of RP_SLEEPING after every completion would pull the counters' line too.

@@ -1,7 +1,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { WaitMode } from '../types.js';
 import type { AtomicKernel } from './atomic-kernel.js';
-import { RP_SLEEPING, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STATE, STATE_EXIT_PENDING, type RunPage } from './run-page.js';
+import { FAULT_BEFORE_SLEEP, faultAt } from './fault-injection.js';
+import { RP_FAULT_INJECT, RP_SLEEPING, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STATE, STATE_EXIT_PENDING, type RunPage } from './run-page.js';
 import { RING_CONSUMER_SLEEPING, RING_DOORBELL, type RequestRing } from './request-ring.js';
 import { toLocalMs } from './shared-clock.js';
 
@@ -193,6 +194,7 @@ export class CompletionWaiter {
     // Announce the sleep before the final check inside Atomics.wait; the main thread stores the
     // completion and then reads RP_SLEEPING, so one of the two sides always sees the other.
     Atomics.store(f, RP_SLEEPING, 1);
+    if (f[RP_FAULT_INJECT] !== 0) faultAt(f, FAULT_BEFORE_SLEEP); // tests only: die announced asleep
     let state: number;
     while ((state = Atomics.load(f, RP_STATE)) === STATE_EXIT_PENDING) {
       Atomics.wait(f, RP_STATE, STATE_EXIT_PENDING);
