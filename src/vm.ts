@@ -39,12 +39,6 @@ export { projectRoot } from './project-root.js';
 
 /** Instructions per run slice: how often a vCPU looks at its request word without exits. */
 export const SLICE_INSTRUCTIONS = 4096;
-/**
- * How often the main thread brings the time-driven devices up to date (PIT IRQ 0, RTC flags and
- * IRQ 8, UART receive timeouts): devices compute their state from the clock when accessed, and
- * this tick makes interrupts happen while the guest does not touch them.
- */
-export const DEVICE_TICK_MS = 1;
 /** After a stop, how long vCPUs get to leave before their worker threads are terminated. */
 export const STOP_GRACE_MS = 1000;
 /** How often start-up looks whether every vCPU has entered its guest (the watchdog starts then). */
@@ -136,6 +130,7 @@ export class Vm {
       this.machine = createDefaultDevices(host, { memory: this.memories.bus, vcpus: o.vcpus }, {
         disk: o.disk, rtcBaseMs: o.rtcBaseMs ?? undefined, serialIn: o.serialIn ?? undefined,
         defaultDevices: o.defaultDevices, devices: o.devices,
+        irqsReachCpu: o.interruptController === null,
       });
       this.deviceContext = this.machine.context;
       this.bus = this.machine.bus;
@@ -254,13 +249,6 @@ export class Vm {
     // A pending Atomics.waitAsync does not keep Node alive (Node 20): hold a ref'd handle while we run.
     const keepAlive = setInterval(() => { /* keeps the event loop alive */ }, 1 << 30);
     const watchdog = this.startWatchdogs(t0);
-    const deviceTick = setInterval(() => {
-      try {
-        this.machine.tick();
-      } catch (e) {
-        this.decide({ kind: 'host-failure', message: `a device's timer failed: ${errorText(e)}` });
-      }
-    }, DEVICE_TICK_MS);
     o.onStart?.({
       stop: (reason) => this.decide({ kind: 'stopped', reason }),
       hold: (on) => this.hold(on),
@@ -288,7 +276,6 @@ export class Vm {
       } catch (e) {
         await pool.destroy();
         clearInterval(keepAlive);
-        clearInterval(deviceTick);
         this.machine.close();
         watchdog.cancel();
         releaseExitMemories(this.memories);
@@ -336,7 +323,6 @@ export class Vm {
     if (traceTimer !== null) clearInterval(traceTimer);
     // Every worker has left its guest: their rings hold their last records.
     const traceStats = this.trace?.merger?.finish() ?? null;
-    clearInterval(deviceTick);
     this.machine.close();
     clearInterval(keepAlive);
     watchdog.cancel();
@@ -447,7 +433,8 @@ export class Vm {
   /**
    * Ends the run as halted once no vCPU can run again: each has ended or sleeps in HLT with IF=1,
    * and nothing can wake one. Only vCPU 0 takes interrupts, so that means vCPU 0 has ended, or it
-   * sleeps with INTR low, no device timer armed and no interrupt acknowledge in flight. (Every
+   * sleeps with INTR low, no interrupt acknowledge in flight, and no device timer armed unless
+   * the controller's pins are all masked (InterruptController.pinsMasked). (Every
    * other way INTR can rise is a port access, and no vCPU is left to make one.) Polled: a vCPU
    * publishes LIFECYCLE_WAITING in its run page, and a message per HLT would cost more.
    */
@@ -459,10 +446,10 @@ export class Vm {
     }
     const f0 = this.pages[0]!.fields;
     if (this.results[0] === null && this.crashed[0] === null) {
-      if (this.interrupts.intrHigh || this.clock.armedTimers > 0 || Atomics.load(f0, RP_SERVICE) !== SERVICE_NONE) return;
-      // The machine's PIT, RTC and UART raise their IRQs from the device tick, not from armed
-      // timers: while the 8259A pair lets any input through, one of them may still wake vCPU 0.
-      if (this.controller === this.machine.pic && !this.machine.pic.allMasked()) return;
+      if (this.interrupts.intrHigh || Atomics.load(f0, RP_SERVICE) !== SERVICE_NONE) return;
+      // A device timer (the PIT's next edge, the RTC's next period...) wakes vCPU 0 only by
+      // raising INTR through a pin: it counts unless the controller says no pin can.
+      if (this.clock.armedTimers > 0 && !(this.controller?.pinsMasked?.() ?? false)) return;
       if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
     }
     this.decide({ kind: 'halted' });

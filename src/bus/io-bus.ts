@@ -496,6 +496,20 @@ export class IoBus {
       if (stateWord >= 0) this.state.free(stateWord);
       throw new PiosimError('bus-full', `cannot plug "${name}": every ioeventfd doorbell is taken`);
     }
+    // A module's init or create may throw (user code, at run time): before the index is taken,
+    // and with its state freed, so a refused plug leaves index, generation and state as they were.
+    let handler: InVcpuDeviceHandler | null = null;
+    if (module !== null) {
+      try {
+        const stateView = this.state.view(stateWord, module.stateBytes);
+        const ctx = inVcpuContext(-1);
+        module.init?.(stateView, ctx);
+        handler = module.create(stateView, ctx);
+      } catch (e) {
+        this.state.free(stateWord);
+        throw e;
+      }
+    }
     const index = this.freeIndices.pop()!;
     const word = (index | ((this.generation[index] = (this.generation[index]! + 1) & 0x7fff) << DEVICE_GENERATION_SHIFT)) | 0;
     const pieces = new Uint8Array(5);
@@ -503,13 +517,6 @@ export class IoBus {
     for (const size of [1, 2, 4] as const) {
       pieces[size] = pieceSize(impl, size);
       packed |= pieces[size]! << piecesShift(size);
-    }
-    let handler: InVcpuDeviceHandler | null = null;
-    if (module !== null) {
-      const stateView = this.state.view(stateWord, module.stateBytes);
-      const ctx = inVcpuContext(-1);
-      module.init?.(stateView, ctx);
-      handler = module.create(stateView, ctx);
     }
     const code = routeCode(route);
     const rec: TableRecord = {

@@ -1,6 +1,6 @@
 import { IoBus, type IoBusOptions } from '../bus/io-bus.js';
 import { BUILTIN_IN_VCPU_MODULES } from './in-vcpu/index.js';
-import type { DeviceContext } from '../bus/device.js';
+import type { DeviceContext, DeviceTimer } from '../bus/device.js';
 import { AtaChannel, AtaControl } from './ata.js';
 import { PiosimError } from '../errors.js';
 import { planMachine, type DeviceSpec, type PlacedDevice } from './machine-spec.js';
@@ -67,6 +67,12 @@ export interface MachineOptions {
   defaultDevices?: boolean;
   /** More devices (src/devices/machine-spec.ts), placed after the defaults. */
   devices?: readonly DeviceSpec[];
+  /**
+   * Whether the machine's 8259A pair is what the CPU's interrupts follow (default true). False
+   * (a user's controller replaces it, VmOptions.interruptController) leaves the machine's IRQ pins
+   * unconnected, so the PIT, RTC and UART arm no timers: they could wake nothing.
+   */
+  irqsReachCpu?: boolean;
 }
 
 /** The default bus and handles on its devices, for the VM, tests and benchmarks that inspect them. */
@@ -89,11 +95,6 @@ export interface DefaultDevices {
   testdev: TestDevice;
   /** The device context the machine hands its devices (with IRQ pins from `pic`). */
   context: DeviceContext;
-  /**
-   * Brings the time-driven devices up to date (PIT IRQ 0, RTC flags and IRQ 8, UART receive
-   * timeouts). The VM calls it every millisecond while it runs (src/vm.ts DEVICE_TICK_MS).
-   */
-  tick(nowNs?: bigint): void;
   /** Releases what the devices hold outside the process (the disk image's file). */
   close(): void;
 }
@@ -117,17 +118,21 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
   const now = (): bigint => context.nowNs();
   // Everything is checked before a device is built or the disk opened.
   const plan = planMachine(options.devices ?? [], options.defaultDevices ?? true);
+  // The PIT, RTC and UART arm timers for their next interrupt only when an interrupt can arrive:
+  // the pair is placed and is what the CPU follows.
+  const timers = (options.irqsReachCpu ?? true) && plan.some((p) => p.spec.name === 'pic')
+    ? (callback: () => void) => context.createTimer(callback)
+    : undefined;
   if (options.disk && !plan.some((p) => p.spec.name === 'ata')) {
     throw new PiosimError('bad-option', `disk image ${JSON.stringify(options.disk.path)}: the machine has no ata device (add --device ata)`);
   }
   const disk = options.disk ? new DiskImage(options.disk.path, options.disk.writeback ?? false) : null;
   const ata = new AtaChannel(disk, context.irq(IRQ_ATA));
-  const timed: { tick(now: bigint): void }[] = [];
   /** The first placed instance of each type is its handle (COM1: the uart at 0x3f8, COM2 at 0x2f8). */
   const first = new Map<string, unknown>();
   try {
     for (const p of plan) {
-      const devices = buildDevice(p, context, pic, ata, options, timed);
+      const devices = buildDevice(p, context, pic, ata, options, timers);
       const key = p.spec.name === 'uart' && p.base === PORT_COM2 ? 'uart2' : p.spec.name;
       if (!first.has(key)) first.set(key, devices[0]);
       if (key === 'pit' && !first.has('pit-speaker')) first.set('pit-speaker', devices[1]);
@@ -157,7 +162,6 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
     uart2: handle('uart2', () => Uart16550.fromContext(context, IRQ_COM2, 'uart2')),
     debugExit: handle('debug-exit', () => DebugExit.fromContext(context)),
     testdev: handle('testdev', () => new TestDevice()),
-    tick: (nowNs = context.nowNs()) => { for (const t of timed) t.tick(nowNs); },
     close: () => disk?.close(),
   };
 }
@@ -168,15 +172,14 @@ const IN_VCPU_PM_TIMER = 'pm-timer' as const;
 /** The bus devices (one per range of the type, in DEVICE_TYPES order) for a placed device. */
 function buildDevice(
   p: PlacedDevice, context: DeviceContext, pic: PicPair, ata: AtaChannel, options: MachineOptions,
-  timed: { tick(now: bigint): void }[],
+  timers: ((callback: () => void) => DeviceTimer) | undefined,
 ): (PioDevice | typeof IN_VCPU_PM_TIMER)[] {
   const now = (): bigint => context.nowNs();
   const irq = (): IrqLine => context.irq(p.irq!);
   switch (p.spec.name) {
     case 'pic': return [pic.master, pic.slave, pic.elcr];
     case 'pit': {
-      const pit = new Pit8254(now, irq());
-      timed.push(pit);
+      const pit = new Pit8254(now, irq(), timers);
       return [pit, new SpeakerPort(pit, now)];
     }
     case 'i8042': {
@@ -184,8 +187,7 @@ function buildDevice(
       return [k.dataPort, k.commandPort];
     }
     case 'rtc': {
-      const rtc = new CmosRtc(now, irq(), { baseMs: options.rtcBaseMs });
-      timed.push(rtc);
+      const rtc = new CmosRtc(now, irq(), { baseMs: options.rtcBaseMs, createTimer: timers });
       return [rtc];
     }
     case 'post': return [new PostPort()];
@@ -194,9 +196,7 @@ function buildDevice(
     case 'ata': return [ata, new AtaControl(ata)];
     case 'uart': {
       const name = p.base === PORT_COM1 ? 'uart' : p.base === PORT_COM2 ? 'uart2' : `uart@0x${p.base.toString(16)}`;
-      const u = Uart16550.fromContext(context, p.irq!, name);
-      timed.push(u);
-      return [u];
+      return [new Uart16550((b) => context.serialWrite(b), { irq: irq(), nowNs: now, name, createTimer: timers })];
     }
     case 'pci': {
       const host = new PciHost();

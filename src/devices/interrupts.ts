@@ -24,4 +24,10 @@ export interface InterruptController {
   onIntrChange(listener: () => void): void;
   /** The pin for ISA IRQ `irq` (0-15): what a device's context hands it. */
   irqLine(irq: number): IrqLine;
+  /**
+   * Optional: true when no pin change can raise INTR now (every input masked). A run whose vCPUs
+   * all sleep in HLT then ends as halted even while device timers are armed (a PIT ticking into
+   * a masked PIC wakes nobody). Without it, an armed timer always counts as a possible wake-up.
+   */
+  pinsMasked?(): boolean;
 }

@@ -304,9 +304,13 @@ export class PicPair implements InterruptController {
     return line;
   }
 
-  /** Every input of the master masked (the slave cascades through IRQ 2): no device can raise INTR. */
-  allMasked(): boolean {
-    return this.master.imr === 0xff;
+  /**
+   * No pin change can raise INTR: every master input is masked, or only the cascade (IRQ 2) is
+   * open and every slave input is masked.
+   */
+  pinsMasked(): boolean {
+    const open = ~this.master.imr & 0xff;
+    return open === 0 || (open === 1 << CASCADE_IRQ && this.slave.imr === 0xff);
   }
 
   intrPending(): boolean {

@@ -1,5 +1,5 @@
 import type { AccessSize } from '../types.js';
-import type { PioDevice } from '../bus/device.js';
+import type { DeviceTimer, PioDevice } from '../bus/device.js';
 import type { IrqLine } from './interrupts.js';
 
 /**
@@ -11,11 +11,13 @@ import type { IrqLine } from './interrupts.js';
  * QEMU's i8254 does. Modes 0-5 (6 and 7 are 2 and 3), binary or BCD counting, LSB / MSB /
  * LSB-then-MSB access, the counter-latch command, and read-back of count and status.
  *
- * IRQ 0: counter 0's OUT drives the pin. Nothing runs on its own inside the device; the machine
- * calls tick(now) often (every millisecond from the VM, src/devices/machine.ts), and tick raises
- * one rising edge on IRQ 0 when at least one of OUT's rising edges fell since the last tick. A
- * guest programming periods shorter than the tick interval therefore gets one interrupt per tick
- * (ticks are lost as on an overloaded host), never a burst.
+ * IRQ 0: counter 0's OUT drives the pin. The device arms a timer on the VM's clock
+ * (DeviceContext.createTimer) for counter 0's next rising edge of OUT (terminal count: once in
+ * modes 0, 1, 4 and 5, every period in modes 2 and 3), and tick(now), run by that timer and on
+ * every access to counter 0, raises one rising edge on IRQ 0 when at least one edge fell since it
+ * last looked. Under the virtual clock the timer fires at the edge's exact instruction; under the
+ * host clock a late timer (a busy host) folds the edges it missed into one interrupt, as lost
+ * ticks on an overloaded host, never a burst.
  */
 
 export const PIT_PORTS = 4;
@@ -139,6 +141,25 @@ export class PitCounter {
     }
   }
 
+  /**
+   * Clock time of OUT's next rising edge after the `edgesSeen` already taken, or null when no
+   * more come without a new count (modes 0, 1, 4, 5 after their one edge).
+   */
+  nextEdgeNs(): bigint | null {
+    const n = this.initial;
+    let ticks: number;
+    switch (this.mode()) {
+      case 0:
+      case 1: if (this.edgesSeen >= 1) return null; ticks = n; break;
+      case 2:
+      case 3: ticks = (this.edgesSeen + 1) * n; break;
+      default: if (this.edgesSeen >= 1) return null; ticks = n + 1; // 4, 5: OUT rises after the strobe
+    }
+    // The first instant at which ticks(now) >= `ticks`: ceil(ticks * 1e9 / PIT_HZ) after the load.
+    const hz = BigInt(PIT_HZ);
+    return this.loadedAt + (BigInt(ticks) * NS_PER_S + hz - 1n) / hz;
+  }
+
   private load(value: number, now: bigint): void {
     const units = this.bcd ? fromBcd(value) : value;
     this.initial = units === 0 ? this.modulus() : units;
@@ -221,9 +242,27 @@ export class Pit8254 implements PioDevice {
   /** IRQ 0 pulses raised. */
   interrupts = 0;
   private irqLevel = false;
+  /** Counter 0's next edge (null: no clock to arm on, or no IRQ 0 wired). */
+  private readonly edgeTimer: DeviceTimer | null;
 
-  constructor(private readonly nowNs: () => bigint, private readonly irq0: IrqLine | null) {
+  /**
+   * `createTimer`: the VM's timers (DeviceContext.createTimer); without it IRQ 0 moves only when
+   * tick() is called (unit tests drive it that way).
+   */
+  constructor(private readonly nowNs: () => bigint, private readonly irq0: IrqLine | null, createTimer?: (callback: () => void) => DeviceTimer) {
     this.counters = this.fresh();
+    this.edgeTimer = irq0 !== null && createTimer !== undefined ? createTimer(() => this.tick()) : null;
+    this.driveResetLevel();
+  }
+
+  /**
+   * At reset IRQ 0 follows counter 0's OUT at once (high: mode 3 starts with OUT high), as QEMU's
+   * pit_reset does, so the guest's later PIC initialisation (ICW1 forgets the pins) sees no
+   * rising edge that was not a terminal count.
+   */
+  private driveResetLevel(): void {
+    this.setIrq(this.counters[0].out(this.nowNs()));
+    this.armEdgeTimer();
   }
 
   private fresh(): [PitCounter, PitCounter, PitCounter] {
@@ -235,6 +274,7 @@ export class Pit8254 implements PioDevice {
   reset(): void {
     this.counters = this.fresh();
     this.setIrq(false);
+    this.driveResetLevel();
   }
 
   read(offset: number, _size: AccessSize): number {
@@ -277,6 +317,21 @@ export class Pit8254 implements PioDevice {
       this.setIrq(true);
     }
     this.setIrq(c.out(now));
+    this.armEdgeTimer();
+  }
+
+  /** Arms the timer for counter 0's next rising edge, or disarms it when none comes. */
+  private armEdgeTimer(): void {
+    const timer = this.edgeTimer;
+    if (timer === null) return;
+    const next = this.counters[0].nextEdgeNs();
+    if (next === null) timer.cancel();
+    else if (timer.deadlineNs !== next) timer.arm(next);
+  }
+
+  /** Stops the edge timer (the device is unplugged or the VM ends). */
+  destroy(): void {
+    this.edgeTimer?.cancel();
   }
 
   private setIrq(level: boolean): void {

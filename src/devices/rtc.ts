@@ -1,5 +1,5 @@
 import type { AccessSize } from '../types.js';
-import type { PioDevice } from '../bus/device.js';
+import type { DeviceTimer, PioDevice } from '../bus/device.js';
 import type { IrqLine } from './interrupts.js';
 
 /**
@@ -15,7 +15,10 @@ import type { IrqLine } from './interrupts.js';
  * the periodic (PF, only while PIE is set, as in QEMU), alarm (AF) and update-ended (UF) flags
  * with IRQF, and reading it clears them and lowers IRQ 8. The periodic rate comes from register
  * A's low bits (32.768 kHz divider), counted from the moment the rate or PIE last changed.
- * Like the PIT, the flags are brought up to date on every access and on tick(now) (src/devices/machine.ts).
+ * The flags are brought up to date on every access and by tick(now), which a timer on the VM's
+ * clock (DeviceContext.createTimer) runs at the next moment a flag can raise IRQ 8: the next
+ * periodic period while PIE is set, the next second's update while UIE or AIE is set. While IRQ 8
+ * is high (register C not read yet) nothing is armed: another flag cannot raise it again.
  */
 
 export const RTC_PORTS = 2;
@@ -80,6 +83,8 @@ function fromBcd(v: number): number {
 export interface RtcOptions {
   /** The date the clock starts at, milliseconds since the Unix epoch (UTC). Default: the host's now. */
   baseMs?: number;
+  /** The VM's timers (DeviceContext.createTimer); without them IRQ 8 moves only on accesses and tick(). */
+  createTimer?: (callback: () => void) => DeviceTimer;
 }
 
 export class CmosRtc implements PioDevice {
@@ -99,13 +104,40 @@ export class CmosRtc implements PioDevice {
   private periodAnchorNs = 0n;
   private secondsSeen = 0;
   private irqLevel = false;
+  /** The next moment a flag can raise IRQ 8 (null: no timers given, or no IRQ wired). */
+  private readonly eventTimer: DeviceTimer | null;
 
   constructor(
     private readonly nowNs: () => bigint,
     private readonly irq8: IrqLine | null,
     private readonly options: RtcOptions = {},
   ) {
+    this.eventTimer = irq8 !== null && options.createTimer !== undefined ? options.createTimer(() => this.tick()) : null;
     this.reset();
+  }
+
+  /** Stops the event timer (the device is unplugged or the VM ends). */
+  destroy(): void {
+    this.eventTimer?.cancel();
+  }
+
+  /** Arms the timer for the next moment a flag can raise IRQ 8 (see the class comment), or disarms it. */
+  private armEventTimer(): void {
+    const timer = this.eventTimer;
+    if (timer === null) return;
+    let next: bigint | null = null;
+    const b = this.ram[REG_B]!;
+    if (!this.irqLevel) {
+      const period = this.periodNs();
+      if (period > 0n && b & B_PIE) next = this.periodAnchorNs + (this.periodsSeen + 1n) * period;
+      if (this.running() && b & (B_UIE | B_AIE)) {
+        // seconds(now) passes secondsSeen at the start of clock second secondsSeen + 1.
+        const update = this.anchorNs + BigInt(this.secondsSeen + 1 - this.epochS) * NS_PER_S;
+        if (next === null || update < next) next = update;
+      }
+    }
+    if (next === null) timer.cancel();
+    else if (timer.deadlineNs !== next) timer.arm(next < 0n ? 0n : next);
   }
 
   reset(): void {
@@ -121,6 +153,7 @@ export class CmosRtc implements PioDevice {
     this.secondsSeen = this.epochS;
     this.ram[REG_CENTURY] = this.encode(Math.floor(new Date(this.epochS * 1000).getUTCFullYear() / 100));
     this.setIrq(false);
+    this.armEventTimer();
   }
 
   private running(): boolean {
@@ -207,15 +240,17 @@ export class CmosRtc implements PioDevice {
         if (this.alarmMatches(s)) flags |= C_AF;
       }
     }
-    if (flags === 0) return;
-    const c = this.ram[REG_C]! | flags;
-    const b = this.ram[REG_B]!;
-    const irqf = (c & C_PF && b & B_PIE) || (c & C_AF && b & B_AIE) || (c & C_UF && b & B_UIE);
-    this.ram[REG_C] = c | (irqf ? C_IRQF : 0);
-    if (irqf && !this.irqLevel) {
-      this.interrupts++;
-      this.setIrq(true);
+    if (flags !== 0) {
+      const c = this.ram[REG_C]! | flags;
+      const b = this.ram[REG_B]!;
+      const irqf = (c & C_PF && b & B_PIE) || (c & C_AF && b & B_AIE) || (c & C_UF && b & B_UIE);
+      this.ram[REG_C] = c | (irqf ? C_IRQF : 0);
+      if (irqf && !this.irqLevel) {
+        this.interrupts++;
+        this.setIrq(true);
+      }
     }
+    this.armEventTimer();
   }
 
   private alarmMatches(s: number): boolean {
@@ -251,6 +286,8 @@ export class CmosRtc implements PioDevice {
         const c = this.ram[REG_C]!;
         this.ram[REG_C] = 0;
         this.setIrq(false);
+        // IRQ 8 is low again: the next flag can raise it.
+        this.armEventTimer();
         return c;
       }
       default:
@@ -265,7 +302,12 @@ export class CmosRtc implements PioDevice {
       this.nmiDisabled = (value & INDEX_NMI_DISABLE) !== 0;
       return;
     }
-    const now = this.nowNs();
+    this.writeRegister(value, this.nowNs());
+    // A rate, an enable bit or the clock may have changed: so may the next event.
+    this.armEventTimer();
+  }
+
+  private writeRegister(value: number, now: bigint): void {
     this.tick(now);
     const i = this.index;
     switch (i) {

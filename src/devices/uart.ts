@@ -1,5 +1,5 @@
 import type { AccessSize } from '../types.js';
-import type { DeviceContext, PioDevice } from '../bus/device.js';
+import type { DeviceContext, DeviceTimer, PioDevice } from '../bus/device.js';
 import type { IrqLine } from './interrupts.js';
 import {
   OFS_RBR_THR, OFS_IER, OFS_IIR_FCR, OFS_LCR, OFS_MCR, OFS_LSR, OFS_MSR, OFS_SCR, IER_RDI, IER_THRI,
@@ -33,6 +33,13 @@ export interface UartOptions {
   nowNs?: () => bigint;
   /** Trace and report name; default 'uart'. */
   name?: string;
+  /**
+   * The VM's timers (DeviceContext.createTimer), with `nowNs` and `irq`: a timer brings the UART
+   * up to date when the next source byte arrives or the character timeout expires, so the
+   * interrupt rises then even if the guest does not touch the UART. Without them, only accesses
+   * and tick() do.
+   */
+  createTimer?: (callback: () => void) => DeviceTimer;
 }
 
 /**
@@ -47,7 +54,7 @@ export interface UartOptions {
  *    overrun from the source; loopback can overrun, setting LSR OE). Data ready interrupts honour
  *    the FIFO trigger level (1, 4, 8, 14); a FIFO holding bytes below the level for four
  *    character times raises the character timeout interrupt (brought up to date on each access
- *    and on tick(now)).
+ *    and by tick(now), which a timer on the VM's clock runs at the next arrival or timeout).
  *  - IIR reports the highest-priority cause: line status (OE), received data or timeout, THR
  *    empty (cleared by reading IIR or writing THR), modem status (MSR delta bits).
  *  - MCR loopback wires THR to the receiver and DTR/RTS/OUT1/OUT2 to DSR/CTS/RI/DCD.
@@ -94,17 +101,24 @@ export class Uart16550 implements PioDevice {
   private irqLevel = false;
   private readonly irq: IrqLine | null;
   private readonly nowNs: () => bigint;
+  /** The next arrival or character timeout (null: no clock, no timers or no IRQ wired). */
+  private readonly eventTimer: DeviceTimer | null;
 
   constructor(private readonly serialWrite: (byte: number) => void, options: UartOptions = {}) {
     this.irq = options.irq ?? null;
     this.nowNs = options.nowNs ?? (() => 0n);
     this.paced = options.nowNs !== undefined;
     this.name = options.name ?? 'uart';
+    this.eventTimer = this.paced && this.irq !== null && options.createTimer !== undefined
+      ? options.createTimer(() => this.tick())
+      : null;
   }
 
   /** COM1 (IRQ 4) by default; COM2 with irq 3 and name 'uart2'. */
   static fromContext(ctx: DeviceContext, irq = 4, name = 'uart'): Uart16550 {
-    return new Uart16550((b) => ctx.serialWrite(b), { irq: ctx.irq?.(irq) ?? null, nowNs: () => ctx.nowNs(), name });
+    return new Uart16550((b) => ctx.serialWrite(b), {
+      irq: ctx.irq?.(irq) ?? null, nowNs: () => ctx.nowNs(), name, createTimer: (callback) => ctx.createTimer(callback),
+    });
   }
 
   reset(): void {
@@ -116,8 +130,35 @@ export class Uart16550 implements PioDevice {
     this.thrPending = false;
     this.timeoutPending = false;
     this.update();
+    this.armEventTimer();
   }
 
+  /** Stops the event timer (the device is unplugged or the VM ends). */
+  destroy(): void {
+    this.eventTimer?.cancel();
+  }
+
+  /**
+   * Arms the timer for the next moment the receiver changes on its own: the next source byte's
+   * arrival (while the line runs and there is room for it) or the FIFO's character timeout.
+   */
+  private armEventTimer(): void {
+    const timer = this.eventTimer;
+    if (timer === null) return;
+    let next: bigint | null = null;
+    const fifo = (this.fcr & FCR_FIFO_ENABLE) !== 0;
+    if (this.input.length > 0 && this.lineStarted && !(this.mcr & MCR_LOOP)) {
+      const room = fifo ? this.rxFifo.length < UART_FIFO_BYTES : (this.lsr & LSR_DR) === 0;
+      // No room: the byte waits for the guest to read, an access that pulls it in.
+      if (room) next = this.lineFreeAtNs;
+    }
+    if (fifo && this.rxFifo.length > 0 && !this.timeoutPending) {
+      const timeout = this.rxActivityNs + 4n * this.charTimeNs();
+      if (next === null || timeout < next) next = timeout;
+    }
+    if (next === null) timer.cancel();
+    else if (timer.deadlineNs !== next) timer.arm(next < 0n ? 0n : next);
+  }
   /**
    * Queues bytes on the receive line (the serial input source). With a clock they arrive one
    * character time apart at the programmed divisor and frame, starting one character time after
@@ -131,6 +172,7 @@ export class Uart16550 implements PioDevice {
     for (const b of data) this.input.push(b);
     this.pull();
     this.update();
+    this.armEventTimer();
   }
 
   /** The next source byte arrives one character time from now (or later, if the line is busy). */
@@ -152,9 +194,15 @@ export class Uart16550 implements PioDevice {
     return this.input.length;
   }
 
-  read(offset: number, _size: AccessSize): number {
+  read(offset: number, size: AccessSize): number {
+    const v = this.readRegister(offset, size);
+    this.armEventTimer();
+    return v;
+  }
+
+  private readRegister(offset: number, _size: AccessSize): number {
     if (offset === OFS_RBR_THR || offset === OFS_IIR_FCR || offset === OFS_LSR) this.touch();
-    this.tick();
+    this.bringUpToDate(this.nowNs());
     switch (offset) {
       case OFS_RBR_THR: {
         if (this.lcr & LCR_DLAB) return this.divisor & 0xff;
@@ -199,7 +247,12 @@ export class Uart16550 implements PioDevice {
     }
   }
 
-  write(offset: number, _size: AccessSize, value: number): void {
+  write(offset: number, size: AccessSize, value: number): void {
+    this.writeRegister(offset, size, value);
+    this.armEventTimer();
+  }
+
+  private writeRegister(offset: number, _size: AccessSize, value: number): void {
     value &= 0xff;
     if (offset === OFS_IER && !(this.lcr & LCR_DLAB) && value & IER_RDI) this.touch();
     switch (offset) {
@@ -251,6 +304,11 @@ export class Uart16550 implements PioDevice {
 
   /** Source bytes due by now, and the receive FIFO's character timeout (see the class comment). */
   tick(now: bigint = this.nowNs()): void {
+    this.bringUpToDate(now);
+    this.armEventTimer();
+  }
+
+  private bringUpToDate(now: bigint): void {
     if (this.input.length > 0) { this.pull(); this.update(); }
     if (this.timeoutPending || !(this.fcr & FCR_FIFO_ENABLE) || this.rxFifo.length === 0) return;
     if (now - this.rxActivityNs >= 4n * this.charTimeNs()) {

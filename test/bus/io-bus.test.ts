@@ -267,3 +267,27 @@ describe('IoBus string batches', () => {
     expect(d.calls).toEqual(['w0/1=41', 'w1/1=42', 'w0/1=43', 'w1/1=44']);
   });
 });
+
+describe('IoBus.add when an in-vCPU module throws', () => {
+  // Invariant: a module whose init throws (user code, run at plug time) leaves the bus as it was:
+  // no entry, its state area freed (a module needing the whole area still fits afterwards), and
+  // the next registration gets the very id a fresh bus gives (index and generation untouched).
+  const moduleThatThrows = (failures: { left: number }) => ({
+    name: 'whole-area', implSizes: [1] as const, ports: 1, stateBytes: 64 * 1024,
+    init(): void {
+      if (failures.left > 0) { failures.left--; throw new Error('init failed on purpose'); }
+    },
+    create: () => ({ read: () => 0, write: () => {} }),
+  });
+
+  it('rolls back index, generation and state', () => {
+    const failures = { left: 3 };
+    const bus = new IoBus({ inVcpuModules: [moduleThatThrows(failures)] });
+    for (let i = 0; i < 3; i++) expect(() => bus.registerInVcpu(0x500, 'whole-area')).toThrow(/init failed on purpose/);
+    expect(bus.entries()).toEqual([]);
+    const id = bus.registerInVcpu(0x500, 'whole-area');
+    const fresh = new IoBus({ inVcpuModules: [moduleThatThrows({ left: 0 })] });
+    expect(id).toBe(fresh.registerInVcpu(0x500, 'whole-area'));
+    expect(bus.entries().map((e) => e.range.toString())).toEqual(['0x500-0x500']);
+  });
+});

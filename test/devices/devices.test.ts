@@ -203,7 +203,8 @@ describe('default bus', () => {
 });
 
 describe('machine placement (defaults off, user devices)', () => {
-  const host = { serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n };
+  const clock = new ManualDeviceClock();
+  const host = { serialWrite: () => {}, requestExit: () => {}, nowNs: () => 0n, createTimer: (cb: () => void) => clock.createTimer(cb) };
 
   it('places only the devices named, at their default or given base and IRQ', () => {
     const d = createDefaultDevices(host, undefined, {
