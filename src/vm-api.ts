@@ -154,6 +154,8 @@ export interface VmHandle {
   lastGracePeriodMs(): number;
   /** Exits so far, all vCPUs together (monotonic). */
   exits(): number;
+  /** Exits so far of each vCPU, by index (monotonic): the benchmarks read them at a window's edges. */
+  vcpuExits(): number[];
   /**
    * Resolves once every vCPU has entered its guest, the instant `timeoutMs` counts from; never
    * resolves when the run ends before that.
@@ -189,6 +191,8 @@ export interface LatencySummary {
   p50: number;
   p90: number;
   p99: number;
+  /** The 99.9th percentile: with mean and max, what shows rare long stalls that p99 hides. */
+  p999: number;
   max: number;
   mean: number;
 }

@@ -244,6 +244,7 @@ export class Vm {
       move: (id, newBase) => this.move(id, newBase),
       lastGracePeriodMs: () => this.bus.stats().gracePeriodMs.at(-1) ?? 0,
       exits: () => this.exitCount(),
+      vcpuExits: () => this.pages.map(({ fields: f }) => f[RP_EXITS_FAST_IN]! + f[RP_EXITS_FAST_OUT]! + f[RP_EXITS_STRING_IN]! + f[RP_EXITS_STRING_OUT]!),
       guestStarted: this.guestStartedPromise,
     });
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({
