@@ -1,6 +1,6 @@
 /**
- * Exit-throughput benchmark (issue 2): a guest looping `out dx, al` to the test device at 0xE0,
- * on 1 and 4 vCPUs, in each --wait mode, beside a raw SharedArrayBuffer ping-pong between one
+ * Exit-throughput benchmark (issues 2 and 11): a guest looping `out dx, al` to a main-thread null
+ * device (guests/perf/scale-loop, perf/scale-run.ts) on 1 and 4 vCPUs, in each --wait mode, beside a raw SharedArrayBuffer ping-pong between one
  * worker and the main thread (the floor: the cheapest round trip these threads can do) and the
  * request ring's protocol alone (perf/ring-worker.ts: what the ring costs before any compute).
  *
@@ -8,17 +8,19 @@
  *                            PIOSIM_BENCH_VERBOSE=1: each VM run's rate and sleeps on stderr)
  *
  * Each configuration runs several times, interleaved with the others; the table shows medians, and
- * "vs floor" is the median of each run's rate over a floor run made just before it. The guest
- * marks the start and the end of its loop with a UART byte, so worker start-up is not counted. Round-trip latencies
- * are the VM's own sampled histogram (src/exit/latency.ts). Results go to
+ * "vs floor" is the median of each run's rate over a floor run made just before it. Every vCPU
+ * warms up (SCALE_WARMUP exits) and the rate is counted inside the window in which all vCPUs are in
+ * their measured loop, from per-vCPU counters read at its edges. Round-trip latencies are the VM's
+ * own sampled histogram (src/exit/latency.ts). Results go to
  * perf/results/exit-throughput.json.
  */
 import cliProgress from 'cli-progress';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { runVm, projectRoot } from '../src/vm.js';
+import { projectRoot } from '../src/vm.js';
+import { iterationsFor, SCALE_WARMUP, scaleRun } from './scale-run.js';
 import { acquireExitMemories, releaseExitMemories } from '../src/exit/exit-memories.js';
 import { RequestRing } from '../src/exit/request-ring.js';
 import { runPageOf } from '../src/exit/run-page.js';
@@ -32,18 +34,23 @@ const VCPU_COUNTS = [1, 4];
 const VERBOSE = process.env.PIOSIM_BENCH_VERBOSE === '1';
 /** The floor run before each other run lasts 1/PAIRED_FLOOR_FRACTION of the floor's own runs. */
 const PAIRED_FLOOR_FRACTION = 4;
-/** Most calibration probes per configuration (each at least 4x the last while they stay short). */
-const CALIBRATION_PROBES = 5;
 
 /** Bounds of a run's exit count. */
-const MIN_EXITS = 2_000;
+const MIN_EXITS = 20_000;
 const MAX_EXITS = 20_000_000;
 
 function clampExits(n: number): number {
   return Math.max(MIN_EXITS, Math.min(MAX_EXITS, Math.round(n)));
 }
 
-interface Sample { exitsPerSec: number; p50Ns: number; p99Ns: number }
+interface Sample {
+  exitsPerSec: number; p50Ns: number; p99Ns: number; p999Ns: number; maxNs: number;
+  /** Mean time per exit of one vCPU in the window (a baseline: its mean round trip). */
+  meanNs: number;
+  /** Slowest vCPU over the fastest in the same window (1 for baselines and 1 vCPU). */
+  fairness: number;
+  sleeps: number;
+}
 interface Row {
   config: string; vcpus: number; wait: WaitMode | 'floor' | 'ring'; runs: Sample[]; median: Sample;
   /** Each run's rate over the floor measured just before it, and their median (see measureAll). */
@@ -51,7 +58,6 @@ interface Row {
 }
 
 const root = projectRoot();
-const guestTemplate = readFileSync(join(root, 'guests', 'runtime', 'exit-bench.bin'));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -60,43 +66,27 @@ function median(xs: number[]): number {
 }
 
 function medianSample(runs: Sample[]): Sample {
+  const m = (k: keyof Sample): number => median(runs.map((r) => r[k]));
   return {
-    exitsPerSec: median(runs.map((r) => r.exitsPerSec)),
-    p50Ns: median(runs.map((r) => r.p50Ns)),
-    p99Ns: median(runs.map((r) => r.p99Ns)),
+    exitsPerSec: m('exitsPerSec'), p50Ns: m('p50Ns'), p99Ns: m('p99Ns'), p999Ns: m('p999Ns'), maxNs: m('maxNs'),
+    meanNs: m('meanNs'), fairness: m('fairness'), sleeps: m('sleeps'),
   };
 }
 
 /**
- * Untimed OUTs per vCPU before the measured loop (at most `iterations`): every VM starts fresh
- * worker threads, whose interpreter is cold; without a warm-up a 0.4 s loop measured mostly JIT
- * tier-up (1 vCPU spin: ~0.7 M/s measured, ~2.7 M/s warm).
+ * One VM run (perf/scale-run.ts): SCALE_WARMUP untimed OUT exits per vCPU, then `iterations`
+ * measured ones; the rate is every vCPU's exits inside the window in which all of them are in
+ * their measured loop, read from their counters at its edges.
  */
-const WARMUP_ITERATIONS = 200_000;
-
-/** One VM run: `iterations` OUTs per vCPU; exits/s over the guest's marked loop. */
 async function vmRun(vcpus: number, wait: WaitMode, iterations: number): Promise<Sample> {
-  const guest = Uint8Array.from(guestTemplate);
-  const view = new DataView(guest.buffer);
-  view.setUint32(guest.length - 8, Math.min(iterations, WARMUP_ITERATIONS), true); // `warmup:`, the second-to-last dword
-  view.setUint32(guest.length - 4, iterations, true); // `iterations:` is the last dword
-  let firstStart = Infinity;
-  let lastEnd = 0;
-  const result = await runVm({
-    guest, vcpus, wait, timeoutMs: 120_000,
-    serialWrite: (byte) => {
-      const now = performance.now();
-      if (byte === 0x53 /* S */ && now < firstStart) firstStart = now;
-      if (byte === 0x45 /* E */ && now > lastEnd) lastEnd = now;
-    },
-  });
-  if (result.outcome.kind !== 'halted') throw new Error(`benchmark VM ended with ${JSON.stringify(result.outcome)}`);
-  const seconds = (lastEnd - firstStart) / 1000;
+  const s = await scaleRun({ vcpus, wait, portPerVcpu: false, warmup: SCALE_WARMUP, iterations });
   if (VERBOSE) {
-    const sleeps = result.vcpus.map((v) => v.sleeps).join(',');
-    process.stderr.write(`    ${vcpus} vCPU ${wait}: ${fmtRate((vcpus * iterations) / seconds)}, sleeps: vCPUs ${sleeps}, main thread ${result.mainThreadSleeps}\n`);
+    process.stderr.write(`    ${vcpus} vCPU ${wait}: ${fmtRate(s.aggregatePerSec)} in ${s.windowMs.toFixed(0)} ms, fairness ${s.fairness.toFixed(2)}, sleeps: vCPUs ${s.vcpuSleeps}, main thread ${s.mainSleeps}\n`);
   }
-  return { exitsPerSec: (vcpus * iterations) / seconds, p50Ns: result.latency.p50, p99Ns: result.latency.p99 };
+  return {
+    exitsPerSec: s.aggregatePerSec, p50Ns: s.latency.p50, p99Ns: s.latency.p99, p999Ns: s.latency.p999, maxNs: s.latency.max,
+    meanNs: s.meanCycleNs, fairness: s.fairness, sleeps: s.vcpuSleeps + s.mainSleeps,
+  };
 }
 
 /** The floor (perf/baseline.ts): `roundTrips` spinning SAB round trips between a worker and this thread. */
@@ -106,7 +96,8 @@ async function floorRun(roundTrips: number): Promise<Sample> {
 
 /** A baseline's sample: its rate, and its mean round trip as the p50 column. */
 function tripsSample(roundTrips: number, ms: number): Sample {
-  return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: (ms * 1e6) / roundTrips, p99Ns: Number.NaN };
+  const nan = Number.NaN;
+  return { exitsPerSec: roundTrips / (ms / 1000), p50Ns: nan, p99Ns: nan, p999Ns: nan, maxNs: nan, meanNs: (ms * 1e6) / roundTrips, fairness: 1, sleeps: 0 };
 }
 
 /**
@@ -146,10 +137,18 @@ async function runOnce(c: Config): Promise<Sample> {
   return vmRun(c.vcpus, c.wait, Math.ceil(c.total / c.vcpus));
 }
 
+/** Untimed round trips of a baseline before it is calibrated: its worker's JIT and the host's placement settle. */
+const BASELINE_WARMUP = 200_000;
+
 /**
- * Calibrate every configuration so a measured loop lasts about TARGET_SECONDS, then run the
+ * Calibrate every configuration so a measured window lasts about TARGET_SECONDS, then run the
  * repeats round-robin (floor, then each configuration, REPEATS times): on a shared host the load
  * changes over time, and interleaving lets every configuration see the same mix of conditions.
+ *
+ * Calibration: a baseline first runs BASELINE_WARMUP untimed round trips, then one probe of the
+ * same size sizes it. A VM's probe has the full warm-up (SCALE_WARMUP per vCPU) and a measured loop
+ * as long again, and its steady rate (exits inside the window, perf/scale-run.ts) sizes the runs:
+ * sized from a cold probe, the old runs came out at ~1,500 exits per vCPU.
  *
  * Every run is also set against a short floor run made just before it ("vs floor"). The host
  * places the two threads now close (a ~110 ns floor) and now far apart (~340 ns), and switches
@@ -159,20 +158,14 @@ async function runOnce(c: Config): Promise<Sample> {
 async function measureAll(configs: Omit<Config, 'total'>[]): Promise<Row[]> {
   const calibrated: Config[] = [];
   for (const c of configs) {
-    // Probes of growing size until one lasts a quarter of TARGET_SECONDS: a small VM run is
-    // dominated by JIT warm-up, and sized from one the measured loops came out at ~0.05 s
-    // instead of 0.4 s, where a single host hiccup of a few ms moved a run by 10%.
-    const w = c.wait;
-    let total = w === 'floor' || w === 'ring' ? 100_000 : 2_000;
-    for (let probe = 1; ; probe++) {
-      const sample = await runOnce({ ...c, total });
-      const seconds = total / sample.exitsPerSec;
-      if (seconds >= TARGET_SECONDS / 4 || probe === CALIBRATION_PROBES || total >= MAX_EXITS) {
-        total = clampExits(sample.exitsPerSec * TARGET_SECONDS);
-        break;
-      }
-      // The next probe: a quarter of the target at this rate, and at least 4x this one.
-      total = clampExits(Math.max(4 * total, (sample.exitsPerSec * TARGET_SECONDS) / 4));
+    let total: number;
+    if (c.wait === 'floor' || c.wait === 'ring') {
+      await runOnce({ ...c, total: BASELINE_WARMUP });
+      const probe = await runOnce({ ...c, total: BASELINE_WARMUP });
+      total = clampExits(probe.exitsPerSec * TARGET_SECONDS);
+    } else {
+      const probe = await runOnce({ ...c, total: SCALE_WARMUP * c.vcpus });
+      total = c.vcpus * iterationsFor(probe.exitsPerSec, c.vcpus, TARGET_SECONDS, MIN_EXITS, MAX_EXITS);
     }
     calibrated.push({ ...c, total });
   }
@@ -215,7 +208,7 @@ function fmtNs(x: number): string {
 }
 
 async function main(): Promise<void> {
-  process.stderr.write(`exit-throughput: ${REPEATS} runs per configuration, ~${TARGET_SECONDS}s each, ${cpus().length} CPUs\n`);
+  process.stderr.write(`exit-throughput: ${REPEATS} runs per configuration, ~${TARGET_SECONDS}s windows, ${SCALE_WARMUP} warm-up exits per vCPU, ${cpus().length} CPUs\n`);
   const configs: Omit<Config, 'total'>[] = [
     { label: 'floor (raw SAB ping-pong)', vcpus: 1, wait: 'floor' },
     { label: 'ring protocol only', vcpus: 1, wait: 'ring' },
@@ -225,15 +218,26 @@ async function main(): Promise<void> {
   }
   const only = process.env.PIOSIM_BENCH_ONLY; // e.g. "1 vCPU" to run a subset (the floor and ring rows always run)
   const rows = await measureAll(configs.filter((c) => c.wait === 'floor' || c.wait === 'ring' || only === undefined || c.label.includes(only)));
-  const header = ['configuration', 'exits/s', 'vs floor', 'p50 round trip', 'p99 round trip'];
+  const header = ['configuration', 'exits/s', 'vs floor', 'fairness', 'mean', 'p50', 'p99', 'p99.9', 'max', 'sleeps'];
   const body = rows.map((r) => [
     r.config, fmtRate(r.median.exitsPerSec), `${(100 * r.vsFloor).toFixed(0)}%`,
-    fmtNs(r.median.p50Ns), fmtNs(r.median.p99Ns),
+    r.vcpus > 1 ? r.median.fairness.toFixed(2) : '-', fmtNs(r.median.meanNs),
+    fmtNs(r.median.p50Ns), fmtNs(r.median.p99Ns), fmtNs(r.median.p999Ns), fmtNs(r.median.maxNs),
+    r.wait === 'floor' || r.wait === 'ring' ? '-' : String(Math.round(r.median.sleeps)),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(line(header));
   for (const b of body) console.log(line(b));
+  console.log([
+    '',
+    'exits/s and fairness (slowest vCPU / fastest) are counted inside the window where every vCPU is in its',
+    'measured loop; mean = vCPUs x window / exits (every stall counted); p50..max = the sampled round-trip',
+    'histogram of the whole run (warm-up included). Medians of the runs.',
+    'Depends on host thread placement: "vs floor" (the floor swings ~110-340 ns with where the host puts',
+    'the two threads) and every row with more runnable threads than this machine has cores',
+    `(${cpus().length} here, shared with other work): compare ratios within one run, not across runs.`,
+  ].join('\n'));
   const adaptive1 = rows.find((r) => r.vcpus === 1 && r.wait === 'adaptive');
   const ratio = adaptive1 !== undefined ? adaptive1.vsFloor : Number.NaN;
   if (adaptive1 !== undefined) console.log(`\nadaptive, 1 vCPU: ${(ratio * 100).toFixed(0)}% of the floor (target >= 50%)`);

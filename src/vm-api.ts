@@ -167,6 +167,8 @@ export interface VmHandle {
   exits(): number;
   /** The live counters of every vCPU, the ring depth and the io loop's sleeps (src/report/live-sample.ts). */
   sample(): VmLiveSample;
+  /** Exits so far of each vCPU, by index (monotonic): the benchmarks read them at a window's edges. */
+  vcpuExits(): number[];
   /**
    * Resolves once every vCPU has entered its guest, the instant `timeoutMs` counts from; never
    * resolves when the run ends before that.
@@ -204,6 +206,8 @@ export interface LatencySummary {
   p50: number;
   p90: number;
   p99: number;
+  /** The 99.9th percentile: with mean and max, what shows rare long stalls that p99 hides. */
+  p999: number;
   max: number;
   mean: number;
 }

@@ -161,7 +161,7 @@ export function mergeLatency(parts: readonly LatencyHistogram[]): LatencyHistogr
   return merged;
 }
 
-export const EMPTY_LATENCY: LatencySummary = { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+export const EMPTY_LATENCY: LatencySummary = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 };
 
 export function summarizeLatency(h: LatencyHistogram): LatencySummary {
   const count = h.totalCount;
@@ -171,6 +171,7 @@ export function summarizeLatency(h: LatencyHistogram): LatencySummary {
     p50: h.getValueAtPercentile(50),
     p90: h.getValueAtPercentile(90),
     p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
     max: h.maxValue,
     mean: Math.round(h.mean),
   };

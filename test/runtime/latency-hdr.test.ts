@@ -35,6 +35,7 @@ describe('latency histogram vs hdr-histogram-js', () => {
         p50: ref.getValueAtPercentile(50),
         p90: ref.getValueAtPercentile(90),
         p99: ref.getValueAtPercentile(99),
+        p999: ref.getValueAtPercentile(99.9),
         max: ref.maxValue,
         mean: Math.round(ref.mean),
       });
