@@ -58,6 +58,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
       wait: config.wait,
       stringBatch: config.stringBatch,
       stopOnException: config.stopOnException,
+      cpu: config.cpu,
       clock: config.clock,
       serialWrite: (byte) => serial.writeByte(byte),
       onStart: (vm) => {
@@ -113,6 +114,7 @@ export async function runGuest(req: RunRequest): Promise<number> {
         timeoutMs: config.timeoutMs,
         memoryBytes: config.memoryBytes,
         stopOnException: config.stopOnException,
+        cpu: config.cpu,
         inVcpuModules: config.inVcpuModules,
         hotplug: config.hotplug ?? null,
         clock: config.clock,

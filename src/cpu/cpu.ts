@@ -1,4 +1,4 @@
-import { GUEST_LOAD_ADDRESS, type RegisterSnapshot } from '../types.js';
+import { CPU_ENGINES, GUEST_LOAD_ADDRESS, type CpuEngine, type RegisterSnapshot } from '../types.js';
 import type { GuestMemory } from './memory.js';
 import type { PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
@@ -42,9 +42,7 @@ export interface CpuOptions {
   engine?: CpuEngine;
 }
 
-/** The two ways a vCPU runs guest code. */
-export type CpuEngine = 'interp' | 'jit';
-export const CPU_ENGINES: readonly CpuEngine[] = ['interp', 'jit'];
+export { CPU_ENGINES, type CpuEngine };
 
 /**
  * One vCPU: an x86 real-mode interpreter over shared guest RAM, doing port I/O only through

@@ -112,6 +112,7 @@ export class JitState {
       // Compiled once per block; the factory binds the vCPU's registers, memory and helpers.
       const factory = new Function('c', 'r8', 'r16', 'r32', 'sbase', 'mem', 'gens', 'io', 'PARITY', 'carryFlag', 'condition', 'H', 'qual',
         `"use strict";return function block_${linear.toString(16)}(done,left){${src.body}}`) as (...a: unknown[]) => BlockFn;
+      // PIOSIM_JIT_DUMP=1 prints every block's source to stderr (for debugging the translator).
       if (process.env.PIOSIM_JIT_DUMP !== undefined) process.stderr.write(`block ${linear.toString(16)}:\n${src.body}\n`);
       fn = factory(...this.factoryArgs);
       this.stats.blocksTranslated++;
