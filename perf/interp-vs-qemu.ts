@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cpu, RUN_BUDGET } from '../src/cpu/cpu.js';
+import { Cpu, RUN_BUDGET, type CpuEngine } from '../src/cpu/cpu.js';
+import type { JitStats } from '../src/cpu/jit/dispatch.js';
 import { GuestMemory } from '../src/cpu/memory.js';
 import { runVm } from '../src/vm.js';
 import { ModelPortIo } from '../test/qemu/model-port-io.js';
@@ -11,9 +12,10 @@ import { runInQemu } from '../test/qemu/qemu-runner.js';
 import { missingTools, QEMU } from '../test/qemu/tools.js';
 
 /**
- * Interpreter speed against QEMU TCG on the same compute-bound guest (guests/perf/alu-loop.asm),
- * in one run: piosim straight on the Cpu (no workers), piosim through runVm (one vCPU worker),
- * and QEMU. Instructions per second for each, from the loop's known instruction count
+ * Interpreter and block-translator speed against QEMU TCG on the same compute-bound guest
+ * (guests/perf/alu-loop.asm), in one run: piosim straight on the Cpu (no workers) with
+ * `--cpu interp` and `--cpu jit`, piosim through runVm (one vCPU worker) with each, and QEMU.
+ * For the translator it also reports translation cost (blocks, µs per block, cache hits). Instructions per second for each, from the loop's known instruction count
  * (10 * iterations + 15, checked against piosim's own count); for QEMU and runVm the wall time
  * minus their start-up, measured with the same guest patched to 0 iterations. Medians of
  * several repetitions. Table on stdout, JSON to perf/results/interp-vs-qemu.json.
@@ -75,13 +77,13 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-interface Sample { ms: number; instructions: number; checksum: number | undefined }
+interface Sample { ms: number; instructions: number; checksum: number | undefined; jit?: JitStats | null }
 
-function runDirect(guest: Uint8Array): Sample {
+function runDirect(guest: Uint8Array, engine: CpuEngine): Sample {
   const memory = new GuestMemory(new ArrayBuffer(1 << 20));
   memory.bytes.set(guest, 0x7c00);
   const io = new ModelPortIo();
-  const cpu = new Cpu({ memory, io, vcpuIndex: 0 });
+  const cpu = new Cpu({ memory, io, vcpuIndex: 0, engine });
   io.onDebugExit = () => cpu.requestStop();
   const started = process.hrtime.bigint();
   while (io.debugExitValue === undefined && cpu.fault === null) {
@@ -90,13 +92,14 @@ function runDirect(guest: Uint8Array): Sample {
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (cpu.fault !== null) throw new Error(`piosim faulted: ${cpu.fault.message}`);
-  return { ms, instructions: cpu.instructions, checksum: io.trace.find((a) => a.port === 0xe0)?.value };
+  return { ms, instructions: cpu.instructions, checksum: io.trace.find((a) => a.port === 0xe0)?.value, jit: cpu.jitStats };
 }
 
-async function runPiosimVm(guest: Uint8Array): Promise<Sample> {
+async function runPiosimVm(guest: Uint8Array, cpu: CpuEngine): Promise<Sample> {
   let checksum: number | undefined;
   const r = await runVm({
     guest,
+    cpu,
     serialWrite: () => {},
     onDeviceAccess: (a) => { if (a.port === 0xe0) checksum = a.value; },
   });
@@ -129,31 +132,39 @@ async function main(): Promise<void> {
   process.stderr.write(`alu-loop: ${o.iterations} iterations = ${instructions} instructions, ${o.reps} repetitions\n`);
 
   const direct: Sample[] = [];
+  const jitDirect: Sample[] = [];
   const vm: Sample[] = [];
   const vmEmpty: Sample[] = [];
+  const jitVm: Sample[] = [];
+  const jitVmEmpty: Sample[] = [];
   const qemu: Sample[] = [];
   const qemuEmpty: Sample[] = [];
   // Interleave the engines so a slow phase of a shared machine hits all of them alike.
   for (let rep = 0; rep < o.reps; rep++) {
     qemuEmpty.push(await runQemu(empty));
     qemu.push(await runQemu(full));
-    direct.push(runDirect(full));
+    direct.push(runDirect(full, 'interp'));
+    jitDirect.push(runDirect(full, 'jit'));
     if (o.vm) {
-      vmEmpty.push(await runPiosimVm(empty));
-      vm.push(await runPiosimVm(full));
+      vmEmpty.push(await runPiosimVm(empty, 'interp'));
+      vm.push(await runPiosimVm(full, 'interp'));
+      jitVmEmpty.push(await runPiosimVm(empty, 'jit'));
+      jitVm.push(await runPiosimVm(full, 'jit'));
     }
-    process.stderr.write(`  rep ${rep + 1}/${o.reps}: qemu ${qemu[rep]!.ms.toFixed(0)} ms, piosim direct ${direct[rep]!.ms.toFixed(0)} ms` +
-      `${o.vm ? `, piosim runVm ${vm[rep]!.ms.toFixed(0)} ms` : ''}\n`);
+    process.stderr.write(`  rep ${rep + 1}/${o.reps}: qemu ${qemu[rep]!.ms.toFixed(0)} ms, piosim direct ${direct[rep]!.ms.toFixed(0)} ms, ` +
+      `jit direct ${jitDirect[rep]!.ms.toFixed(0)} ms${o.vm ? `, piosim runVm ${vm[rep]!.ms.toFixed(0)} ms, jit runVm ${jitVm[rep]!.ms.toFixed(0)} ms` : ''}\n`);
   }
 
   // The three must agree on the work done.
   const counted = direct[0]!.instructions;
   if (counted !== instructions) process.stderr.write(`note: piosim counted ${counted} instructions, the loop has ${instructions}\n`);
-  const sums = new Set([...qemu, ...direct, ...vm].map((s) => s.checksum));
+  if (jitDirect[0]!.instructions !== counted) throw new Error(`the translator counted ${jitDirect[0]!.instructions} instructions, the interpreter ${counted}`);
+  const sums = new Set([...qemu, ...direct, ...jitDirect, ...vm, ...jitVm].map((s) => s.checksum));
   if (sums.size !== 1) throw new Error(`checksums differ between engines: ${[...sums].map(String).join(', ')}`);
 
-  const rows = [row('qemu-tcg', qemu, qemuEmpty, instructions), row('piosim (Cpu direct)', direct, [], instructions)];
-  if (o.vm) rows.push(row('piosim (runVm, 1 vCPU)', vm, vmEmpty, instructions));
+  const rows = [row('qemu-tcg', qemu, qemuEmpty, instructions), row('piosim (Cpu direct)', direct, [], instructions),
+    row('piosim jit (Cpu direct)', jitDirect, [], instructions)];
+  if (o.vm) rows.push(row('piosim (runVm, 1 vCPU)', vm, vmEmpty, instructions), row('piosim jit (runVm)', jitVm, jitVmEmpty, instructions));
   const q = rows[0]!;
   const table = [
     `${'engine'.padEnd(24)} ${'median ms'.padStart(10)} ${'start-up'.padStart(9)} ${'compute'.padStart(9)} ${'MIPS'.padStart(9)} ${'QEMU/x'.padStart(7)}`,
@@ -162,6 +173,17 @@ async function main(): Promise<void> {
       `${r.mips.toFixed(1).padStart(9)} ${(q.mips / r.mips).toFixed(2).padStart(7)}`),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
+  const js = jitDirect[jitDirect.length - 1]!.jit!;
+  const translation = {
+    blocksTranslated: js.blocksTranslated,
+    usPerBlock: js.blocksTranslated === 0 ? 0 : js.translateNs / js.blocksTranslated / 1e3,
+    cacheHits: js.cacheHits,
+    interpretedInstructions: js.interpreted,
+  };
+  const jitOverInterp = rows[1]!.mips === 0 ? 0 : rows[2]!.mips / rows[1]!.mips;
+  process.stdout.write(`jit/interp (Cpu direct): ${jitOverInterp.toFixed(2)}x; jit/QEMU: ${(rows[2]!.mips / q.mips).toFixed(3)}; ` +
+    `translation: ${translation.blocksTranslated} blocks, ${translation.usPerBlock.toFixed(1)} us/block, ${translation.cacheHits} cache hits, ` +
+    `${translation.interpretedInstructions} instructions left to the interpreter\n`);
 
   const qemuVersion = spawnSync(QEMU, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
   const result = {
@@ -177,8 +199,11 @@ async function main(): Promise<void> {
     engines: rows,
     ratio: {
       qemuOverPiosimDirect: q.mips / rows[1]!.mips,
-      ...(o.vm ? { qemuOverPiosimVm: q.mips / rows[2]!.mips } : {}),
+      qemuOverJitDirect: q.mips / rows[2]!.mips,
+      jitOverInterpDirect: jitOverInterp,
+      ...(o.vm ? { qemuOverPiosimVm: q.mips / rows[3]!.mips, qemuOverJitVm: q.mips / rows[4]!.mips, jitOverInterpVm: rows[4]!.mips / rows[3]!.mips } : {}),
     },
+    translation,
   };
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(o.out, `${JSON.stringify(result, null, 2)}\n`);

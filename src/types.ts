@@ -21,6 +21,9 @@ export const WAIT_MODES: readonly WaitMode[] = ['spin', 'block', 'adaptive'];
 /** How many INS/OUTS elements one exit carries (docs/DESIGN.md, "One port access", `--string-batch`). */
 export type StringBatchMode = 'page' | 'kvm' | '1';
 export const STRING_BATCH_MODES: readonly StringBatchMode[] = ['page', 'kvm', '1'];
+/** How a vCPU runs guest code: the interpreter, or basic blocks translated to JavaScript (src/cpu/jit/). */
+export type CpuEngine = 'interp' | 'jit';
+export const CPU_ENGINES: readonly CpuEngine[] = ['interp', 'jit'];
 
 /** Size of the per-vCPU data page that carries string batches (KVM's PIO data page). */
 export const DATA_PAGE_BYTES = 4096;

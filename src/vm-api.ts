@@ -2,7 +2,7 @@ import type { DeviceAccessRecord, ExitRecord } from './report/records.js';
 import type { BusReport } from './report/bus-report.js';
 import type { TraceMergeStats } from './report/trace-merge.js';
 import type { VmLiveSample } from './report/live-sample.js';
-import type { RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
+import type { CpuEngine, RegisterSnapshot, StringBatchMode, WaitMode } from './types.js';
 import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
 import type { DeviceContext, PioDevice } from './bus/device.js';
 import type { InterruptController } from './devices/interrupts.js';
@@ -94,6 +94,8 @@ export interface VmOptions {
    * for; default false: exceptions with a handler are delivered through the real-mode IVT.
    */
   stopOnException?: boolean;
+  /** How the vCPUs run guest code: 'interp' (default) or 'jit' (basic blocks translated to JavaScript). */
+  cpu?: CpuEngine;
   /**
    * Disk image file for the ATA master at 0x1f0 (README "Devices"). It is opened read-only and
    * never modified unless diskWriteback is true; otherwise writes go to an in-memory overlay.

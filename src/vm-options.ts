@@ -1,5 +1,5 @@
 import { PiosimError } from './errors.js';
-import { GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from './types.js';
+import { CPU_ENGINES, GUEST_LOAD_ADDRESS, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type CpuEngine, type StringBatchMode, type WaitMode } from './types.js';
 import { MAX_VCPU_TRACE_CAPACITY } from './report/vcpu-trace-ring.js';
 import type { InVcpuDevicePlug, VmDeviceSpec, VmOptions } from './vm-api.js';
 import { CLOCK_MODES, type ClockMode } from './exit/device-clock.js';
@@ -35,6 +35,7 @@ export interface FilledVmOptions {
   inVcpuDevices: InVcpuDevicePlug[];
   onWorkerDeath: 'stop' | 'continue';
   stopOnException: boolean;
+  cpu: CpuEngine;
   onStart: VmOptions['onStart'] | null;
   clock: ClockMode;
   customDevices: VmDeviceSpec[];
@@ -54,6 +55,7 @@ export const VM_DEFAULTS = {
   stringBatch: 'page' as StringBatchMode,
   timeoutMs: 0,
   stopOnException: false,
+  cpu: 'interp' as CpuEngine,
   clock: 'host' as ClockMode,
   /** Generous: 64 vCPUs start in a few seconds on a loaded 2-core machine. */
   startupTimeoutMs: 60_000,
@@ -100,6 +102,8 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   }
   const stopOnException = options.stopOnException ?? VM_DEFAULTS.stopOnException;
   if (typeof stopOnException !== 'boolean') throw badOption('stopOnException', stopOnException, 'a boolean');
+  const cpu = options.cpu ?? VM_DEFAULTS.cpu;
+  if (!CPU_ENGINES.includes(cpu)) throw badOption('cpu', cpu, `one of ${CPU_ENGINES.join(', ')}`);
   const startupTimeoutMs = options.startupTimeoutMs ?? VM_DEFAULTS.startupTimeoutMs;
   if (typeof startupTimeoutMs !== 'number' || !Number.isFinite(startupTimeoutMs) || startupTimeoutMs <= 0 || startupTimeoutMs > MAX_TIMEOUT_MS) {
     throw badOption('startupTimeoutMs', startupTimeoutMs, `a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
@@ -169,7 +173,7 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,
     serialIn: serialIn ?? null,
-    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException,
+    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException, cpu,
     inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath, clock, customDevices, interruptController,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
+import { codeMapBytes } from './cpu/code-map.js';
 import { createDefaultDevices, type DefaultDevices, type MachineHost } from './devices/index.js';
 import { loadVmInVcpuModules } from './devices/in-vcpu/index.js';
 import type { PioDevice } from './bus/device.js';
@@ -292,6 +293,7 @@ export class Vm {
       this.decide({ kind: 'host-failure', message: `io loop failed: ${errorText(e)}` });
     });
     const lockWord = new SharedArrayBuffer(4);
+    const codeMap = new SharedArrayBuffer(codeMapBytes(this.ram.byteLength));
     for (let i = 0; i < o.vcpus; i++) {
       const { port1, port2 } = new MessageChannel();
       this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
@@ -300,7 +302,7 @@ export class Vm {
         bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
-        stopOnException: o.stopOnException, clock: o.clock,
+        stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap,
       };
       if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
       if (this.breakdownBaseMs !== null) task.latencyBreakdown = { baseMs: this.breakdownBaseMs };

@@ -10,6 +10,6 @@ import type { VcpuTask, VcpuTaskResult } from '../src/exit/vcpu-task.js';
 const CODES: VcpuRunCodes = { budget: RUN_BUDGET, halt: RUN_HALT, fault: RUN_FAULT, stop: RUN_STOP };
 
 export default function vcpuTask(task: VcpuTask): Promise<VcpuTaskResult> {
-  const { vcpus: vcpuCount, stopOnException } = task;
-  return runVcpuTask(task, (memory, io, vcpu) => new Cpu({ memory, io, vcpuIndex: vcpu, vcpuCount, stopOnException }), CODES);
+  const { vcpus: vcpuCount, stopOnException, cpu: engine } = task;
+  return runVcpuTask(task, (memory, io, vcpu) => new Cpu({ memory, io, vcpuIndex: vcpu, vcpuCount, stopOnException, engine }), CODES);
 }

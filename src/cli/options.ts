@@ -7,7 +7,7 @@ import { checkDiskImage, parseRtcBase, readSerialIn } from './machine-options.js
 import { parseDeviceSpec, planMachine, type DeviceSpec } from '../devices/machine-spec.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
 import { CLOCK_MODES, type ClockMode } from '../exit/device-clock.js';
-import { MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type StringBatchMode, type WaitMode } from '../types.js';
+import { CPU_ENGINES, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type CpuEngine, type StringBatchMode, type WaitMode } from '../types.js';
 
 /** Options as commander hands them over: every value a string, every one optional. */
 export interface RawRunOptions {
@@ -29,6 +29,7 @@ export interface RawRunOptions {
   hotplug?: string;
   clock?: string;
   onVcpuFault?: string;
+  cpu?: string;
   disk?: string;
   diskWriteback?: boolean;
   serialIn?: string;
@@ -71,6 +72,8 @@ export interface RunConfig {
   clock: ClockMode;
   /** When a vCPU's worker thread dies: stop the other vCPUs at once, or let them run to their end. */
   onVcpuFault: 'stop' | 'continue';
+  /** How the vCPUs run guest code. */
+  cpu: CpuEngine;
   outputs: OutputPaths;
   /** Each --in-vcpu-module as typed (src/cli/in-vcpu-option.ts parses them). */
   inVcpuModules: string[];
@@ -108,6 +111,7 @@ export const CLI_DEFAULTS = {
   memoryBytes: 1024 * 1024,
   clock: 'host' as ClockMode,
   onVcpuFault: 'stop' as 'stop' | 'continue',
+  cpu: 'interp' as CpuEngine,
 } as const;
 
 /** The command-line spelling of each output option, for messages. */
@@ -139,6 +143,11 @@ export function parseWait(text: string): WaitMode {
 export function parseStringBatch(text: string): StringBatchMode {
   if ((STRING_BATCH_MODES as readonly string[]).includes(text)) return text as StringBatchMode;
   throw bad(`--string-batch must be one of ${STRING_BATCH_MODES.join(', ')}, got ${quoteArg(text)}`);
+}
+
+export function parseCpu(text: string): CpuEngine {
+  if ((CPU_ENGINES as readonly string[]).includes(text)) return text as CpuEngine;
+  throw bad(`--cpu must be one of ${CPU_ENGINES.join(', ')}, got ${quoteArg(text)}`);
 }
 
 export function parseClock(text: string): ClockMode {
@@ -204,6 +213,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     stopOnException: raw.stopOnException === true,
     clock: raw.clock === undefined ? CLI_DEFAULTS.clock : parseClock(raw.clock),
     onVcpuFault: raw.onVcpuFault === undefined ? CLI_DEFAULTS.onVcpuFault : parseOnVcpuFault(raw.onVcpuFault),
+    cpu: raw.cpu === undefined ? CLI_DEFAULTS.cpu : parseCpu(raw.cpu),
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
     ...machineOptions(raw),

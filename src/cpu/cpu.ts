@@ -1,8 +1,9 @@
-import { GUEST_LOAD_ADDRESS, type RegisterSnapshot } from '../types.js';
+import { CPU_ENGINES, GUEST_LOAD_ADDRESS, type CpuEngine, type RegisterSnapshot } from '../types.js';
 import type { GuestMemory } from './memory.js';
 import type { PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
 import { runSlice } from './run-loop.js';
+import { JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
 import { FLAG_IF, FLAGS_POPF_WRITABLE } from './flags.js';
 import { deliverInterrupt, interruptsOpen } from './interrupts.js';
 import { CPUID_SIGNATURE } from './execute-0f.js';
@@ -37,7 +38,11 @@ export interface CpuOptions {
   vcpuCount?: number;
   /** Stop at every CPU exception even when the guest installed a handler; default false. */
   stopOnException?: boolean;
+  /** 'interp' runs the interpreter; 'jit' translates basic blocks to JavaScript (src/cpu/jit/). Default 'interp'. */
+  engine?: CpuEngine;
 }
+
+export { CPU_ENGINES, type CpuEngine };
 
 /**
  * One vCPU: an x86 real-mode interpreter over shared guest RAM, doing port I/O only through
@@ -51,10 +56,15 @@ export interface CpuOptions {
  */
 export class Cpu extends CpuState {
   private faultInfo: GuestFaultInfo | null = null;
+  readonly engine: CpuEngine;
+  /** The block translator's cache and statistics (engine 'jit'), else null. */
+  private readonly jit: JitState | null;
 
   constructor(options: CpuOptions) {
     super(options.memory, options.io, options.vcpuIndex, options.vcpuCount ?? 1);
     this.stopOnException = options.stopOnException ?? false;
+    this.engine = options.engine ?? 'interp';
+    this.jit = this.engine === 'jit' ? new JitState(this) : null;
     this.reset();
   }
 
@@ -90,7 +100,7 @@ export class Cpu extends CpuState {
     this.retiredInSlice = 0;
     try {
       // A fault does not retire; HALT and an instruction that ended with a stop request do.
-      done = runSlice(this, budget);
+      done = this.jit !== null ? runJitSlice(this, this.jit, budget) : runSlice(this, budget);
     } catch (e) {
       // A bug in the interpreter must not take the worker down: report it as a guest fault.
       this.pending = RUN_FAULT;
@@ -100,6 +110,11 @@ export class Cpu extends CpuState {
     this.retiredInSlice = 0; // between slices, `instructions` alone is the boundary's index
     if (this.pending === PENDING_NONE) return RUN_BUDGET;
     return this.takePending();
+  }
+
+  /** Translation statistics (engine 'jit'), else null. */
+  get jitStats(): JitStats | null {
+    return this.jit === null ? null : { ...this.jit.stats };
   }
 
   /** IF=1 and no STI / MOV SS / POP SS shadow at this boundary: INTR would be recognized now. */

@@ -16,7 +16,12 @@
  *                                  handed in by the VM, the same Int32Array cell for every vCPU).
  *    Without a `lockWord` the last case falls back to a private lock, atomic only within this
  *    instance: guests that keep their lock variables naturally aligned never reach it.
+ *  - every store that lands in RAM tells the code map (code-map.ts) when its page holds
+ *    translated code, after the bytes are written: `marks[page] !== 0` is the only cost a store
+ *    to a data page pays.
  */
+import { CODE_PAGE_SHIFT, CodeMap } from './code-map.js';
+
 export class GuestMemory {
   readonly bytes: Uint8Array;
   readonly size: number;
@@ -27,8 +32,12 @@ export class GuestMemory {
   private readonly u32: Uint32Array;
   private readonly i64: BigInt64Array | null;
   private readonly lockWord: Int32Array;
+  /** Translated-code pages and their generations, shared by every vCPU of the VM. */
+  readonly code: CodeMap;
+  private readonly marks: Uint8Array;
 
-  constructor(buffer: SharedArrayBuffer | ArrayBuffer, lockWord?: Int32Array) {
+  /** `codeMap`: the VM's shared code-map buffer (codeMapBytes(size)); a private one when absent. */
+  constructor(buffer: SharedArrayBuffer | ArrayBuffer, lockWord?: Int32Array, codeMap?: SharedArrayBuffer) {
     this.bytes = new Uint8Array(buffer);
     this.size = buffer.byteLength;
     // Views cover the aligned prefix; aligned accesses past it take the byte path.
@@ -36,6 +45,16 @@ export class GuestMemory {
     this.u32 = new Uint32Array(buffer, 0, this.size >>> 2);
     this.i64 = this.size >= 8 ? new BigInt64Array(buffer, 0, this.size >>> 3) : null;
     this.lockWord = lockWord ?? new Int32Array(1);
+    this.code = new CodeMap(this.size, codeMap);
+    this.marks = this.code.marks;
+  }
+
+  /** After a store to bytes [a, last] (both inside RAM): invalidate translations from their pages. */
+  private stored(a: number, last: number): void {
+    const p = a >>> CODE_PAGE_SHIFT;
+    if (this.marks[p] !== 0) this.code.codeWritten(p);
+    const q = last >>> CODE_PAGE_SHIFT;
+    if (q !== p && this.marks[q] !== 0) this.code.codeWritten(q);
   }
 
   read8(a: number): number {
@@ -64,14 +83,17 @@ export class GuestMemory {
   }
 
   write8(a: number, v: number): void {
-    if (a >= 0 && a < this.size) this.bytes[a] = v;
-    else this.outOfRange++;
+    if (a >= 0 && a < this.size) {
+      this.bytes[a] = v;
+      if (this.marks[a >>> CODE_PAGE_SHIFT] !== 0) this.code.codeWritten(a >>> CODE_PAGE_SHIFT);
+    } else this.outOfRange++;
   }
 
   write16(a: number, v: number): void {
     if (a >= 0 && a + 1 < this.size) {
       if ((a & 1) === 0) this.u16[a >>> 1] = v;
       else { this.bytes[a] = v; this.bytes[a + 1] = v >>> 8; }
+      this.stored(a, a + 1);
       return;
     }
     this.outOfRange++;
@@ -86,6 +108,7 @@ export class GuestMemory {
         const b = this.bytes;
         b[a] = v; b[a + 1] = v >>> 8; b[a + 2] = v >>> 16; b[a + 3] = v >>> 24;
       }
+      this.stored(a, a + 3);
       return;
     }
     this.outOfRange++;
@@ -98,7 +121,7 @@ export class GuestMemory {
   }
 
   private storeIfInRange(a: number, v: number): void {
-    if (a >= 0 && a < this.size) this.bytes[a] = v;
+    if (a >= 0 && a < this.size) { this.bytes[a] = v; this.stored(a, a); }
   }
 
   read(a: number, size: number): number {
@@ -118,6 +141,12 @@ export class GuestMemory {
    */
   lockCas(a: number, size: number, expected: number, next: number): boolean {
     if (a < 0 || a + size > this.size) { this.write(a, size, next); return true; }
+    const ok = this.casInRange(a, size, expected, next);
+    if (ok) this.stored(a, a + size - 1);
+    return ok;
+  }
+
+  private casInRange(a: number, size: number, expected: number, next: number): boolean {
     if ((a & (size - 1)) === 0) {
       if (size === 1) return Atomics.compareExchange(this.bytes, a, expected, next) === expected;
       if (size === 2) return Atomics.compareExchange(this.u16, a >>> 1, expected, next) === expected;

@@ -38,8 +38,10 @@ const PENDING_FAULT = 2;
  * here, at the boundary, and the slice goes on in the guest's handler; the delivery counts as one
  * step (as INT n does), so a handler that faults again at once still ends every slice. With no
  * handler the exception becomes a fault and ends the slice.
+ * `base`: instructions already retired in this run() slice before this call (the block
+ * translator's dispatcher runs the interpreter in pieces), so retiredInSlice stays exact.
  */
-export function runSlice(c: CpuState, budget: number): number {
+export function runSlice(c: CpuState, budget: number, base = 0): number {
   const handlers = HANDLERS;
   const prefix = PREFIX;
   const bytes = c.bytes;
@@ -63,7 +65,7 @@ export function runSlice(c: CpuState, budget: number): number {
       wide = true;
     } else {
       c.ip = (ip + 1) & 0xffff;
-      c.retiredInSlice = done; // a prefixed instruction may be a port access (REP INS/OUTS, ...)
+      c.retiredInSlice = base + done; // a prefixed instruction may be a port access (REP INS/OUTS, ...)
       stepPrefixed(c, op);
       op = -1;
       csBase = sbase[1 /* CS */];
@@ -167,12 +169,12 @@ export function runSlice(c: CpuState, budget: number): number {
             continue;
           }
           case 0x6c: case 0x6d: case 0x6e: case 0x6f: // INS/OUTS: the table's, once the count is known
-            c.retiredInSlice = done;
+            c.retiredInSlice = base + done;
             break fast;
           case 0xe4: case 0xe5: case 0xe6: case 0xe7: case 0xec: case 0xed: case 0xee: case 0xef: {
             // IN/OUT: every one is an exit, so the table's double dispatch (handler, then its
             // switch) sat on the exit round trip; here it is one direct call into the PortIo.
-            c.retiredInSlice = done; // the accessing instruction's index, for the virtual clock
+            c.retiredInSlice = base + done; // the accessing instruction's index, for the virtual clock
             let port: number;
             const imm = op < 0xe8;
             if (imm) {

@@ -75,7 +75,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
   let endedWhileStepping: VcpuEndState | null = null;
   try {
     Atomics.store(f, RP_THREAD_ID, threadId);
-    memory = new GuestMemory(task.ram, new Int32Array(task.lockWord, 0, 1));
+    memory = new GuestMemory(task.ram, new Int32Array(task.lockWord, 0, 1), task.codeMap);
     const modules = await loadVmInVcpuModules(task.inVcpuModules);
     const router = new VcpuRouter(task.bus, task.vcpu, modules, f, ROUTER_COUNTERS);
     const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, histogram, task.latencySampleShift, router);

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { RegisterSnapshot, StringBatchMode, WaitMode } from '../types.js';
+import type { CpuEngine, RegisterSnapshot, StringBatchMode, WaitMode } from '../types.js';
 import type { ClockMode } from './device-clock.js';
 
 /**
@@ -33,6 +33,10 @@ export interface VcpuTask {
   latencySampleShift: number;
   /** Stop at every CPU exception even when the guest installed a handler (--stop-on-exception). */
   stopOnException: boolean;
+  /** How this vCPU runs guest code (VmOptions.cpu). */
+  cpu: CpuEngine;
+  /** The VM's code map (src/cpu/code-map.ts), shared like the RAM: translated pages and their generations. */
+  codeMap: SharedArrayBuffer;
   /** The devices' clock (src/exit/device-clock.ts): under 'virtual', vCPU 0 is its source. */
   clock: ClockMode;
   /** comlink endpoint of this vCPU's control plane (src/control.ts). */

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { Cpu, RUN_BUDGET, RUN_FAULT, RUN_HALT } from '../../src/cpu/cpu.js';
+import { Cpu, RUN_BUDGET, RUN_FAULT, RUN_HALT, type CpuEngine } from '../../src/cpu/cpu.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
 import { FLAG_OF } from '../../src/cpu/flags.js';
 import { EXC_UD } from '../../src/cpu/exceptions.js';
@@ -54,6 +54,8 @@ export interface ConformanceResult {
   passed: number;
   failed: number;
   excused: number;
+  /** Engine 'jit': tests whose instruction ran as translated code (not handed to the interpreter). */
+  translated: number;
 }
 
 const REG_NAMES = ['ax', 'bx', 'cx', 'dx', 'cs', 'ss', 'ds', 'es', 'sp', 'bp', 'si', 'di', 'ip', 'flags'] as const;
@@ -93,13 +95,19 @@ function readJson(path: string): unknown {
 class VectorMachine {
   readonly io = new RecordingPortIo();
   readonly memory: TrackingMemory;
-  readonly cpu: Cpu;
+  cpu: Cpu;
+  /** Tests run through at least one translated block. */
+  translated = 0;
 
-  constructor() {
+  constructor(readonly engine: CpuEngine) {
     this.memory = new TrackingMemory(new ArrayBuffer(VECTOR_RAM_BYTES));
+    this.cpu = this.newCpu();
+  }
+
+  newCpu(): Cpu {
     // No vector raises an exception on the 286, so any exception here is a difference to report,
     // never something to deliver through whatever random bytes a test left in the IVT.
-    this.cpu = new Cpu({ memory: this.memory, io: this.io, vcpuIndex: 0, stopOnException: true });
+    return new Cpu({ memory: this.memory, io: this.io, vcpuIndex: 0, stopOnException: true, engine: this.engine });
   }
 }
 
@@ -121,6 +129,10 @@ class TrackingMemory extends GuestMemory {
 type Outcome = { kind: 'pass' } | { kind: 'fail'; why: string } | { kind: 'excused'; reason: string };
 
 function runOne(m: VectorMachine, form: string, t: VectorTest, flagsMask: number): Outcome {
+  // The translator's blocks come from code bytes, and the harness plants each test's bytes
+  // straight into RAM (not through the stores the code map watches): a fresh CPU per test
+  // starts with an empty translation cache.
+  if (m.engine === 'jit') m.cpu = m.newCpu();
   const { cpu, memory, io } = m;
   const bytes = memory.bytes;
   memory.written.clear();
@@ -148,6 +160,7 @@ function runOne(m: VectorMachine, form: string, t: VectorTest, flagsMask: number
       return { kind: 'fail', why: `guest fault: ${msg}` };
     }
     if (reason !== RUN_HALT) return { kind: 'fail', why: 'did not reach the HLT' };
+    if ((cpu.jitStats?.blocksTranslated ?? 0) > 0) m.translated++;
     return compare(m, form, t, flagsMask, initialRam);
   } finally {
     for (const a of t.initial.ram) bytes[a[0]] = 0;
@@ -234,7 +247,7 @@ function hex(v: number): string {
 }
 
 /** Runs every vector file in `dir` (optionally only forms in `only`). */
-export function runConformance(dir: string, only?: ReadonlySet<string>): ConformanceResult | { error: string } {
+export function runConformance(dir: string, only?: ReadonlySet<string>, engine: CpuEngine = 'interp'): ConformanceResult | { error: string } {
   const listing = listVectorFiles(dir);
   if ('error' in listing) return listing;
   let masksDoc: unknown;
@@ -247,7 +260,7 @@ export function runConformance(dir: string, only?: ReadonlySet<string>): Conform
   }
   const masks = (masksDoc as { masks?: Record<string, { 'flags-mask'?: number }> } | null)?.masks ?? {};
   const index = (indexDoc as { forms?: Record<string, { sample_name?: string }> } | null)?.forms ?? {};
-  const machine = new VectorMachine();
+  const machine = new VectorMachine(engine);
   const forms: FormResult[] = [];
   for (const file of listing.files) {
     const form = file.replace(/\.json\.gz$/, '');
@@ -286,7 +299,7 @@ export function runConformance(dir: string, only?: ReadonlySet<string>): Conform
   }
   let passed = 0, failed = 0, excused = 0;
   for (const f of forms) { passed += f.passed; failed += f.failed; excused += f.excused; }
-  return { dir, forms, passed, failed, excused };
+  return { dir, forms, passed, failed, excused, translated: machine.translated };
 }
 
 /** The per-form table the CLI prints. */

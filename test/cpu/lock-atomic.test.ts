@@ -30,7 +30,7 @@ const SEED = 0x5eed1234;
 const distCpu = fileURLToPath(new URL('../../dist/src/cpu/cpu.js', import.meta.url));
 const distMemory = fileURLToPath(new URL('../../dist/src/cpu/memory.js', import.meta.url));
 
-describe('LOCK atomicity across real worker threads', () => {
+describe.each(['interp', 'jit'] as const)('LOCK atomicity across real worker threads (--cpu %s)', (engine) => {
   it(`${WORKERS} vCPUs lose no locked update (seed ${SEED.toString(16)})`, async () => {
     if (!existsSync(distCpu)) throw new Error(`${distCpu} is missing: build first (npx tsc -p tsconfig.json or npm test)`);
     const ram = new SharedArrayBuffer(1 << 20);
@@ -44,7 +44,7 @@ describe('LOCK atomicity across real worker threads', () => {
 
     const workers = counts.map((iterations, index) => new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), {
       workerData: {
-        ram, lockWord, barrier, index, iterations, entry: 0x7c00,
+        ram, lockWord, barrier, index, iterations, entry: 0x7c00, engine,
         cpuUrl: pathToFileURL(distCpu).href, memoryUrl: pathToFileURL(distMemory).href,
       },
     }));
