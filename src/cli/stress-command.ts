@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Command, OptionValues } from 'commander';
 import { PiosimError } from '../errors.js';
 import { buildJsonReport, type RunFacts } from '../report/json-report.js';
+import { renderReportPage } from '../report/html/render.js';
 import type { VmHandle } from '../vm-api.js';
 import { runStress, type RunVm, type StressRun } from '../stress/stress-run.js';
 import { stressGuestPath } from '../stress/stress-guest.js';
@@ -48,13 +49,16 @@ export function registerStressCommand(program: Command, setStatus: (status: numb
     .option('--timeout <seconds>', 'watchdog: stop after SECONDS of guest time (exit status 6); 0 = none (default)')
     .option('--hotplug <file>', 'plug, move and unplug devices during the run, from a JSON schedule (README, "Hot-plug schedules")')
     .option('--json <file>', 'write the run report with its "stress" and "latencyBreakdown" objects as JSON')
+    .option('--report <file>', 'write the report as one self-contained HTML page with charts (README, "Reading the report")')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: OptionValues) => {
-      setStatus(await stressCommand(opts as StressOptions & { hotplug?: string; json?: string }, version));
+      setStatus(await stressCommand(opts as StressCommandOptions, version));
     });
 }
 
-async function stressCommand(opts: StressOptions & { hotplug?: string; json?: string }, version: string): Promise<number> {
+type StressCommandOptions = StressOptions & { hotplug?: string; json?: string; report?: string };
+
+async function stressCommand(opts: StressCommandOptions, version: string): Promise<number> {
   // Every check first: a refused command line starts nothing and creates no file.
   const params = resolveStressParameters(opts);
   const machine = await prepareMachine([]);
@@ -64,9 +68,12 @@ async function stressCommand(opts: StressOptions & { hotplug?: string; json?: st
     if (opts.hotplug.trim() === '') throw new PiosimError('bad-option', '--hotplug needs a schedule file name, got an empty string');
     schedule = readHotplugSchedule(opts.hotplug, { inVcpuModules: machine.modules });
   }
-  if (opts.json !== undefined && opts.json.trim() === '') throw new PiosimError('bad-option', '--json needs a file name, got an empty string');
+  for (const [flag, value] of [['--json', opts.json], ['--report', opts.report]] as const) {
+    if (value !== undefined && value.trim() === '') throw new PiosimError('bad-option', `${flag} needs a file name, got an empty string`);
+  }
+  const reports = { ...(opts.json !== undefined ? { json: opts.json } : {}), ...(opts.report !== undefined ? { report: opts.report } : {}) };
   // planOutputs always plans the serial output on stdout; the stress guest writes none.
-  const planned = planOutputs(opts.json === undefined ? {} : { json: opts.json }, null).filter((p) => p.key === 'json');
+  const planned = planOutputs(reports, null).filter((p) => p.key === 'json' || p.key === 'report');
   const runVm = await loadRunVm();
   const outputs = await Outputs.open(planned);
   const hotplug = new StressSchedule();
@@ -95,7 +102,7 @@ async function stressCommand(opts: StressOptions & { hotplug?: string; json?: st
     if (!report.verification.verified) return exitStatusForOutcome(result.outcome);
     return report.verification.ok ? 0 : STATUS_STRESS_MISMATCH;
   })();
-  if (outputs.hasReport('json')) {
+  if (outputs.hasReport('json') || outputs.hasReport('report')) {
     const guestPath = stressGuestPath();
     const facts: RunFacts = {
       version, guestPath, guestBytes: run.guestBytes,
@@ -107,7 +114,9 @@ async function stressCommand(opts: StressOptions & { hotplug?: string; json?: st
       hotplugFailure: hotplug.failure,
     };
     if (schedule !== undefined) facts.hotplug = { file: schedule.file, steps: log };
-    await outputs.writeReport('json', `${JSON.stringify({ ...buildJsonReport(result, facts), stress: report }, null, 2)}\n`);
+    const full = { ...buildJsonReport(result, facts), stress: report };
+    if (outputs.hasReport('json')) await outputs.writeReport('json', `${JSON.stringify(full, null, 2)}\n`);
+    if (outputs.hasReport('report')) await outputs.writeReport('report', renderReportPage(full));
   }
   // With --json - the report owns stdout: the text goes to stderr.
   const text = formatStressText(report, result.latency, result.latencyBreakdown);

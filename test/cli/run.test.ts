@@ -32,7 +32,7 @@ const DEMO_LINES = (n: number): string => Array.from({ length: n }, (_, i) => `v
 
 describe('piosim demo', () => {
   it('prints one whole line per vCPU in vCPU order, then the summary, and exits 0', () => {
-    const r = runCli(['demo', '--timeout', '30']);
+    const r = runCli(['demo', '--timeout', '30', '--no-report']);
     expect(r.stderr).toMatch(/exit status 0/);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(DEMO_LINES(4));
@@ -42,7 +42,7 @@ describe('piosim demo', () => {
 
   it('honours --vcpus and writes --serial, --trace, --exit-trace and --json completely', () => {
     const r = runCli([
-      'demo', '--vcpus', '3', '--timeout', '30',
+      'demo', '--vcpus', '3', '--timeout', '30', '--no-report',
       '--serial', out('serial.txt'), '--trace', out('trace.jsonl'),
       '--exit-trace', out('exits.jsonl'), '--json', out('report.json'),
     ]);
@@ -90,7 +90,7 @@ describe('piosim demo', () => {
   it('gives identical output with every --string-batch and --wait mode', () => {
     for (const [batch, wait] of [['1', 'spin'], ['kvm', 'block'], ['page', 'adaptive']] as const) {
       const exitsFile = out(`exits-${batch}.jsonl`);
-      const r = runCli(['demo', '--vcpus', '2', '--string-batch', batch, '--wait', wait, '--timeout', '30', '--exit-trace', exitsFile]);
+      const r = runCli(['demo', '--no-report', '--vcpus', '2', '--string-batch', batch, '--wait', wait, '--timeout', '30', '--exit-trace', exitsFile]);
       expect(r.status, `${batch}/${wait}: ${r.stderr}`).toBe(0);
       expect(r.stdout).toBe(DEMO_LINES(2));
       const strings = jsonLines(exitsFile).filter((e) => e['string'] === true);

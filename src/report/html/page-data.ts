@@ -25,7 +25,7 @@ export interface LatencyBreakdownReport {
 
 /** What the page renders: a run report, or a stress report (the run report plus two objects). */
 export type ReportPageInput = JsonReport & {
-  stress?: Record<string, unknown>;
+  stress?: object;
   latencyBreakdown?: LatencyBreakdownReport;
 };
 

@@ -45,7 +45,10 @@ if (mode === 'hold' || mode === 'die') {
 } else {
   let lastVersion = 0;
   let sections = 0;
-  while (Atomics.load(c, C_STOP) === 0) {
+  // One last section after the stop is seen: it begins after the writer's last publish, so a
+  // reader the host kept off its core for the final versions still ends on the newest one.
+  for (let stopping = false; ; ) {
+    stopping = Atomics.load(c, C_STOP) !== 0;
     const token = srcu.readLock();
     if (mode === 'check') {
       // Every probe port must be covered, each group of `groupPorts` ports by one record whose
@@ -70,6 +73,7 @@ if (mode === 'hold' || mode === 'die') {
     srcu.readUnlock(token);
     sections++;
     if ((sections & 255) === 0) Atomics.store(c, C_LOOPS, sections);
+    if (stopping) break;
   }
   Atomics.store(c, C_LOOPS, sections);
   parentPort.postMessage({ sections, lastVersion });
