@@ -14,6 +14,7 @@ import { formatIoPorts, ioportsJson } from '../report/ioports.js';
 import { checkJsonTarget, writeJsonDocument } from './tool-output.js';
 import { clipMessage } from './quote.js';
 import { freshReportPath } from './report-path.js';
+import { parseContentionSeconds, runContentionPhase } from './demo-contention.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
 import { registerToolCommands, withExamples } from './tool-commands.js';
 import { checkTopTerminal } from './top-view.js';
@@ -139,13 +140,21 @@ function buildProgram(setStatus: (status: number) => void): Command {
   withExamples(addRunOptions(
     program.command('demo').description('run the embedded demo guest: every vCPU reports over the UART; ends by writing a report page'),
     CLI_DEFAULTS.demoVcpus,
-  ), ['piosim demo', 'piosim demo --vcpus 8 --json report.json', 'piosim demo --report demo.html'])
+  ), ['piosim demo', 'piosim demo --vcpus 8 --json report.json', 'piosim demo --report demo.html', 'piosim demo --contention 1   # what npm start runs'])
     .option('--no-report', 'do not write the report page (default: a new file in the temporary directory)')
+    .option('--contention <seconds>', 'end with a contention phase: piosim stress on the demo\'s vCPUs for SECONDS (0.1 to 60), its summary on stderr')
     .action(async (opts: OptionValues) => {
+      const contentionMs = opts['contention'] === undefined ? 0 : parseContentionSeconds(String(opts['contention']));
       // Without --report FILE the demo picks a new file itself, and says where it went.
       if (opts['report'] === undefined) opts['report'] = freshReportPath();
       const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
-      setStatus(await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: true }));
+      const demoStatus = await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: contentionMs === 0 });
+      if (contentionMs === 0 || demoStatus !== 0) {
+        setStatus(demoStatus);
+        return;
+      }
+      setStatus(await runContentionPhase(request.config.vcpus, contentionMs, ver));
+      if (typeof opts['report'] === 'string') process.stderr.write(`piosim: report page written to ${opts['report']} (open it in a browser)\n`);
     });
 
   registerStressCommand(program, setStatus, ver);

@@ -56,9 +56,10 @@ export function registerStressCommand(program: Command, setStatus: (status: numb
     });
 }
 
-type StressCommandOptions = StressOptions & { hotplug?: string; json?: string; report?: string };
+export type StressCommandOptions = StressOptions & { hotplug?: string; json?: string; report?: string };
 
-async function stressCommand(opts: StressCommandOptions, version: string): Promise<number> {
+/** Runs one stress experiment and prints its result on `out` (stdout unless the JSON report is there). */
+export async function stressCommand(opts: StressCommandOptions, version: string, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   // Every check first: a refused command line starts nothing and creates no file.
   const params = resolveStressParameters(opts);
   const machine = await prepareMachine([]);
@@ -121,7 +122,7 @@ async function stressCommand(opts: StressCommandOptions, version: string): Promi
   // With --json - the report owns stdout: the text goes to stderr.
   const text = formatStressText(report, result.latency, result.latencyBreakdown);
   if (opts.json === '-') process.stderr.write(text);
-  else process.stdout.write(text);
+  else out.write(text);
   if (outputs.failure !== null) process.stderr.write(`piosim: error: writing ${outputs.failure.option} failed: ${outputs.failure.error}\n`);
   return status;
 }

@@ -31,6 +31,20 @@ function jsonLines(file: string): Record<string, unknown>[] {
 const DEMO_LINES = (n: number): string => Array.from({ length: n }, (_, i) => `vCPU ${i} reporting\n`).join('');
 
 describe('piosim demo', () => {
+  // Invariant: npm start's closing contention phase verifies every access (0 lost, 0 misrouted),
+  // keeps stdout the guest's serial output, and ends with status 0; a bad length is refused first.
+  it('--contention ends with a verified stress phase on stderr (what npm start runs)', () => {
+    const r = runCli(['demo', '--vcpus', '2', '--timeout', '30', '--no-report', '--contention', '0.3']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(DEMO_LINES(2));
+    expect(r.stderr).toMatch(/contention phase: 2 vCPUs hammer one shared port/);
+    expect(r.stderr).toMatch(/0 lost, 0 misrouted/);
+    const bad = runCli(['demo', '--no-report', '--contention', '0']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--contention must be seconds from 0.1 to 60, got "0"/);
+    expect(bad.stdout).toBe('');
+  });
+
   it('prints one whole line per vCPU in vCPU order, then the summary, and exits 0', () => {
     const r = runCli(['demo', '--timeout', '30', '--no-report']);
     expect(r.stderr).toMatch(/exit status 0/);

@@ -80,6 +80,27 @@ describe.skipIf(missing !== undefined)('QEMU differential', () => {
     fail(failures, 'generated programs', true);
   }, 60_000 + 1_000 * PROGRAMS);
 
+  // The block translator (--cpu jit) against QEMU on the same corpus and generated programs: the
+  // translator is checked against hardware here, not only against the interpreter.
+  it(`the regression corpus and ${PROGRAMS} generated programs agree, run directly on the block translator`, async () => {
+    const cases = listRegressions();
+    const failures = await runAll(cases.length + PROGRAMS, async (i) => {
+      const route: PiosimRoute = { kind: 'direct', engine: 'jit' };
+      if (i < cases.length) {
+        const c = cases[i]!;
+        const r = await diffProgram(c.source, `regression ${c.name}`, route);
+        return r.ok ? undefined : { name: `${c.name} (jit)`, source: c.source, report: r.report };
+      }
+      const seed = FIRST_SEED + i - cases.length;
+      const p = generateProgram(seed, { length: LENGTH });
+      const r = await diffProgram(p.source, `seed ${seed}`, route);
+      if (r.ok) return undefined;
+      const saved = saveRegression(`jit-seed-${seed}.asm`, p.source, r.report);
+      return { name: `seed ${seed}, jit (saved to ${saved})`, source: p.source, report: r.report };
+    });
+    fail(failures, 'generated programs (jit)', true);
+  }, 60_000 + 2_000 * (listRegressions().length + PROGRAMS));
+
   it(`${VM_PROGRAMS} generated programs agree through runVm (real workers, bus, all string-batch modes)`, async () => {
     const modes: PiosimRoute[] = [
       { kind: 'vm', stringBatch: 'page' }, { kind: 'vm', stringBatch: 'kvm' }, { kind: 'vm', stringBatch: '1' },
@@ -88,7 +109,8 @@ describe.skipIf(missing !== undefined)('QEMU differential', () => {
     for (let i = 0; i < VM_PROGRAMS; i++) {
       const seed = 1_000_000 + FIRST_SEED + i;
       const p = generateProgram(seed, { length: LENGTH });
-      const route = modes[i % modes.length]!;
+      // Every other program on the block translator.
+      const route: PiosimRoute = { ...modes[i % modes.length]!, engine: i % 2 === 0 ? 'interp' : 'jit' };
       const r = await diffProgram(p.source, `seed ${seed}`, route);
       if (!r.ok) {
         const saved = saveRegression(`vm-seed-${seed}.asm`, p.source, r.report);

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StringBatchMode } from '../../src/types.js';
+import type { CpuEngine, StringBatchMode } from '../../src/types.js';
 import type { VmResult } from '../../src/vm-api.js';
 import { runDirect } from './piosim-direct.js';
 import { DUMP_PORT, WINDOW_BYTES } from './program-frame.js';
@@ -20,7 +20,8 @@ import { assembleSource } from './tools.js';
  * through runVm with real workers and the real bus (`vm`, needs the build in dist/).
  */
 
-export type PiosimRoute = { kind: 'direct' } | { kind: 'vm'; stringBatch?: StringBatchMode };
+/** How piosim runs the program; `engine` picks the interpreter (default) or the block translator. */
+export type PiosimRoute = { kind: 'direct'; engine?: CpuEngine } | { kind: 'vm'; stringBatch?: StringBatchMode; engine?: CpuEngine };
 
 export interface DiffOutcome {
   ok: boolean;
@@ -65,7 +66,8 @@ export async function diffBinary(binary: Uint8Array, name: string, route: Piosim
     serial: q.serial,
   };
   const started = performance.now();
-  const pio = route.kind === 'direct' ? piosimDirect(binary) : await piosimVm(binary, route.stringBatch ?? 'page');
+  const engine = route.engine ?? 'interp';
+  const pio = route.kind === 'direct' ? piosimDirect(binary, engine) : await piosimVm(binary, route.stringBatch ?? 'page', engine);
   const piosimMs = performance.now() - started;
   const problems: string[] = [];
   if (qemu.end !== 'debug-exit') {
@@ -81,7 +83,7 @@ export async function diffBinary(binary: Uint8Array, name: string, route: Piosim
   if (qemu.serial !== pio.serial) {
     problems.push(`serial: qemu ${JSON.stringify(qemu.serial)}\n        piosim ${JSON.stringify(pio.serial)}`);
   }
-  const routeName = route.kind === 'direct' ? 'direct' : `runVm/${route.stringBatch ?? 'page'}`;
+  const routeName = `${route.kind === 'direct' ? 'direct' : `runVm/${route.stringBatch ?? 'page'}`}/${engine}`;
   return {
     ok: problems.length === 0,
     report: problems.length === 0 ? '' : `${name} (piosim ${routeName}) disagrees with QEMU:\n${problems.join('\n')}`,
@@ -90,8 +92,8 @@ export async function diffBinary(binary: Uint8Array, name: string, route: Piosim
   };
 }
 
-function piosimDirect(binary: Uint8Array): SideResult {
-  const r = runDirect(binary);
+function piosimDirect(binary: Uint8Array, engine: CpuEngine): SideResult {
+  const r = runDirect(binary, { engine });
   return {
     end: r.end === 'fault' ? `fault: ${r.faultMessage ?? ''}` : r.end,
     debugExitValue: r.debugExitValue,
@@ -100,13 +102,14 @@ function piosimDirect(binary: Uint8Array): SideResult {
   };
 }
 
-async function piosimVm(binary: Uint8Array, stringBatch: StringBatchMode): Promise<SideResult> {
+async function piosimVm(binary: Uint8Array, stringBatch: StringBatchMode, engine: CpuEngine): Promise<SideResult> {
   const { runVm } = await import('../../src/vm.js');
   const trace: PortAccess[] = [];
   let serial = '';
   const result: VmResult = await runVm({
     guest: binary,
     stringBatch,
+    cpu: engine,
     timeoutMs: 20_000,
     serialWrite: (b) => { serial += String.fromCharCode(b); },
     onDeviceAccess: (a) => { trace.push({ dir: a.dir, port: a.port, size: a.size, value: a.value }); },

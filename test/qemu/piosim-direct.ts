@@ -1,6 +1,6 @@
 import { Cpu, RUN_BUDGET, RUN_FAULT, RUN_HALT } from '../../src/cpu/cpu.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
-import type { RegisterSnapshot } from '../../src/types.js';
+import type { CpuEngine, RegisterSnapshot } from '../../src/types.js';
 import { ModelPortIo } from './model-port-io.js';
 import type { PortAccess } from './port-trace.js';
 
@@ -15,6 +15,8 @@ export interface DirectRunOptions {
   memoryBytes?: number;
   /** Stop a runaway guest. Default 50 million. */
   maxInstructions?: number;
+  /** The interpreter (default) or the block translator. */
+  engine?: CpuEngine;
 }
 
 export interface DirectRunResult {
@@ -38,7 +40,7 @@ export function runDirect(guest: Uint8Array, options: DirectRunOptions = {}): Di
   const memory = new GuestMemory(new ArrayBuffer(memoryBytes));
   memory.bytes.set(guest, GUEST_LOAD_ADDRESS);
   const io = new ModelPortIo();
-  const cpu = new Cpu({ memory, io, vcpuIndex: 0 });
+  const cpu = new Cpu({ memory, io, vcpuIndex: 0, engine: options.engine ?? 'interp' });
   io.onDebugExit = () => cpu.requestStop();
   let end: DirectRunResult['end'] = 'instruction-limit';
   let executed = 0;
