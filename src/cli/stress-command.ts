@@ -3,7 +3,6 @@ import type { Command, OptionValues } from 'commander';
 import { PiosimError } from '../errors.js';
 import { buildJsonReport, type RunFacts } from '../report/json-report.js';
 import { renderReportPage } from '../report/html/render.js';
-import type { VmHandle } from '../vm-api.js';
 import { runStress, type RunVm, type StressRun } from '../stress/stress-run.js';
 import { stressGuestPath } from '../stress/stress-guest.js';
 import { STRESS_DEVICE_PORTS } from '../stress/stress-layout.js';
@@ -12,7 +11,7 @@ import { MAX_VCPUS } from './options.js';
 import { exitStatusForOutcome, STATUS_HOTPLUG_REFUSED, STATUS_OUTPUT_FAILURE, STATUS_STRESS_MISMATCH } from './exit-status.js';
 import { prepareMachine, type Machine } from './machine.js';
 import { readHotplugSchedule, type HotplugSchedule } from './hotplug-schedule.js';
-import { runHotplugSchedule, type HotplugLogEntry, type HotplugRun } from './hotplug-runner.js';
+import { ScheduleRun } from './hotplug-schedule-run.js';
 import { planOutputs } from './output-paths.js';
 import { Outputs } from './outputs.js';
 import { formatStressText } from './stress-text.js';
@@ -77,7 +76,7 @@ export async function stressCommand(opts: StressCommandOptions, version: string,
   const planned = planOutputs(reports, null).filter((p) => p.key === 'json' || p.key === 'report');
   const runVm = await loadRunVm();
   const outputs = await Outputs.open(planned);
-  const hotplug = new StressSchedule();
+  const hotplug = new ScheduleRun();
   const progress = ProgressBar.forStderr(params);
   let run: StressRun;
   try {
@@ -135,39 +134,6 @@ function checkPortsFree(params: StressParameters, machine: Machine): void {
   if (clash !== undefined) {
     throw new PiosimError('bad-option', `--port-base ${quoteArg(`0x${base.toString(16)}`)}: the stress ports 0x${base.toString(16)}-0x${(end - 1).toString(16)} `
       + `overlap ${clash.name} at 0x${clash.base.toString(16)}-0x${(clash.base + clash.length - 1).toString(16)}; pick a free range (piosim ioports lists the machine)`);
-  }
-}
-
-/**
- * The --hotplug schedule during a stress run, as `piosim run` does it: started when every vCPU is
- * in its guest; the first refused step stops the schedule and the run (status 12).
- */
-class StressSchedule {
-  failure: HotplugLogEntry | null = null;
-  private run: HotplugRun | null = null;
-  private ended = false;
-
-  start(schedule: HotplugSchedule, vm: VmHandle): void {
-    void vm.guestStarted.then(() => {
-      if (this.ended) return;
-      const run = runHotplugSchedule(schedule, vm, {
-        onStep: (entry) => {
-          if (entry.error === undefined || this.failure !== null) return;
-          this.failure = entry;
-          run.stop();
-          process.stderr.write(`piosim: error: --hotplug ${schedule.file}: steps[${entry.step}] (${entry.op} ${entry.device}) was refused: ${entry.error}; stopping the run\n`);
-          vm.stop(`--hotplug steps[${entry.step}] was refused`);
-        },
-      });
-      this.run = run;
-    });
-  }
-
-  async finish(): Promise<HotplugLogEntry[]> {
-    this.ended = true;
-    if (this.run === null) return [];
-    this.run.stop();
-    return this.run.done;
   }
 }
 
