@@ -73,10 +73,11 @@ describe('device timers wake a guest waiting in sti; hlt', () => {
   it('PIT mode 2 under the host clock: exactly TICKS IRQ 0s, the vCPU slept between them, the run ends halted', async () => {
     const a = await runTimerGuest('pc/pit-wait.bin', 'host');
     expect(a.result.outcome).toEqual({ kind: 'halted' });
-    // A busy host may deliver a late edge right after the TICKS-th handler's IRET, before the
-    // guest's CLI (as on real hardware): at most one more.
+    // A busy host may deliver late edges right after the TICKS-th handler's IRET, before the
+    // guest's CLI (as on real hardware); how many depends on how long the host kept the vCPU
+    // off its core there, so only the lower bound is the guest's: every delivered IRQ counted.
     const ticks = ticksOf(a.guest, a.result.memory);
-    expect(ticks === TICKS || ticks === TICKS + 1).toBe(true);
+    expect(ticks).toBeGreaterThanOrEqual(TICKS);
     expect(a.result.vcpus[0]!.interrupts).toBe(ticks);
     // No edge is early: handler write k comes after edge k (late timers fold, never invent, edges).
     for (const l of lateness(a.probe, pitEdgeNs)) expect(l).toBeGreaterThanOrEqual(0n);
