@@ -162,6 +162,18 @@ export function writeResults(name: string, data: Record<string, unknown>): strin
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Env knob as a non-negative integer, or `fallback`; a bad value ends the script with status 2. */
+export function envInt(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`${name}: expected a non-negative integer, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
 /** Env knob as a number, or `fallback`. */
 export function envNumber(name: string, fallback: number): number {
   const v = process.env[name];

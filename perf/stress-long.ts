@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../src/vm.js';
+import { envInt } from './bench-common.js';
 import { runStress } from './stress-long-harness.js';
 
 /**
@@ -9,17 +10,6 @@ import { runStress } from './stress-long-harness.js';
  * while they run, PIOSIM_STRESS_SEED. Prints what each side counted and writes
  * perf/results/stress-long.json; exits 1 on any disagreement or if either target was not reached.
  */
-function envInt(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`${name}: expected a non-negative integer, got ${JSON.stringify(text)}\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
 const vcpus = envInt('PIOSIM_STRESS_VCPUS', 16);
 const iterations = envInt('PIOSIM_STRESS_ITERATIONS', 625_000);
 const hotplugOps = envInt('PIOSIM_STRESS_HOTPLUGS', 10_000);

@@ -244,6 +244,9 @@ export interface ExceptionCount {
   count: number;
 }
 
+/** runVm's signature: what the CLI commands take, so tests can hand them another runner. */
+export type RunVm = (options: VmOptions) => Promise<VmResult>;
+
 export interface VmResult {
   outcome: VmOutcome;
   wallMs: number;

@@ -258,7 +258,7 @@ export class Vm {
       move: (id, newBase) => this.move(id, newBase),
       lastGracePeriodMs: () => this.bus.stats().gracePeriodMs.at(-1) ?? 0,
       exits: () => this.exitCount(),
-      sample: () => sampleRunPages(this.pages, this.ring.size(), this.ioLoop.sleeps),
+      sample: () => sampleRunPages(this.pages, this.ring.size(), this.ioLoop.sleeps, this.ioLoop.portExits.byPortDir),
       vcpuExits: () => this.pages.map(({ fields: f }) => f[RP_EXITS_FAST_IN]! + f[RP_EXITS_FAST_OUT]! + f[RP_EXITS_STRING_IN]! + f[RP_EXITS_STRING_OUT]!),
       guestStarted: this.guestStartedPromise,
       guestMemory: () => this.ram,

@@ -1,5 +1,5 @@
 import { PiosimError } from '../errors.js';
-import type { VmOptions, VmResult } from '../vm-api.js';
+import type { RunVm, VmOptions, VmResult } from '../vm-api.js';
 import { buildJsonReport, type RunFacts } from '../report/json-report.js';
 import { formatSummary } from '../report/summary.js';
 import { renderReportPage } from '../report/html/render.js';
@@ -19,7 +19,7 @@ import { Outputs } from './outputs.js';
 import { TopView } from './top-view.js';
 import { breakdownText } from './stress-text.js';
 
-export type RunVm = (options: VmOptions) => Promise<VmResult>;
+export type { RunVm };
 
 /** What one `piosim run` / `piosim demo` needs besides its validated options. */
 export interface RunRequest {
@@ -106,10 +106,6 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
     }
     const exitTrace = files.exitTrace;
     if (exitTrace) options.onExit = (r) => exitTrace.writeText(exitTraceLine(r));
-    if (top !== null) {
-      const countPort = top.onExit;
-      options.onExit = exitTrace ? (r) => { countPort(r); exitTrace.writeText(exitTraceLine(r)); } : countPort;
-    }
 
     result = await runVm(options);
     signals.ended();
@@ -189,7 +185,7 @@ function refreshedFailure(outputs: Outputs): Outputs['failure'] {
 }
 
 /** Loads src/vm.ts lazily: usage errors never pay for starting the runtime. */
-async function loadRunVm(): Promise<RunVm> {
+export async function loadRunVm(): Promise<RunVm> {
   // A variable specifier keeps the import lazy and resolves next to this module (dist/src/vm.js).
   const specifier = '../vm.js';
   let mod: { runVm?: unknown };

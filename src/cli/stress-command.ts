@@ -3,7 +3,8 @@ import type { Command, OptionValues } from 'commander';
 import { PiosimError } from '../errors.js';
 import { buildJsonReport, type RunFacts } from '../report/json-report.js';
 import { renderReportPage } from '../report/html/render.js';
-import { runStress, type RunVm, type StressRun } from '../stress/stress-run.js';
+import { runStress, type StressRun } from '../stress/stress-run.js';
+import { loadRunVm } from './run-command.js';
 import { stressGuestPath } from '../stress/stress-guest.js';
 import { STRESS_DEVICE_PORTS } from '../stress/stress-layout.js';
 import { resolveStressParameters, STRESS_DEFAULTS, type StressOptions, type StressParameters } from '../stress/stress-params.js';
@@ -168,17 +169,4 @@ class ProgressBar {
   stop(): void {
     this.bar.stop();
   }
-}
-
-/** Loads src/vm.ts lazily: a refused command line never pays for starting the runtime. */
-async function loadRunVm(): Promise<RunVm> {
-  const specifier = '../vm.js';
-  let mod: { runVm?: unknown };
-  try {
-    mod = (await import(specifier)) as { runVm?: unknown };
-  } catch (e) {
-    throw new PiosimError('host', `cannot load the VM runtime (src/vm.ts): ${(e as Error).message}`, { cause: e });
-  }
-  if (typeof mod.runVm !== 'function') throw new PiosimError('host', 'src/vm.ts does not export runVm');
-  return mod.runVm as RunVm;
 }

@@ -1,5 +1,4 @@
 import { PiosimError } from '../errors.js';
-import type { ExitRecord } from '../report/records.js';
 import type { VmLiveSample } from '../report/live-sample.js';
 import type { VmHandle } from '../vm-api.js';
 import { buildTopFrame, renderTopLines, renderTopScreen } from './top-frame.js';
@@ -12,8 +11,8 @@ import { colourEnabled, painter } from './tool-output.js';
  * in place; otherwise it appends plain `top ...` lines (src/cli/top-frame.ts), one block per
  * interval, so a log or a script gets the same numbers.
  *
- * Exits by port are counted here, from the VM's onExit callback: one increment in a typed array
- * per exit (no allocation, no Map), the price of asking for the view.
+ * Exits by port and direction come with each sample: the io loop counts them anyway (the report's
+ * heat map, src/report/port-exits.ts), so the view adds nothing to the exit path.
  */
 
 export const DEFAULT_TOP_INTERVAL_MS = 1000;
@@ -39,9 +38,7 @@ export interface TopViewOptions {
 }
 
 export class TopView {
-  /** Exits per (port << 1) | (1 for IN), since the start. */
-  private readonly counts = new Float64Array(0x20000);
-  private readonly seen = new Float64Array(0x20000);
+  /** Exits per (port << 1) | (1 for IN) over the last interval. */
   private readonly delta = new Float64Array(0x20000);
   private readonly stream: NodeJS.WriteStream;
   private readonly screen: boolean;
@@ -64,18 +61,12 @@ export class TopView {
     return this.screen;
   }
 
-  /** VmOptions.onExit: counts one exit of its port and direction. */
-  readonly onExit = (r: ExitRecord): void => {
-    this.counts[(r.port << 1) | (r.dir === 'in' ? 1 : 0)]! += 1;
-  };
-
   /** VmOptions.onStart: the view starts once every vCPU is in its guest (start-up is not a rate). */
   attach(vm: VmHandle): void {
     void vm.guestStarted.then(() => {
       if (this.stopped) return;
       this.last = vm.sample();
       this.startMs = this.last.atMs;
-      this.seen.set(this.counts);
       this.timer = setInterval(() => this.refresh(vm), this.options.intervalMs);
       this.timer.unref();
     });
@@ -83,8 +74,9 @@ export class TopView {
 
   private refresh(vm: VmHandle): void {
     const cur = vm.sample();
-    for (let i = 0; i < this.counts.length; i++) this.delta[i] = this.counts[i]! - this.seen[i]!;
-    this.seen.set(this.counts);
+    const now = cur.portDirExits;
+    const before = this.last!.portDirExits;
+    for (let i = 0; i < now.length; i++) this.delta[i] = now[i]! - before[i]!;
     const frame = buildTopFrame(this.last!, cur, this.startMs, this.delta);
     this.last = cur;
     this.frames++;

@@ -266,7 +266,7 @@ export class IoLoop {
     // Counted after the completion: the vCPU is already on its way.
     this.servedBy[vcpu]++;
     this.served++;
-    this.portExits.count(vcpu, port);
+    this.portExits.count(vcpu, port, isIn ? 1 : 0);
   }
 
   /** Publish the completion (and with it RP_VALUE / the data page) and wake the vCPU if it sleeps. */

@@ -273,10 +273,7 @@ export class RunPagePortIo implements PortIo {
       state = this.timedWithBreakdown(pos, seq, timedAll ? 1 : this.sampler.weight);
     } else {
       const t0 = timed ? performance.now() : 0;
-      // The push's slot store publishes the io fields written above to the main thread.
-      this.ring.publish(pos, this.page.vcpu, seq);
-      if (f[RP_FAULT_INJECT] !== 0) faultAt(f, FAULT_AFTER_PUBLISH);
-      state = this.waiter.wait();
+      state = this.publishAndWait(pos, seq);
       if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, timedAll ? 1 : this.sampler.weight);
     }
     // A signal-like kick: a pending request (stop, pause, control call, INTR, a new timer
@@ -290,6 +287,14 @@ export class RunPagePortIo implements PortIo {
     return state;
   }
 
+  /** Publish the exit and wait for its completion: the push's slot store publishes the io fields written before it. */
+  private publishAndWait(pos: number, seq: number): number {
+    this.ring.publish(pos, this.page.vcpu, seq);
+    // A test's fault injection (never taken otherwise): die with the exit published, unserved.
+    if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_AFTER_PUBLISH);
+    return this.waiter.wait();
+  }
+
   /**
    * A timed round trip with the latency breakdown on: t0 and t3 on the shared clock, t1 and t2 from
    * the main thread's stamps in the run page (published with the completion's state store).
@@ -300,10 +305,7 @@ export class RunPagePortIo implements PortIo {
     // Cleared before the push: an exit completed without being served (aborted) leaves it 0.
     stamps[0] = 0;
     const t0 = clock.nowMs();
-    this.ring.publish(pos, this.page.vcpu, seq);
-    const f = this.f;
-    if (f[RP_FAULT_INJECT] !== 0) faultAt(f, FAULT_AFTER_PUBLISH);
-    const state = this.waiter.wait();
+    const state = this.publishAndWait(pos, seq);
     const t3 = clock.nowMs();
     recordLatencyNs(this.latency, (t3 - t0) * 1e6, weight);
     const t1 = stamps[0]!;

@@ -30,9 +30,13 @@ export interface VmLiveSample {
   ringDepth: number;
   /** Times the main thread's io loop slept on its doorbell. */
   mainThreadSleeps: number;
+  /** Exits so far by (port << 1) | (1 for IN), all vCPUs (a copy of PortExitCounts.byPortDir). */
+  portDirExits: Float64Array;
 }
 
-export function sampleRunPages(pages: readonly { fields: Int32Array }[], ringDepth: number, mainThreadSleeps: number): VmLiveSample {
+export function sampleRunPages(
+  pages: readonly { fields: Int32Array }[], ringDepth: number, mainThreadSleeps: number, portDirExits: Float64Array,
+): VmLiveSample {
   return {
     atMs: performance.now(),
     vcpus: pages.map(({ fields: f }) => ({
@@ -45,5 +49,6 @@ export function sampleRunPages(pages: readonly { fields: Int32Array }[], ringDep
     })),
     ringDepth: Math.max(0, ringDepth),
     mainThreadSleeps,
+    portDirExits: portDirExits.slice(),
   };
 }

@@ -20,6 +20,11 @@ const PORTS = 0x10000;
 const FIRST_ROWS = 16;
 
 export class PortExitCounts {
+  /**
+   * All vCPUs' exits by (port << 1) | (1 for IN), since the start: what the live view's busiest
+   * ports are (src/cli/top-view.ts), read while the run goes on.
+   */
+  readonly byPortDir = new Float64Array(PORTS * 2);
   /** rowOf[port]: the port's row in `counts`, or -1 before its first exit. */
   private readonly rowOf = new Int32Array(PORTS).fill(-1);
   /** counts[row * vcpus + vcpu]; Float64 so a long run never wraps. */
@@ -31,11 +36,12 @@ export class PortExitCounts {
     this.counts = new Float64Array(vcpus * FIRST_ROWS);
   }
 
-  /** One exit of `vcpu` on `port` (0..0xFFFF). */
-  count(vcpu: number, port: number): void {
+  /** One exit of `vcpu` on `port` (0..0xFFFF); `isIn` 1 for IN/INS, 0 for OUT/OUTS. */
+  count(vcpu: number, port: number, isIn: number): void {
     let row = this.rowOf[port]!;
     if (row < 0) row = this.addRow(port);
     this.counts[row * this.vcpus + vcpu]++;
+    this.byPortDir[(port << 1) | isIn]++;
   }
 
   /** Every port that saw an exit, lowest first. */

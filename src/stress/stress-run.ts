@@ -1,4 +1,4 @@
-import type { VmHandle, VmOptions, VmResult } from '../vm-api.js';
+import type { RunVm, VmHandle, VmOptions, VmResult } from '../vm-api.js';
 import { StressDevice } from './stress-device.js';
 import { buildStressImage } from './stress-guest.js';
 import { P_STOP, PARAMS_ADDRESS, R_ACCESSES, R_DONE, resultAddress, STRESS_DEVICE_PORTS } from './stress-layout.js';
@@ -13,8 +13,6 @@ const COUNT_POLL_MS = 10;
 export const TIMELINE_INTERVAL_MS = 100;
 /** Timeline samples kept at most (10 minutes at 100 ms); later ones are not recorded. */
 export const MAX_TIMELINE_SAMPLES = 6000;
-
-export type RunVm = (options: VmOptions) => Promise<VmResult>;
 
 /** Live figures for a progress view. */
 export interface StressProgress {

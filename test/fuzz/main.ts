@@ -1,21 +1,11 @@
 import { runFuzz, saveRegression } from './fuzz-runner.js';
+import { envInt } from '../../perf/bench-common.js';
 
 /**
  * `npm run fuzz`: PIOSIM_FUZZ_CASES cases (default 500) from PIOSIM_FUZZ_SEED (default: the time),
  * 1 to 8 vCPUs, every wait and string-batch mode, in this one process. A failing case is saved under
  * test/fuzz/regressions/ (re-run by npm test). Exits 1 on any failure or on heap growth.
  */
-function envInt(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`${name}: expected a non-negative integer, got ${JSON.stringify(text)}\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
 const cases = envInt('PIOSIM_FUZZ_CASES', 500);
 const firstSeed = envInt('PIOSIM_FUZZ_SEED', Date.now() % 1_000_000_000);
 const timeoutMs = envInt('PIOSIM_FUZZ_TIMEOUT_MS', 1000);

@@ -10,22 +10,27 @@ function makePrng(seed: number): () => number {
 }
 
 describe('the report\'s chart data', () => {
-  it('PortExitCounts: per (port, vCPU) counts equal a plain model, rows by port, any port 0..0xffff', () => {
+  it('PortExitCounts: per (port, vCPU) and per (port, direction) counts equal a plain model, rows by port, any port 0..0xffff', () => {
     const rand = makePrng(0x5eed);
     const vcpus = 5;
     const counts = new PortExitCounts(vcpus);
     const model = new Map<number, number[]>();
+    const byPortDir = new Map<number, number>();
     for (let i = 0; i < 20_000; i++) {
       // Enough distinct ports to grow the row array several times; the edges included.
       const port = i % 97 === 0 ? 0xffff : i % 89 === 0 ? 0 : Math.floor(rand() * 300) * 211 % 0x10000;
       const vcpu = Math.floor(rand() * vcpus);
-      counts.count(vcpu, port);
+      const isIn = rand() < 0.3 ? 1 : 0;
+      counts.count(vcpu, port, isIn);
+      byPortDir.set((port << 1) | isIn, (byPortDir.get((port << 1) | isIn) ?? 0) + 1);
       const row = model.get(port) ?? new Array(vcpus).fill(0);
       row[vcpu]++;
       model.set(port, row);
     }
     const expected = [...model.entries()].sort((a, b) => a[0] - b[0]).map(([port, exits]) => ({ port, exits }));
     expect(counts.rows()).toEqual(expected);
+    const live = [...counts.byPortDir.entries()].filter(([, n]) => n > 0);
+    expect(live).toEqual([...byPortDir.entries()].sort((a, b) => a[0] - b[0]));
   });
 
   it('latencyBuckets: every recorded count lands in the bucket holding its value', () => {
