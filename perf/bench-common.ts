@@ -182,3 +182,26 @@ export function envNumber(name: string, fallback: number): number {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${v}"`);
   return n;
 }
+
+/**
+ * The iteration count that makes a measured loop last about `targetSeconds`, found in bounded time
+ * whatever the rate: probes start small (`first` iterations) and grow at most `growth`-fold until a
+ * probe's window lasts at least `targetSeconds / 8`; the answer is that probe's rate times the
+ * target. A fixed first probe (the old 200,000 iterations, each with as many warm-up accesses) took
+ * minutes on a loaded machine where a main-thread exit costs hundreds of microseconds, and the
+ * benchmark seemed never to finish. `probe(n)` runs n measured iterations and returns their rate.
+ */
+export async function calibrateIterations(
+  probe: (iterations: number) => Promise<number>,
+  targetSeconds: number,
+  { first = 2_000, growth = 8, min = 1_000, max = 50_000_000 } = {},
+): Promise<number> {
+  let n = first;
+  for (;;) {
+    const perSec = await probe(n);
+    const seconds = n / perSec;
+    if (seconds >= targetSeconds / 8 || n >= max) return Math.max(min, Math.min(max, Math.round(perSec * targetSeconds)));
+    // Aim a little past target/8 (a probe that lands just short would need another), capped by growth.
+    n = Math.min(max, Math.round(n * Math.min(growth, Math.max(2, (targetSeconds / 6) / seconds))));
+  }
+}

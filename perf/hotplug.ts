@@ -21,7 +21,7 @@ import { BusTableWriter, PORT_SPACE, SLOT_PORT_MAP, slotBase, TABLE_WORDS, type 
 import { IoBus } from '../src/bus/io-bus.js';
 import { TestDevice } from '../src/devices/test-device.js';
 import type { Vm } from '../src/vm.js';
-import { envNumber, fmtMs, fmtRate, mean, median, percentile, portLoopGuest, printTable, sleep, windowedRun, writeResults } from './bench-common.js';
+import { calibrateIterations, envNumber, fmtMs, fmtRate, mean, median, percentile, portLoopGuest, printTable, sleep, windowedRun, writeResults } from './bench-common.js';
 
 const REPEATS = envNumber('PIOSIM_BENCH_REPEATS', 5);
 const TARGET_SECONDS = envNumber('PIOSIM_BENCH_SECONDS', 1);
@@ -64,7 +64,7 @@ async function rateRun(rate: number, iterations: number): Promise<RateSample> {
   let windowMs = 0;
   const w = await windowedRun({
     vcpus: VCPUS,
-    guest: portLoopGuest('out', 0xe0, WARMUP, iterations),
+    guest: portLoopGuest('out', 0xe0, Math.min(WARMUP, iterations), iterations),
     count: (vm) => (vm.ioBus.lookup(0xe0) as TestDevice).writes,
     onOpen: (vm) => {
       openAt = performance.now();
@@ -148,11 +148,9 @@ async function publishRows(): Promise<PublishRow[]> {
 async function main(): Promise<void> {
   process.stderr.write(`hotplug: ${VCPUS} vCPU(s), rates ${RATES.join(', ')} ops/s, ${REPEATS} rounds of ~${TARGET_SECONDS}s windows\n`);
   // Calibrate the measured loop to TARGET_SECONDS at 0 ops/s.
-  let iterations = 100_000;
-  for (let probe = 0; probe < 2; probe++) {
-    const s = await rateRun(0, iterations);
-    iterations = Math.max(20_000, Math.round((s.exitsPerSec / VCPUS) * (probe === 0 ? TARGET_SECONDS / 4 : TARGET_SECONDS)));
-  }
+  // Small probes first (bench-common.ts calibrateIterations): bounded time on a loaded host.
+  const iterations = await calibrateIterations(async (n) => (await rateRun(0, n)).exitsPerSec / VCPUS, TARGET_SECONDS, { min: 5_000 });
+  process.stderr.write(`  ${iterations} iterations per vCPU\n`);
   const samples: RateSample[][] = RATES.map(() => []);
   for (let round = 0; round < REPEATS; round++) {
     for (const [k, rate] of RATES.entries()) samples[k]!.push(await rateRun(rate, iterations));

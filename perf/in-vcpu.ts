@@ -8,23 +8,26 @@
  *
  *   npm run bench:in-vcpu   (env: PIOSIM_BENCH_REPEATS=N, PIOSIM_BENCH_SECONDS=S)
  *
- * Every configuration is calibrated to a measured loop of about PIOSIM_BENCH_SECONDS, then the
+ * Every configuration is calibrated to a measured loop of about PIOSIM_BENCH_SECONDS (small probes
+ * first: bench-common.ts calibrateIterations, so a slow exit on a loaded host cannot stretch the
+ * calibration to minutes; the warm-up is at most the measured count), then the
  * repeats run round-robin so all see the same host load; the table shows medians, and each ratio
  * is the median of the ratios of runs made in the same round. The guest (guests/runtime/port-loop)
  * warms up before its measured loop, marked by UART bytes. Results: perf/results/in-vcpu.json.
  */
 import { inVcpuContext } from '../src/bus/in-vcpu-state.js';
+import { createSharedMemory } from '../src/exit/atomic-kernel.js';
 import type { PioDevice } from '../src/bus/device.js';
 import { PORT_PM_TIMER, pmTimerModule } from '../src/devices/in-vcpu/pm-timer.js';
 import { TestDevice } from '../src/devices/test-device.js';
 import type { AccessSize } from '../src/types.js';
 import type { Vm } from '../src/vm.js';
-import { envNumber, fmtNs, fmtRate, median, portLoopGuest, printTable, windowedRun, writeResults } from './bench-common.js';
+import { calibrateIterations, envNumber, fmtNs, fmtRate, median, portLoopGuest, printTable, windowedRun, writeResults } from './bench-common.js';
 
 const REPEATS = envNumber('PIOSIM_BENCH_REPEATS', 5);
 const TARGET_SECONDS = envNumber('PIOSIM_BENCH_SECONDS', 0.4);
 const WARMUP = 200_000;
-const MIN_ITERATIONS = 10_000;
+const MIN_ITERATIONS = 2_000;
 const MAX_ITERATIONS = 50_000_000;
 
 /** The PM timer model served on the main thread: every read is an exit. */
@@ -33,8 +36,10 @@ class MainThreadPmTimer implements PioDevice {
   readonly implSizes: readonly AccessSize[] = pmTimerModule.implSizes;
   private readonly handler;
   constructor() {
-    const state = new Int32Array(new SharedArrayBuffer(pmTimerModule.stateBytes));
-    const ctx = inVcpuContext(-1);
+    // In a wasm memory, so its atomics are the same wasm calls as in the vCPU: only the exit differs.
+    const memory = createSharedMemory(pmTimerModule.stateBytes);
+    const state = new Int32Array(memory.buffer, 0, pmTimerModule.stateBytes / 4);
+    const ctx = inVcpuContext(-1, memory);
     pmTimerModule.init?.(state, ctx);
     this.handler = pmTimerModule.create(state, ctx);
   }
@@ -92,13 +97,8 @@ async function main(): Promise<void> {
   process.stderr.write(`in-vcpu: ${REPEATS} runs per configuration, ~${TARGET_SECONDS}s each\n`);
   const iterations: number[] = [];
   for (const c of CONFIGS) {
-    // Two probes: the second one long enough that the JIT has settled.
-    let n = 200_000;
-    for (let probe = 0; probe < 2; probe++) {
-      const s = await runOnce(c, n);
-      n = Math.max(MIN_ITERATIONS, Math.min(MAX_ITERATIONS, Math.round(s.perSec * (probe === 0 ? TARGET_SECONDS / 4 : TARGET_SECONDS))));
-    }
-    iterations.push(n);
+    iterations.push(await calibrateIterations(async (n) => (await runOnce(c, n)).perSec, TARGET_SECONDS, { min: MIN_ITERATIONS, max: MAX_ITERATIONS }));
+    process.stderr.write(`  ${c.key}: ${iterations.at(-1)} iterations\n`);
   }
   const runs: Sample[][] = CONFIGS.map(() => []);
   for (let round = 0; round < REPEATS; round++) {

@@ -22,7 +22,7 @@ export { PiosimError, isPiosimError, type PiosimErrorCode } from './errors.js';
 export type { DeviceContext, DeviceTimer, PioDevice } from './bus/device.js';
 export type { InterruptController, IrqLine } from './devices/interrupts.js';
 export { CLOCK_MODES, NS_PER_INSTRUCTION, ManualDeviceClock } from './exit/device-clock.js';
-export type { InVcpuContext, InVcpuDeviceHandler, InVcpuDeviceModule } from './bus/in-vcpu-device.js';
+export type { InVcpuContext, InVcpuDeviceHandler, InVcpuDeviceModule, StateAtomics } from './bus/in-vcpu-device.js';
 
 // The built-in devices.
 export { DebugExit, TestDevice, Uart16550, PORT_COM1, PORT_DEBUG_EXIT, PORT_TESTDEV } from './devices/index.js';

@@ -13,7 +13,8 @@ import type { AccessSize } from '../types.js';
  * VM runs.
  *
  * Rules for the handlers, which run on the exit path of a vCPU: no allocation, no I/O, no
- * blocking, no Atomics.wait; time only from `ctx.nowNs()` (the shared clock), never the host's.
+ * blocking, no Atomics.wait; time only from `ctx.nowNs()` (the shared clock), never the host's;
+ * shared state through `ctx.atomicsFor(state)` (or Atomics, slower).
  */
 export interface InVcpuDeviceModule {
   /** Module name, unique in a VM: what plug() and reports call it ("pm-timer"). */
@@ -30,11 +31,28 @@ export interface InVcpuDeviceModule {
   create(state: Int32Array, ctx: InVcpuContext): InVcpuDeviceHandler;
 }
 
-/** What an in-vCPU device is given: the vCPU running it (-1 on the main thread) and the shared clock. */
+/** What an in-vCPU device is given: the vCPU running it (-1 on the main thread), the shared clock and fast atomics. */
 export interface InVcpuContext {
   readonly vcpu: number;
   /** Nanoseconds on the clock every thread of the process reads alike (src/exit/shared-clock.ts). */
   nowNs(): number;
+  /**
+   * Sequentially consistent operations on the words of `state` (the array create() was given),
+   * to call in the handlers instead of `Atomics.*`. Why: on Node 20 each `Atomics.*` call is an
+   * out-of-line builtin of ~8-25 ns, more than the rest of an in-vCPU access; these run as one
+   * wasm call each over the bus memory (src/exit/atomic-kernel.ts). Get it once, in create().
+   */
+  atomicsFor(state: Int32Array): StateAtomics;
+}
+
+/** Atomic operations on one instance's state words (field index, not byte offset); same semantics as `Atomics.*`. */
+export interface StateAtomics {
+  load(field: number): number;
+  store(field: number, value: number): void;
+  /** Adds `value`; returns the old value. */
+  add(field: number, value: number): number;
+  /** Stores `replacement` if the word holds `expected`; returns the old value. */
+  compareExchange(field: number, expected: number, replacement: number): number;
 }
 
 /** Register model of one instance, offsets relative to its base, as for bus devices. */

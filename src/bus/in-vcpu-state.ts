@@ -1,15 +1,51 @@
 import { sharedNowMs } from '../exit/shared-clock.js';
 import { IN_VCPU_STATE_BYTES } from './bus-memory.js';
-import type { InVcpuContext } from './in-vcpu-device.js';
+import { atomicKernelFor, type AtomicKernel } from '../exit/atomic-kernel.js';
+import type { InVcpuContext, StateAtomics } from './in-vcpu-device.js';
 
 /** The state of the instance at word `word` of the bus memory, as its module's init/create get it. */
 export function inVcpuStateView(words: Int32Array, word: number, bytes: number): Int32Array {
   return new Int32Array(words.buffer, word * 4, Math.ceil(bytes / 4));
 }
 
-/** What an in-vCPU device running for `vcpu` (-1: the main thread) is given: the shared clock. */
-export function inVcpuContext(vcpu: number): InVcpuContext {
-  return { vcpu, nowNs: () => sharedNowMs() * 1e6 };
+/**
+ * What an in-vCPU device running for `vcpu` (-1: the main thread) is given: the shared clock, and
+ * atomics through the wasm kernel of `memory` (the bus memory) for state that lives in it.
+ */
+export function inVcpuContext(vcpu: number, memory: WebAssembly.Memory | null = null): InVcpuContext {
+  const kernel = memory === null ? null : atomicKernelFor(memory);
+  const buffer = memory === null ? null : memory.buffer;
+  return {
+    vcpu,
+    nowNs: () => sharedNowMs() * 1e6,
+    atomicsFor: (state) => (kernel !== null && state.buffer === buffer ? new KernelStateAtomics(kernel, state) : new JsStateAtomics(state)),
+  };
+}
+
+/** StateAtomics over a state in the bus memory: one wasm call per operation. */
+class KernelStateAtomics implements StateAtomics {
+  /** Word index of field 0 in the memory. */
+  private readonly base: number;
+  constructor(private readonly k: AtomicKernel, state: Int32Array) {
+    this.base = state.byteOffset >> 2;
+  }
+  load(field: number): number { return this.k.load(this.base + field); }
+  store(field: number, value: number): void { this.k.store(this.base + field, value); }
+  add(field: number, value: number): number { return this.k.add(this.base + field, value); }
+  compareExchange(field: number, expected: number, replacement: number): number {
+    return this.k.compareExchange(this.base + field, expected, replacement);
+  }
+}
+
+/** StateAtomics over any shared Int32Array (state outside the bus memory: tests, main-thread models). */
+export class JsStateAtomics implements StateAtomics {
+  constructor(private readonly state: Int32Array) {}
+  load(field: number): number { return Atomics.load(this.state, field); }
+  store(field: number, value: number): void { Atomics.store(this.state, field, value); }
+  add(field: number, value: number): number { return Atomics.add(this.state, field, value); }
+  compareExchange(field: number, expected: number, replacement: number): number {
+    return Atomics.compareExchange(this.state, field, expected, replacement);
+  }
 }
 
 /** Allocation unit: one 64-byte line, so two instances never share a line. */

@@ -502,7 +502,7 @@ export class IoBus {
     if (module !== null) {
       try {
         const stateView = this.state.view(stateWord, module.stateBytes);
-        const ctx = inVcpuContext(-1);
+        const ctx = inVcpuContext(-1, this.memory);
         module.init?.(stateView, ctx);
         handler = module.create(stateView, ctx);
       } catch (e) {

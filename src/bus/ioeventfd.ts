@@ -1,3 +1,5 @@
+// The module binding, not the global: see src/exit/shared-clock.ts.
+import { performance } from 'node:perf_hooks';
 /**
  * ioeventfd doorbells (KVM_IOEVENTFD): a vCPU's matching OUT bumps a counter and wakes the
  * doorbell's listener on the main thread, with no exit. This file is the only place that knows

@@ -56,7 +56,7 @@ export class VcpuRouter {
     this.table = new BusTableReader(this.words, BUS_TABLE_BASE);
     this.reader = new SrcuReader(this.k, this.words, BUS_SRCU_BASE, vcpu, this.table.currentWord);
     this.coalesced = new CoalescedProducer(this.words, BUS_COALESCED_BASE, vcpu);
-    this.ctx = inVcpuContext(vcpu);
+    this.ctx = inVcpuContext(vcpu, memory);
   }
 
   /** Enter the read section; the token goes to find() and unlock(). */

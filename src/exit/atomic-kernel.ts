@@ -10,7 +10,7 @@
  * sequentially consistent, like `Atomics.*`, and both may be mixed on the same words.
  *
  * The module is assembled here byte by byte (WebAssembly core spec, binary format; the atomic
- * opcodes from the threads proposal, prefix 0xFE): seven small functions over word indices.
+ * opcodes from the threads proposal, prefix 0xFE): eight small functions over word indices.
  */
 
 /** Wasm pages are 64 KiB. */
@@ -51,6 +51,8 @@ export interface AtomicKernel {
    * cannot be seen before the lock is.
    */
   readLock(epoch: number, lockCounters: number, current: number): number;
+  /** Stores `replacement` at `index` if it holds `expected`; returns the old value (Atomics.compareExchange). */
+  compareExchange(index: number, expected: number, replacement: number): number;
 }
 
 // --- the module ---------------------------------------------------------------------------------
@@ -61,7 +63,7 @@ const OP = {
   block: 0x02, loop: 0x03, end: 0x0b, brIf: 0x0d, localGet: 0x20, localSet: 0x21, localTee: 0x22,
   drop: 0x1a, i32Const: 0x41, i32Eq: 0x46, i32Ne: 0x47, i32GtS: 0x4a, i32Add: 0x6a, i32Sub: 0x6b, i32And: 0x71,
   i32Or: 0x72, i32Shl: 0x74,
-  atomicPrefix: 0xfe, i32AtomicLoad: 0x10, i32AtomicStore: 0x17, i32AtomicRmwAdd: 0x1e,
+  atomicPrefix: 0xfe, i32AtomicLoad: 0x10, i32AtomicStore: 0x17, i32AtomicRmwAdd: 0x1e, i32AtomicRmwCmpxchg: 0x48,
 } as const;
 /** memarg of a 4-byte atomic: alignment log2 = 2 (atomics must be naturally aligned), offset 0. */
 const MEMARG = [2, 0];
@@ -158,6 +160,10 @@ const FUNCTIONS: { name: keyof AtomicKernel; type: number; body: number[] }[] = 
       OP.localGet, 3, OP.i32Or,
       OP.end,
     ],
+  },
+  {
+    name: 'compareExchange', type: 3,
+    body: [0, ...byteAddressOf(0), OP.localGet, 1, OP.localGet, 2, OP.atomicPrefix, OP.i32AtomicRmwCmpxchg, ...MEMARG, OP.end],
   },
 ];
 

@@ -1,3 +1,5 @@
+// The module binding, not the global: see src/exit/shared-clock.ts.
+import { performance } from 'node:perf_hooks';
 import type { LatencySummary } from '../vm-api.js';
 
 /**

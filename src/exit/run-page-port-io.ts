@@ -1,3 +1,5 @@
+// The module binding, not the global: see src/exit/shared-clock.ts.
+import { performance } from 'node:perf_hooks';
 import type { PortIo } from '../cpu/port-io.js';
 import { PiosimError } from '../errors.js';
 import type { AtomicKernel } from './atomic-kernel.js';

@@ -1,3 +1,5 @@
+// The module binding, not the global: see src/exit/shared-clock.ts.
+import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { WaitMode } from '../types.js';
 import type { AtomicKernel } from './atomic-kernel.js';

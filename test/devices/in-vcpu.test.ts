@@ -17,6 +17,7 @@ import {
   counterModule, CTR_OFS_COUNT, CTR_OFS_SUM, CTR_READS, CTR_SUM, CTR_WRITES, NUL_READS, NUL_WRITES, nullModule,
 } from '../../src/devices/in-vcpu/counter.js';
 import { Prng } from '../prng.js';
+import { JsStateAtomics } from '../../src/bus/in-vcpu-state.js';
 
 const HAMMER = new URL('./workers/in-vcpu-hammer.mjs', import.meta.url);
 const SCRATCH_EXAMPLE = fileURLToPath(new URL('../../examples/in-vcpu-scratch.mjs', import.meta.url));
@@ -40,11 +41,16 @@ function sharedState(module: InVcpuDeviceModule): { state: Int32Array; canariesI
   };
 }
 
+/** A context for state outside the bus memory (a plain SharedArrayBuffer): Atomics-backed atomics. */
+function plainCtx(vcpu: number, nowNs: () => number): InVcpuContext {
+  return { vcpu, nowNs, atomicsFor: (state) => new JsStateAtomics(state) };
+}
+
 /** A clock the test moves by hand. */
 class TestClock {
   constructor(public ns: number) {}
   ctx(vcpu: number, skewNs = 0): InVcpuContext {
-    return { vcpu, nowNs: () => this.ns + skewNs };
+    return plainCtx(vcpu, () => this.ns + skewNs);
   }
 }
 
@@ -233,7 +239,7 @@ describe('in-vCPU devices shared by real worker threads', () => {
     const all = new Int32Array(buffer);
     all.fill(CANARY);
     const state = all.subarray(CANARY_WORDS, CANARY_WORDS + words);
-    counterModule.init!(state, { vcpu: -1, nowNs: () => 0 });
+    counterModule.init!(state, plainCtx(-1, () => 0));
     const count = 200_000;
     const replies = await hammer(4, (vcpu) => ({
       mode: 'counter', stateBuffer: buffer, stateOffset: CANARY_WORDS * 4, stateWords: words, seed: 1000 + vcpu, count,
@@ -252,7 +258,7 @@ describe('in-vCPU devices shared by real worker threads', () => {
     const words = pmTimerModule.stateBytes / 4;
     const buffer = new SharedArrayBuffer(words * 4);
     const { sharedNowMs } = await import('../../src/exit/shared-clock.js');
-    pmTimerModule.init!(new Int32Array(buffer), { vcpu: -1, nowNs: () => sharedNowMs() * 1e6 });
+    pmTimerModule.init!(new Int32Array(buffer), plainCtx(-1, () => sharedNowMs() * 1e6));
     const lockBuffer = new SharedArrayBuffer(3 * 4);
     const replies = await hammer(4, (vcpu) => ({
       mode: 'pm-timer', stateBuffer: buffer, stateOffset: 0, stateWords: words, lockBuffer, seed: vcpu + 1, count: 20_000,
@@ -277,7 +283,7 @@ describe('loading a user module (loadInVcpuModule)', () => {
       const m = await loadInVcpuModule(spec);
       expect(m.name).toBe('scratch');
       const state = new Int32Array(new SharedArrayBuffer(m.stateBytes));
-      const ctx = { vcpu: 0, nowNs: () => 0 };
+      const ctx = plainCtx(0, () => 0);
       m.init?.(state, ctx);
       const a = m.create(state, ctx);
       const b = m.create(state, { ...ctx, vcpu: 1 });

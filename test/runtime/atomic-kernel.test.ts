@@ -50,6 +50,21 @@ describe('atomic kernel (wasm atomics over a shared memory)', () => {
     expect(k.storeThenLoad(4, 11, 4)).toBe(11); // the same word: sees its own store
   });
 
+  it('compareExchange swaps only on a match and returns the old value, like Atomics.compareExchange', () => {
+    const memory = createSharedMemory(1);
+    const k = atomicKernelFor(memory);
+    const words = new Int32Array(memory.buffer);
+    k.store(6, 40);
+    expect(k.compareExchange(6, 41, 99)).toBe(40); // no match: unchanged
+    expect(words[6]).toBe(40);
+    expect(k.compareExchange(6, 40, -7)).toBe(40); // match: swapped
+    expect(words[6]).toBe(-7);
+    expect(Atomics.compareExchange(words, 6, -7, 3)).toBe(-7); // the same words as Atomics
+    expect(k.compareExchange(5, 0, 1)).toBe(0); // a neighbouring word is its own
+    expect(words[5]).toBe(1);
+    expect(k.load(6)).toBe(3);
+  });
+
   it('one kernel per memory, reused', () => {
     const a = createSharedMemory(1);
     const b = createSharedMemory(1);

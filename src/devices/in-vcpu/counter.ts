@@ -1,10 +1,10 @@
-import type { InVcpuDeviceHandler, InVcpuDeviceModule } from '../../bus/in-vcpu-device.js';
+import type { InVcpuDeviceHandler, InVcpuDeviceModule, StateAtomics } from '../../bus/in-vcpu-device.js';
 import type { AccessSize } from '../../types.js';
 
 /**
  * The benchmark devices of docs/DESIGN.md, as in-vCPU modules: 'counter' proves that concurrent
  * writes from many vCPUs are neither lost nor doubled, 'null' measures the cost of an access that
- * does nothing. Both change their shared state only with Atomics, since every vCPU runs their
+ * does nothing. Both change their shared state only atomically (ctx.atomicsFor), since every vCPU runs their
  * handlers at once.
  */
 
@@ -35,21 +35,21 @@ export const CTR_OFS_SUM = 4;
 export const COUNTER_PORTS = 8;
 
 class CounterHandler implements InVcpuDeviceHandler {
-  constructor(private readonly state: Int32Array) {}
+  constructor(private readonly atomics: StateAtomics) {}
 
   read(offset: number, size: AccessSize): number {
-    Atomics.add(this.state, CTR_READS, 1);
+    this.atomics.add(CTR_READS, 1);
     const word = offset < CTR_OFS_SUM ? CTR_WRITES : CTR_SUM;
     const lane = offset & 3;
     // The bus keeps offset + size within the ports; an access straddling COUNT and SUM reads the
     // SUM bytes as zero (each register is loaded on its own, as two separate registers would be).
-    return cut(Atomics.load(this.state, word) >>> (lane * 8), size);
+    return cut(this.atomics.load(word) >>> (lane * 8), size);
   }
 
   write(_offset: number, size: AccessSize, value: number): void {
-    Atomics.add(this.state, CTR_SUM, cut(value, size) | 0);
+    this.atomics.add(CTR_SUM, cut(value, size) | 0);
     // Counted after the sum, so a reader that sees N writes sees at least their N values summed.
-    Atomics.add(this.state, CTR_WRITES, 1);
+    this.atomics.add(CTR_WRITES, 1);
   }
 }
 
@@ -61,8 +61,8 @@ export const counterModule: InVcpuDeviceModule = {
   init(state) {
     state.fill(0, 0, CTR_FIELD_COUNT);
   },
-  create(state) {
-    return new CounterHandler(state);
+  create(state, ctx) {
+    return new CounterHandler(ctx.atomicsFor(state));
   },
 };
 
@@ -76,15 +76,15 @@ export const NUL_FIELD_COUNT = 2;
 export const NULL_PORTS = 4;
 
 class NullHandler implements InVcpuDeviceHandler {
-  constructor(private readonly state: Int32Array) {}
+  constructor(private readonly atomics: StateAtomics) {}
 
   read(_offset: number, _size: AccessSize): number {
-    Atomics.add(this.state, NUL_READS, 1);
+    this.atomics.add(NUL_READS, 1);
     return 0;
   }
 
   write(_offset: number, _size: AccessSize, _value: number): void {
-    Atomics.add(this.state, NUL_WRITES, 1);
+    this.atomics.add(NUL_WRITES, 1);
   }
 }
 
@@ -96,7 +96,7 @@ export const nullModule: InVcpuDeviceModule = {
   init(state) {
     state.fill(0, 0, NUL_FIELD_COUNT);
   },
-  create(state) {
-    return new NullHandler(state);
+  create(state, ctx) {
+    return new NullHandler(ctx.atomicsFor(state));
   },
 };

@@ -8,10 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { counterModule } from '../../../dist/src/devices/in-vcpu/counter.js';
 import { pmTimerModule } from '../../../dist/src/devices/in-vcpu/pm-timer.js';
 import { sharedNowMs } from '../../../dist/src/exit/shared-clock.js';
+import { JsStateAtomics } from '../../../dist/src/bus/in-vcpu-state.js';
 
 const { mode, vcpu, stateBuffer, stateOffset, stateWords, lockBuffer, seed, count } = workerData;
 const state = new Int32Array(stateBuffer, stateOffset, stateWords);
-const ctx = { vcpu, nowNs: () => sharedNowMs() * 1e6 };
+const ctx = { vcpu, nowNs: () => sharedNowMs() * 1e6, atomicsFor: (s) => new JsStateAtomics(s) };
 let x = seed | 0 || 1;
 const rand = () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
 const SIZES = [1, 2, 4];
