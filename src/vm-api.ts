@@ -137,6 +137,12 @@ export interface VmOptions {
    * Default false: the stamps cost the main thread two clock reads per exit, and nothing when off.
    */
   latencyBreakdown?: boolean;
+  /**
+   * Count the exits by port and vCPU (VmResult.portExits, the report's heat map, and the live
+   * sample's busiest ports that `--top` shows). Default false: counting costs the io loop a few
+   * ns per exit, on the plain exit's path; the CLI turns it on for `--json`, `--report` and `--top`.
+   */
+  countPortExits?: boolean;
 }
 
 /** An in-vCPU device plugged at start (VmOptions.inVcpuDevices). */
@@ -259,7 +265,7 @@ export interface VmResult {
   latencyBuckets: LatencyBucket[];
   /** Each vCPU's exits over guest time, sampled by the main thread (src/report/exit-timeline.ts). */
   timeline: ExitTimeline;
-  /** Exits by port and vCPU, counted where the main thread serves them (src/report/port-exits.ts). */
+  /** Exits by port and vCPU, counted where the main thread serves them (src/report/port-exits.ts); empty unless VmOptions.countPortExits. */
   portExits: PortExitRow[];
   unassigned: { reads: number; writes: number };
   /** Times the main thread's io loop slept on the ring's doorbell (Atomics.waitAsync). */

@@ -46,6 +46,7 @@ export interface FilledVmOptions {
   defaultDevices: boolean;
   devices: DeviceSpec[];
   latencyBreakdown: boolean;
+  countPortExits: boolean;
 }
 
 export const VM_DEFAULTS = {
@@ -164,11 +165,14 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   }
   const latencyBreakdown = options.latencyBreakdown ?? false;
   if (typeof latencyBreakdown !== 'boolean') throw badOption('latencyBreakdown', latencyBreakdown, 'a boolean');
+  const countPortExits = options.countPortExits ?? false;
+  if (typeof countPortExits !== 'boolean') throw badOption('countPortExits', countPortExits, 'a boolean');
   // Unknown names, bad bases or IRQs and overlaps, before anything is built.
   planMachine(devices, defaultDevices);
   return {
     defaultDevices,
     latencyBreakdown,
+    countPortExits,
     devices: devices.map((d) => ({ ...d })),
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,

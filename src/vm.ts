@@ -48,6 +48,8 @@ const STARTUP_POLL_MS = 2;
 const TRACE_TICK_MS = 2;
 /** How often the VM looks whether every vCPU sleeps in HLT with nothing left to wake it. */
 const IDLE_POLL_MS = 5;
+/** The live sample's exits by port and direction when VmOptions.countPortExits is off: none counted. */
+const NO_PORT_DIR_EXITS = new Float64Array(0);
 
 /** Run a VM to its end (src/vm-api.ts). Rejects only for bad options or a missing build. */
 export async function runVm(options: VmOptions): Promise<VmResult> {
@@ -160,6 +162,7 @@ export class Vm {
       onExit: o.onExit ?? undefined,
       onError: (e, exit) => this.decide({ kind: 'host-failure', message: `serving ${exit} failed: ${errorText(e)}` }),
       breakdownClock: this.breakdownBaseMs === null ? null : new SharedClock(this.breakdownBaseMs),
+      countPortExits: o.countPortExits,
     });
   }
 
@@ -258,7 +261,7 @@ export class Vm {
       move: (id, newBase) => this.move(id, newBase),
       lastGracePeriodMs: () => this.bus.stats().gracePeriodMs.at(-1) ?? 0,
       exits: () => this.exitCount(),
-      sample: () => sampleRunPages(this.pages, this.ring.size(), this.ioLoop.sleeps, this.ioLoop.portExits.byPortDir),
+      sample: () => sampleRunPages(this.pages, this.ring.size(), this.ioLoop.sleeps, this.ioLoop.portExits?.byPortDir ?? NO_PORT_DIR_EXITS),
       vcpuExits: () => this.pages.map(({ fields: f }) => f[RP_EXITS_FAST_IN]! + f[RP_EXITS_FAST_OUT]! + f[RP_EXITS_STRING_IN]! + f[RP_EXITS_STRING_OUT]!),
       guestStarted: this.guestStartedPromise,
       guestMemory: () => this.ram,
@@ -571,7 +574,7 @@ export class Vm {
       latency: merged.totalCount > 0 ? summarizeLatency(merged) : { ...EMPTY_LATENCY },
       latencyBuckets: latencyBuckets(merged),
       timeline: this.timeline.result(),
-      portExits: this.ioLoop.portExits.rows(),
+      portExits: this.ioLoop.portExits?.rows() ?? [],
       unassigned: { reads: this.bus.unassigned.reads, writes: this.bus.unassigned.writes },
       bus: busReport(this.bus, this.pages.map((p) => p.fields)),
       mainThreadSleeps: this.ioLoop.sleeps,

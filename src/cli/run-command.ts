@@ -98,6 +98,8 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
     if (!config.defaultDevices) options.defaultDevices = false;
     if (config.devices.length > 0) options.devices = config.devices;
     if (config.latencyBreakdown === true) options.latencyBreakdown = true;
+    // Exits by port are counted only for what reads them: the reports' heat map and top's busiest ports.
+    if (top !== null || outputs.hasReport('json') || outputs.hasReport('report')) options.countPortExits = true;
     const trace = files.trace;
     if (trace) {
       options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));

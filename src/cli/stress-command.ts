@@ -83,6 +83,7 @@ export async function stressCommand(opts: StressCommandOptions, version: string,
   try {
     run = await runStress(params, {
       runVm,
+      countPortExits: outputs.hasReport('json') || outputs.hasReport('report'),
       ...(progress !== null ? { onProgress: (p) => progress.update(p.elapsedMs, p.exits, p.accesses) } : {}),
       onStart: (vm) => {
         outputs.attach(vm);

@@ -33,6 +33,8 @@ export interface StressRunOptions {
   onStart?: (vm: VmHandle) => void;
   /** Serial output of the machine (the stress guest writes none); default: dropped. */
   serialWrite?: (byte: number) => void;
+  /** VmOptions.countPortExits: on when a report will show the exits by port. */
+  countPortExits?: boolean;
 }
 
 export interface StressRun {
@@ -68,6 +70,7 @@ export async function runStress(params: StressParameters, options: StressRunOpti
     wait: params.wait,
     stringBatch: params.stringBatch,
     latencyBreakdown: params.breakdown,
+    countPortExits: options.countPortExits ?? false,
     customDevices: devices.map(({ device, base }) => ({ device, base, length: STRESS_DEVICE_PORTS })),
     serialWrite: options.serialWrite ?? (() => {}),
     onStart: (vm) => {

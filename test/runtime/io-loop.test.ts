@@ -37,14 +37,14 @@ function post(page: RunPage, ring: RequestRing, seq: number, dir: number, port: 
   ring.push(page.vcpu, seq);
 }
 
-function setup(vcpus: number) {
+function setup(vcpus: number, countPortExits = false) {
   const ringMemory = createRequestRingMemory(Math.max(2, vcpus)); // room for the stale descriptors below
   const pagesMemory = createRunPagesMemory(vcpus);
   const pages = Array.from({ length: vcpus }, (_, i) => runPageOf(pagesMemory, i));
   const producer = new RequestRing(ringMemory);
   const bus = new RecordingBus();
   const errors: unknown[] = [];
-  const loop = new IoLoop({ ring: new RequestRing(ringMemory), pages, bus, wait: 'block', onError: (e) => errors.push(e) });
+  const loop = new IoLoop({ ring: new RequestRing(ringMemory), pages, bus, wait: 'block', onError: (e) => errors.push(e), countPortExits });
   return { pages, producer, bus, loop, errors };
 }
 
@@ -77,6 +77,21 @@ describe('IoLoop (main-thread dispatch, single thread)', () => {
     post(pages[0], producer, 2, DIR_IN, 0x60, 1, 0, 3, 1);
     loop.drain();
     expect(Array.from(pages[0].data.subarray(0, 4))).toEqual([0xab, 0xab, 0xab, 0]);
+  });
+
+  it('counts exits by port and vCPU only when asked (countPortExits), one per exit, a string batch once', () => {
+    const off = setup(2);
+    post(off.pages[0], off.producer, 1, DIR_OUT, 0xe0, 1, 7);
+    off.loop.drain();
+    expect(off.loop.portExits).toBeNull();
+    expect(off.loop.served).toBe(1);
+    const on = setup(3, true);
+    post(on.pages[0], on.producer, 1, DIR_OUT, 0xe0, 1, 7);
+    post(on.pages[1], on.producer, 1, DIR_IN, 0xe0, 1);
+    post(on.pages[2], on.producer, 1, DIR_OUT, 0x3f8, 1, 0, 3, 1);
+    expect(on.loop.drain()).toBe(3);
+    expect(on.loop.portExits!.rows()).toEqual([{ port: 0xe0, exits: [1, 1, 0] }, { port: 0x3f8, exits: [0, 0, 1] }]);
+    expect(on.loop.portExits!.byPortDir[(0xe0 << 1) | 1]).toBe(1);
   });
 
   it('skips a dead vCPU\'s descriptor and a stale one: no device sees them', () => {
