@@ -46,6 +46,7 @@ export interface FilledVmOptions {
   defaultDevices: boolean;
   devices: DeviceSpec[];
   latencyBreakdown: boolean;
+  reboot: boolean;
 }
 
 export const VM_DEFAULTS = {
@@ -162,6 +163,8 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (!Array.isArray(devices) || devices.some((d) => d === null || typeof d !== 'object' || typeof d.name !== 'string')) {
     throw badOption('devices', devices, 'an array of { name, base?, irq? }');
   }
+  const reboot = options.reboot ?? true;
+  if (typeof reboot !== 'boolean') throw badOption('reboot', reboot, 'a boolean');
   const latencyBreakdown = options.latencyBreakdown ?? false;
   if (typeof latencyBreakdown !== 'boolean') throw badOption('latencyBreakdown', latencyBreakdown, 'a boolean');
   // Unknown names, bad bases or IRQs and overlaps, before anything is built.
@@ -169,6 +172,7 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   return {
     defaultDevices,
     latencyBreakdown,
+    reboot,
     devices: devices.map((d) => ({ ...d })),
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,

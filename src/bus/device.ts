@@ -28,6 +28,12 @@ export interface PioDevice {
   /** Optional whole-batch handlers for INS/OUTS; the bus loops element by element without them. */
   readString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
   writeString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
+  /**
+   * A system reset (the VM's reset, e.g. the i8042's 0xFE pulse): back to the state the part has
+   * after its reset line, keeping what a PC keeps across one (battery-backed or on-disk state).
+   * Called on the main thread while no vCPU runs; optional (a device without one keeps its state).
+   */
+  reset?(): void;
   /** Called once, after a grace period, when the device's last range has been unplugged. */
   destroy?(): void;
 }
@@ -54,7 +60,8 @@ export interface DeviceContext {
   irq(irq: number): IrqLine;
   /**
    * The guest asked for a machine reset (the i8042's 0xFE pulse). The VM decides what happens
-   * (src/vm.ts: the run ends with outcome 'reset-requested' until VM reset exists).
+   * (src/vm.ts: every vCPU back to its entry state, RAM reloaded and every device reset(); with
+   * VmOptions.reboot false the run ends with outcome 'reset-requested').
    */
   requestReset(): void;
 }

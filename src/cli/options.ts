@@ -36,6 +36,8 @@ export interface RawRunOptions {
   rtcBase?: string;
   /** commander's --no-default-devices: false when given. */
   defaultDevices?: boolean;
+  /** commander's --no-reboot: false when given. */
+  reboot?: boolean;
   /** Every --device, in order. */
   device?: string[];
   /** --top: the live view (src/cli/top-view.ts); `piosim top` sets it. */
@@ -87,6 +89,8 @@ export interface RunConfig {
   rtcBaseMs: number | null;
   defaultDevices: boolean;
   devices: DeviceSpec[];
+  /** A guest's reset request resets the VM (true) or ends the run (--no-reboot). */
+  reboot: boolean;
   /** The live view and its refresh interval, or null without --top. */
   top: { intervalMs: number } | null;
   /** No summary table on stderr. */
@@ -217,6 +221,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     outputs,
     inVcpuModules: [...(raw.inVcpuModule ?? [])],
     ...machineOptions(raw),
+    reboot: raw.reboot !== false,
     top: topOption(raw),
     quiet: raw.quiet === true,
     ...(raw.breakdown === true ? { latencyBreakdown: true as const } : {}),

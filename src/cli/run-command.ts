@@ -96,6 +96,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
     if (config.serialIn !== null) options.serialIn = config.serialIn;
     if (config.rtcBaseMs !== null) options.rtcBaseMs = config.rtcBaseMs;
     if (!config.defaultDevices) options.defaultDevices = false;
+    if (!config.reboot) options.reboot = false;
     if (config.devices.length > 0) options.devices = config.devices;
     if (config.latencyBreakdown === true) options.latencyBreakdown = true;
     const trace = files.trace;
@@ -146,6 +147,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
         hotplug: config.hotplug ?? null,
         clock: config.clock,
         breakdown: config.latencyBreakdown === true,
+        reboot: config.reboot,
       },
       exitStatus: statusNow(),
       peakRssBytes,

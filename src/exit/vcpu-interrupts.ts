@@ -51,13 +51,20 @@ export class VcpuInterrupts {
   private stepOnce = false;
   private readonly f: Int32Array;
 
-  constructor(private readonly page: RunPage, private readonly core: InterruptCore, private readonly virtualClock: boolean) {
+  /**
+   * `startNs`: the virtual time this task starts at: 0 at power-on, the time reached so far after
+   * a VM reset (virtual time never goes back; the new task's instruction count starts at 0).
+   */
+  constructor(
+    private readonly page: RunPage, private readonly core: InterruptCore, private readonly virtualClock: boolean,
+    private readonly startNs = 0,
+  ) {
     this.f = page.fields;
   }
 
   /** Virtual time at the current boundary, or of the instruction doing the current port access. */
   nowNs(): number {
-    return (this.core.instructions + this.core.retiredInSlice) * NS_PER_INSTRUCTION + this.idleNs;
+    return (this.core.instructions + this.core.retiredInSlice) * NS_PER_INSTRUCTION + this.idleNs + this.startNs;
   }
 
   /** The budget for the next run() slice: `slice`, or less to stop at a shadow's end or the virtual deadline (0: none left). */

@@ -91,7 +91,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
     core = cpu;
     io.stopTarget = cpu;
     cpu.reset(task.entryIp);
-    const irq = new VcpuInterrupts(page, cpu, virtualClock);
+    const irq = new VcpuInterrupts(page, cpu, virtualClock, task.virtualStartNs ?? 0);
     if (timedIo !== null) timedIo.time = irq;
 
     const api: VcpuControlApi = {
