@@ -84,6 +84,7 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)')
     .option('--device <spec>', 'add a device: NAME[,base=0x...][,irq=N] (repeatable; see README "Devices")', (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-default-devices', 'start from an empty machine: only the --device devices')
+    .option('--machine <file>', 'the machine from a JSON description: devices with bases and IRQs, disk, options (README "Machine files"); --device adds to it')
     .option('--no-reboot', 'end the run (exit status 13) when the guest asks for a machine reset, instead of resetting the VM')
     .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")')
     .option('--top', 'live view while the guest runs, like kvm_stat: exits/s by kind, port and vCPU, ring depth, sleeps (on stderr; plain lines when it is not a terminal)')

@@ -148,6 +148,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
         clock: config.clock,
         breakdown: config.latencyBreakdown === true,
         reboot: config.reboot,
+        machine: config.machine,
       },
       exitStatus: statusNow(),
       peakRssBytes,
