@@ -15,6 +15,9 @@ import { checkJsonTarget, writeJsonDocument } from './tool-output.js';
 import { clipMessage } from './quote.js';
 import { freshReportPath } from './report-path.js';
 import { parseContentionSeconds, runContentionPhase } from './demo-contention.js';
+import { demoDiskLine, demoDiskPath } from './demo-disk.js';
+import { checkDiskImage } from './machine-options.js';
+import { planMachine } from '../devices/machine-spec.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
 import { registerToolCommands, withExamples } from './tool-commands.js';
 import { checkTopTerminal } from './top-view.js';
@@ -150,7 +153,17 @@ function buildProgram(setStatus: (status: number) => void): Command {
       // Without --report FILE the demo picks a new file itself, and says where it went.
       if (opts['report'] === undefined) opts['report'] = freshReportPath();
       const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
-      const demoStatus = await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: contentionMs === 0 });
+      // The demo's own disk unless --disk (or a machine file) gives one; read-only, never modified.
+      const config = request.config;
+      if (config.disk === null && planMachine(config.devices, config.defaultDevices).some((p) => p.spec.name === 'ata')) {
+        config.disk = checkDiskImage(demoDiskPath());
+        config.diskWriteback = false;
+      }
+      const diskPath = config.disk;
+      const demoStatus = await runGuest({
+        ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: contentionMs === 0,
+        closingText: (result) => (diskPath === null ? null : demoDiskLine(result, diskPath)),
+      });
       if (contentionMs === 0 || demoStatus !== 0) {
         setStatus(demoStatus);
         return;

@@ -35,6 +35,8 @@ export interface RunRequest {
   hotplug?: HotplugSchedule;
   /** Say on stderr where the --report page went (the demo picks its file itself). */
   announceReport?: boolean;
+  /** More to say on stderr after the summary (not with --quiet): the demo's disk line. */
+  closingText?: (result: VmResult) => string | null;
 }
 
 /** Outputs written while the VM runs; the JSON report is written after it, from the result. */
@@ -171,6 +173,8 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
     ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),
   }));
   if (result.latencyBreakdown !== undefined) process.stderr.write(breakdownText(result.latencyBreakdown));
+  const closing = req.closingText?.(result) ?? null;
+  if (closing !== null) process.stderr.write(closing);
   // Last, where a reader of the demo's output looks for it.
   const pagePath = config.outputs.report;
   if (req.announceReport === true && pagePath !== undefined && outputs.failure === null) {
