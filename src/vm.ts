@@ -21,7 +21,7 @@ import { ExitTimelineSampler } from './report/exit-timeline.js';
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
-  LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_INTA, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
   RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
 } from './exit/run-page.js';
@@ -524,12 +524,16 @@ export class Vm {
   }
 
   /**
-   * Ends the run as halted once no vCPU can run again: each has ended or sleeps in HLT with IF=1,
+   * Ends the run as halted once no vCPU can run again: each has ended or sits in HLT with IF=1,
    * and nothing can wake one. Only vCPU 0 takes interrupts, so that means vCPU 0 has ended, or it
-   * sleeps with INTR low, no interrupt acknowledge in flight, and no device timer armed unless
-   * the controller's pins are all masked (InterruptController.pinsMasked). (Every
-   * other way INTR can rise is a port access, and no vCPU is left to make one.) Polled: a vCPU
-   * publishes LIFECYCLE_WAITING in its run page, and a message per HLT would cost more.
+   * is halted with INTR low, no interrupt acknowledge in flight, and either every controller pin
+   * masked (InterruptController.pinsMasked: then no device, timer or not, can raise INTR) or no
+   * device timer armed or running. (Every other way INTR can rise is a port access, and no vCPU
+   * is left to make one.) Under the virtual clock a halted vCPU 0 with a timer armed does not
+   * sleep but skips from deadline to deadline, running the device timers as it goes; it is
+   * halted all the same (LIFECYCLE_WAITING), so a PIT ticking into a masked PIC ends the run here
+   * too instead of at the timeout. Polled: a vCPU publishes LIFECYCLE_WAITING in its run page,
+   * and a message per HLT would cost more.
    */
   private endIfIdle(): void {
     if (this.outcome !== null || this.resetting) return;
@@ -539,11 +543,15 @@ export class Vm {
     }
     const f0 = this.pages[0]!.fields;
     if (this.results[0] === null && this.crashed[0] === null) {
-      if (this.interrupts.intrHigh || Atomics.load(f0, RP_SERVICE) !== SERVICE_NONE) return;
+      const service = Atomics.load(f0, RP_SERVICE);
+      if (this.interrupts.intrHigh || service === SERVICE_INTA) return;
       // A device timer (the PIT's next edge, the RTC's next period...) wakes vCPU 0 only by
-      // raising INTR through a pin: it counts unless the controller says no pin can.
-      if (this.clock.armedTimers > 0 && !(this.controller?.pinsMasked?.() ?? false)) return;
-      if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
+      // raising INTR through a pin: timers armed, or running now (a virtual-clock service, a
+      // new deadline on its way), count unless the controller says no pin can.
+      if (!(this.controller?.pinsMasked?.() ?? false)) {
+        if (this.clock.armedTimers > 0 || service !== SERVICE_NONE) return;
+        if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
+      }
     }
     this.decide({ kind: 'halted' });
   }

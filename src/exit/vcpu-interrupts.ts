@@ -2,8 +2,8 @@ import type { PortIo } from '../cpu/port-io.js';
 import type { AccessSize } from '../types.js';
 import { NS_PER_INSTRUCTION } from './device-clock.js';
 import {
-  LIFECYCLE_RUNNING, LIFECYCLE_WAITING, REQ_INTR, REQ_GUEST_SIGNALS, REQ_STOP, REQ_TIMER, RP_HALT_WAITS,
-  RP_INTERRUPTS, RP_LIFECYCLE, RP_REQUEST, RP_SERVICE, RP_SERVICE_VALUE, SERVICE_ABORTED, SERVICE_DONE,
+  REQ_INTR, REQ_GUEST_SIGNALS, REQ_STOP, REQ_TIMER, RP_HALT_WAITS,
+  RP_INTERRUPTS, RP_REQUEST, RP_SERVICE, RP_SERVICE_VALUE, SERVICE_ABORTED, SERVICE_DONE,
   SERVICE_INTA, SERVICE_NONE, SERVICE_TIMERS, type RunPage,
 } from './run-page.js';
 
@@ -139,9 +139,8 @@ export class VcpuInterrupts {
     if ((req & ~REQ_GUEST_SIGNALS) !== 0 || (req & (REQ_INTR | REQ_TIMER)) !== 0) return;
     if (this.deadlineReached || (this.virtualClock && this.deadlineNs !== Infinity)) return;
     f[RP_HALT_WAITS]++;
-    Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
+    // RP_LIFECYCLE is LIFECYCLE_WAITING already: the vCPU loop sets it for the whole halt.
     Atomics.wait(f, RP_REQUEST, req, WAIT_SLICE_MS);
-    Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
   }
 
   /**
