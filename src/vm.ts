@@ -137,7 +137,7 @@ export class Vm {
       serialWrite: (byte) => this.serial.write(byte),
       requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
       nowNs: () => this.clock.nowNs(),
-      createTimer: (callback) => this.clock.createTimer(callback),
+      createTimer: (callback, irq) => this.clock.createTimer(callback, irq),
       requestReset: () => this.requestReset('i8042 reset line (command 0xFE, or an output-port write with bit 0 clear)'),
     };
     try {
@@ -526,10 +526,9 @@ export class Vm {
   /**
    * Ends the run as halted once no vCPU can run again: each has ended or sits in HLT with IF=1,
    * and nothing can wake one. Only vCPU 0 takes interrupts, so that means vCPU 0 has ended, or it
-   * is halted with INTR low, no interrupt acknowledge in flight, and either every controller pin
-   * masked (InterruptController.pinsMasked: then no device, timer or not, can raise INTR) or no
-   * device timer armed or running. (Every other way INTR can rise is a port access, and no vCPU
-   * is left to make one.) Under the virtual clock a halted vCPU 0 with a timer armed does not
+   * is halted with INTR low, no interrupt acknowledge in flight, and no armed device timer that
+   * could raise INTR (timersCanWake: none armed, or each on a masked pin). (Every other way INTR
+   * can rise is a port access, and no vCPU is left to make one.) Under the virtual clock a halted vCPU 0 with a timer armed does not
    * sleep but skips from deadline to deadline, running the device timers as it goes; it is
    * halted all the same (LIFECYCLE_WAITING), so a PIT ticking into a masked PIC ends the run here
    * too instead of at the timeout. Polled: a vCPU publishes LIFECYCLE_WAITING in its run page,
@@ -545,15 +544,23 @@ export class Vm {
     if (this.results[0] === null && this.crashed[0] === null) {
       const service = Atomics.load(f0, RP_SERVICE);
       if (this.interrupts.intrHigh || service === SERVICE_INTA) return;
-      // A device timer (the PIT's next edge, the RTC's next period...) wakes vCPU 0 only by
-      // raising INTR through a pin: timers armed, or running now (a virtual-clock service, a
-      // new deadline on its way), count unless the controller says no pin can.
-      if (!(this.controller?.pinsMasked?.() ?? false)) {
-        if (this.clock.armedTimers > 0 || service !== SERVICE_NONE) return;
-        if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
-      }
+      // Timers run (and arm their successors) on this thread, so the armed list is complete
+      // here: a virtual-clock timer service in flight runs only timers on it.
+      if (this.timersCanWake()) return;
     }
     this.decide({ kind: 'halted' });
+  }
+
+  /**
+   * Whether an armed device timer (the PIT's next edge, the RTC's next period...) could wake vCPU
+   * 0: it does so only by raising INTR through a pin, so it counts unless the controller says its
+   * pin is masked (InterruptController.pinMasked, for a timer created with its IRQ) or every pin
+   * is (pinsMasked). A timer with no IRQ given may raise anything.
+   */
+  private timersCanWake(): boolean {
+    const c = this.controller;
+    if (c?.pinsMasked?.() ?? false) return false;
+    return this.clock.armedIrqs().some((irq) => irq === null || c === null || c.pinMasked === undefined || !c.pinMasked(irq));
   }
 
   /** The first outcome wins; any outcome stops every vCPU. */

@@ -53,9 +53,11 @@ export interface DeviceContext {
    * A one-shot timer on the same clock (QEMU's timer_new_ns / timer_mod): the callback runs on
    * the main thread once nowNs() reaches the armed deadline. A device that needs to act later
    * (a PIT counter reaching zero) uses this, never setTimeout, so virtual time stays exact, and
-   * so the VM knows an armed timer may still wake a vCPU halted with IF=1.
+   * so the VM knows an armed timer may still wake a vCPU halted with IF=1. `irq`: the one ISA
+   * IRQ the device raises from this timer, if so; then a timer into a masked pin counts as
+   * waking nobody. Without it (null) the timer may raise anything.
    */
-  createTimer(callback: () => void): DeviceTimer;
+  createTimer(callback: () => void, irq?: number | null): DeviceTimer;
   /** The machine's ISA IRQ pin `irq` (0-15), wired to its interrupt controller (the 8259A pair). */
   irq(irq: number): IrqLine;
   /**

@@ -117,7 +117,7 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
     serialWrite: (b) => host.serialWrite(b),
     requestExit: (v) => host.requestExit(v),
     nowNs: () => host.nowNs(),
-    createTimer: (callback) => host.createTimer(callback),
+    createTimer: (callback, irq) => host.createTimer(callback, irq),
     irq: (n) => pic.irqLine(n),
     requestReset: () => host.requestReset?.(),
   };
@@ -127,7 +127,7 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
   // The PIT, RTC and UART arm timers for their next interrupt only when an interrupt can arrive:
   // the pair is placed and is what the CPU follows.
   const timers = (options.irqsReachCpu ?? true) && plan.some((p) => p.spec.name === 'pic')
-    ? (callback: () => void) => context.createTimer(callback)
+    ? (callback: () => void, irq: number | null) => context.createTimer(callback, irq)
     : undefined;
   if (options.disk && !plan.some((p) => p.spec.name === 'ata')) {
     throw new PiosimError('bad-option', `disk image ${JSON.stringify(options.disk.path)}: the machine has no ata device (add --device ata)`);
@@ -181,11 +181,13 @@ const IN_VCPU_PM_TIMER = 'pm-timer' as const;
 /** The bus devices (one per range of the type, in DEVICE_TYPES order) for a placed device. */
 function buildDevice(
   p: PlacedDevice, context: DeviceContext, pic: PicPair, ata: AtaChannel, options: MachineOptions,
-  timers: ((callback: () => void) => DeviceTimer) | undefined,
+  machineTimers: ((callback: () => void, irq: number | null) => DeviceTimer) | undefined,
   resettable: (model: { reset(): void }) => void,
 ): (PioDevice | typeof IN_VCPU_PM_TIMER)[] {
   const now = (): bigint => context.nowNs();
   const irq = (): IrqLine => context.irq(p.irq!);
+  // Each device's timers raise its own IRQ: a timer into a masked pin wakes nobody (src/vm.ts).
+  const timers = machineTimers === undefined ? undefined : (callback: () => void): DeviceTimer => machineTimers(callback, p.irq);
   // Not reset: the POST port (its record is the report's), debug-exit and testdev (no state a
   // reset touches on QEMU's), the PM timer (a free-running count of the host clock).
   switch (p.spec.name) {
