@@ -2,8 +2,8 @@ import type { PortIo } from '../cpu/port-io.js';
 import type { AccessSize } from '../types.js';
 import { NS_PER_INSTRUCTION } from './device-clock.js';
 import {
-  REQ_INTR, REQ_GUEST_SIGNALS, REQ_STOP, REQ_TIMER, RP_HALT_WAITS,
-  RP_INTERRUPTS, RP_REQUEST, RP_SERVICE, RP_SERVICE_VALUE, SERVICE_ABORTED, SERVICE_DONE,
+  LIFECYCLE_RUNNING, LIFECYCLE_WAITING, REQ_INTR, REQ_GUEST_SIGNALS, REQ_STOP, REQ_TIMER, RP_HALT_WAITS,
+  RP_INTERRUPTS, RP_LIFECYCLE, RP_REQUEST, RP_SERVICE, RP_SERVICE_VALUE, SERVICE_ABORTED, SERVICE_DONE,
   SERVICE_INTA, SERVICE_NONE, SERVICE_TIMERS, type RunPage,
 } from './run-page.js';
 
@@ -120,9 +120,17 @@ export class VcpuInterrupts {
       else core.waitForInterruptWindow();
       return { signals: SIGNALS_RUN, delivered: false };
     }
+    // Out of the halt before asking: from the acknowledge on, INTR may read low while the vector
+    // is on its way here, and the VM's idle check (src/vm.ts endIfIdle) must not see a halted
+    // vCPU 0 with nothing to wake it in that window.
+    if (halted) Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
     const vector = this.service(SERVICE_INTA);
     if (vector === SERVICE_STOPPED) return { signals: SIGNALS_STOP, delivered: false };
-    if (vector < 0) return { signals: SIGNALS_RUN, delivered: false }; // INTR went low before the acknowledge
+    if (vector < 0) {
+      // INTR went low before the acknowledge: still halted.
+      if (halted) Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
+      return { signals: SIGNALS_RUN, delivered: false };
+    }
     f[RP_INTERRUPTS]++;
     const faulted = core.takeInterrupt(vector) !== 0 /* RUN_BUDGET */;
     return { signals: faulted ? SIGNALS_FAULT : SIGNALS_RUN, delivered: !faulted };
