@@ -7,11 +7,18 @@
 ; register and writes the exit value to isa-debug-exit (0xf4); the others HLT. Lines therefore come
 ; out whole and in vCPU order.
 ;
+; The last vCPU (vCPU 0 when it is alone) is the disk reader: right at the start, while the
+; others print, it reads sector 1 of the ATA disk (the demo's guests/demo-disk.img) the way a
+; polled PIO driver does (nIEN set, LBA 1, READ SECTORS, wait for DRQ, then one REP INSW of 256
+; words: the string path), and on its turn prints "read disk sector 1 with rep insw: " and the
+; message found there (its first byte is the length) instead of " reporting". Without a disk
+; (the status register reads 0 or 0xff: no drive) it prints " reporting" like the others.
+;
 ; The vCPU count: CPUID leaf 1 EBX[23:16] when EDX.HTT (bit 28) is set and it is nonzero (piosim
 ; and QEMU set both when there is more than one vCPU); otherwise the byte at `vcpu_count`, 1.
 ;
 ; Exit value: 0 = success (QEMU status (0 << 1) | 1 = 1; `piosim demo` reports that as status 0),
-; 1 = the UART scratch register did not read back.
+; 1 = the UART scratch register did not read back, 2 = the disk read failed (ERR).
 ;
 ; nasm -f bin demo.asm -o demo.bin
 bits 16
@@ -24,6 +31,21 @@ LSR_THRE     equ 0x20
 DEBUG_EXIT   equ 0xf4
 EXIT_OK      equ 0
 EXIT_SCRATCH equ 1
+EXIT_DISK    equ 2
+ATA_DATA     equ 0x1f0
+ATA_COUNT    equ 0x1f2
+ATA_LBA_LOW  equ 0x1f3
+ATA_DEVICE   equ 0x1f6
+ATA_COMMAND  equ 0x1f7           ; status when read
+ATA_CONTROL  equ 0x3f6
+ATA_READ     equ 0x20            ; READ SECTORS
+ST_BSY       equ 0x80
+ST_DRQ       equ 0x08
+ST_ERR       equ 0x01
+SECTOR_BUF   equ 0x9000          ; past the guest image; the stacks are below 0x7000
+DISK_NONE    equ 0               ; disk_state values
+DISK_READ    equ 1
+DISK_FAILED  equ 2
 CPUID_HTT    equ 1 << 28
 STACK_TOP    equ 0x7000          ; each vCPU gets 256 bytes below this, by index
 
@@ -62,6 +84,11 @@ main:
 .have_count:
     mov di, ax
 
+    dec ax                       ; the last vCPU reads the disk while the others print
+    cmp bp, ax
+    jne .wait_turn
+    call read_sector
+
 .wait_turn:                      ; only the vCPU whose turn it is prints
     cmp [turn], bp
     jne .wait_turn
@@ -95,10 +122,37 @@ main:
     call putc
 
     cld                          ; the rest of the line in one string exit
+    mov dx, COM1
+    mov ax, di
+    dec ax
+    cmp bp, ax
+    je .reader_line
+.plain_line:
     mov si, suffix
     mov cx, suffix_len
-    mov dx, COM1
     rep outsb
+    jmp .line_done
+.reader_line:                    ; the disk reader says what it read
+    cmp byte [disk_state], DISK_NONE
+    je .plain_line
+    mov si, read_text
+    mov cx, read_text_len
+    rep outsb
+    cmp byte [disk_state], DISK_FAILED
+    je .read_failed
+    xor cx, cx
+    mov cl, [SECTOR_BUF]         ; the message's length, then the message
+    mov si, SECTOR_BUF + 1
+    rep outsb
+    jmp .newline
+.read_failed:
+    mov si, failed_text
+    mov cx, failed_text_len
+    rep outsb
+.newline:
+    mov al, 10
+    call putc
+.line_done:
 
     inc word [turn]              ; only the turn's owner writes it: no LOCK needed
     lock inc word [done]         ; every vCPU writes it: LOCK makes the increments atomic
@@ -115,9 +169,12 @@ main:
     out dx, al
     in al, dx
     cmp al, 0xa5
-    mov al, EXIT_OK
-    je .exit
     mov al, EXIT_SCRATCH
+    jne .exit
+    mov al, EXIT_DISK
+    cmp byte [disk_state], DISK_FAILED
+    je .exit
+    mov al, EXIT_OK
 .exit:
     out DEBUG_EXIT, al
 park:
@@ -139,10 +196,67 @@ putc:
     pop dx
     ret
 
+; read_sector: sector 1 of the ATA master into SECTOR_BUF, polled. disk_state: DISK_NONE when
+; no drive answers (status 0 or 0xff), DISK_FAILED on ERR, else DISK_READ. Keeps DI.
+read_sector:
+    mov dx, ATA_COMMAND
+    in al, dx
+    cmp al, 0xff                 ; no drive: the bus floats (or piosim's empty channel reads 0)
+    je .none
+    test al, al
+    jz .none
+    mov dx, ATA_CONTROL
+    mov al, 0x02                 ; nIEN: no IRQ 14, this driver polls
+    out dx, al
+    mov dx, ATA_DEVICE
+    mov al, 0xe0                 ; master, LBA addressing, LBA 27:24 = 0
+    out dx, al
+    mov dx, ATA_COUNT
+    mov al, 1                    ; one sector
+    out dx, al
+    mov dx, ATA_LBA_LOW          ; LBA 1: 0x1f3 = 1, 0x1f4 = 0x1f5 = 0
+    out dx, al
+    inc dx
+    xor al, al
+    out dx, al
+    inc dx
+    out dx, al
+    mov dx, ATA_COMMAND
+    mov al, ATA_READ
+    out dx, al
+.poll:
+    in al, dx
+    test al, ST_BSY
+    jnz .poll
+    test al, ST_ERR
+    jnz .fail
+    test al, ST_DRQ
+    jz .poll
+    push di
+    mov di, SECTOR_BUF
+    mov cx, 256
+    mov dx, ATA_DATA
+    cld
+    rep insw                     ; the whole sector: one string exit
+    pop di
+    mov byte [disk_state], DISK_READ
+    ret
+.fail:
+    mov byte [disk_state], DISK_FAILED
+    ret
+.none:
+    mov byte [disk_state], DISK_NONE
+    ret
+
 prefix:     db 'vCPU '
 prefix_len  equ $ - prefix
 suffix:     db ' reporting', 10
 suffix_len  equ $ - suffix
+read_text:  db ' read disk sector 1 with rep insw: '
+read_text_len equ $ - read_text
+failed_text: db 'the disk read failed'
+failed_text_len equ $ - failed_text
+disk_state: db DISK_NONE        ; set by read_sector
 
 align 4
 turn:       dw 0                 ; index of the vCPU that may print now

@@ -116,6 +116,13 @@ export interface VmOptions {
    * out of range or overlapping.
    */
   devices?: DeviceSpec[];
+  /**
+   * What a guest's reset request (the i8042's 0xFE pulse) does: true (default, as QEMU without
+   * -no-reboot) resets the VM and the run goes on: every vCPU back to its entry state, RAM
+   * reloaded from the guest image, every device reset() (the disk's overlay and CMOS RAM are
+   * kept: a reset is not a power cycle). False ends the run with outcome 'reset-requested'.
+   */
+  reboot?: boolean;
   /** Called once, synchronously in run(), with what the embedder may do to the running VM. */
   onStart?: (vm: VmHandle) => void;
   /**
@@ -199,8 +206,8 @@ export type VmOutcome =
   /** The embedder stopped the run (VmHandle.stop), e.g. the CLI when an output failed. */
   | { kind: 'stopped'; reason: string }
   /**
-   * The guest asked for a machine reset (`source`: how, e.g. the i8042's 0xFE pulse). piosim does
-   * not reset a VM (yet), so the run ends with this outcome instead.
+   * The guest asked for a machine reset (`source`: how, e.g. the i8042's 0xFE pulse) and
+   * VmOptions.reboot is false (`--no-reboot`), so the run ends there instead of resetting the VM.
    */
   | { kind: 'reset-requested'; source: string };
 
@@ -258,6 +265,11 @@ export interface VmResult {
   wallMs: number;
   /** Worker start-up: from run() until every vCPU was in its guest (wallMs when they never all were). */
   startupMs: number;
+  /**
+   * VM resets the guest asked for and got (the i8042's reset pulse; VmOptions.reboot). The vCPU
+   * counters are totals over every boot; registers and state are the last boot's.
+   */
+  resets: number;
   vcpus: VcpuReport[];
   /** All vCPUs together. */
   latency: LatencySummary;

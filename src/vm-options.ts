@@ -47,6 +47,7 @@ export interface FilledVmOptions {
   devices: DeviceSpec[];
   latencyBreakdown: boolean;
   countPortExits: boolean;
+  reboot: boolean;
 }
 
 export const VM_DEFAULTS = {
@@ -163,6 +164,8 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (!Array.isArray(devices) || devices.some((d) => d === null || typeof d !== 'object' || typeof d.name !== 'string')) {
     throw badOption('devices', devices, 'an array of { name, base?, irq? }');
   }
+  const reboot = options.reboot ?? true;
+  if (typeof reboot !== 'boolean') throw badOption('reboot', reboot, 'a boolean');
   const latencyBreakdown = options.latencyBreakdown ?? false;
   if (typeof latencyBreakdown !== 'boolean') throw badOption('latencyBreakdown', latencyBreakdown, 'a boolean');
   const countPortExits = options.countPortExits ?? false;
@@ -173,6 +176,7 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
     defaultDevices,
     latencyBreakdown,
     countPortExits,
+    reboot,
     devices: devices.map((d) => ({ ...d })),
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,

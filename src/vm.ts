@@ -21,7 +21,7 @@ import { ExitTimelineSampler } from './report/exit-timeline.js';
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
-  LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_INTA, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
   RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
 } from './exit/run-page.js';
@@ -102,6 +102,17 @@ export class Vm {
   private readonly breakdownBaseMs: number | null;
   /** VmResult.timeline: started when every vCPU is in its guest, stopped when they have all ended. */
   private readonly timeline: ExitTimelineSampler;
+  /** From a reset request until the next boot's tasks are started (see requestReset). */
+  private resetting = false;
+  /** VM resets done (VmResult.resets). */
+  private resets = 0;
+  /** Each vCPU's task results of the boots before the current one: a VM reset starts new tasks. */
+  private readonly earlierBoots: VcpuTaskResult[][];
+  /** Bus devices that are not the machine's own (customDevices, plug()): reset() with the machine. */
+  private readonly otherDevices = new Set<PioDevice>();
+  /** The vCPUs' shared spinlock word and code map (src/cpu/code-map.ts; a fresh one each boot). */
+  private readonly lockWord = new SharedArrayBuffer(4);
+  private codeMap: SharedArrayBuffer;
 
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
@@ -112,6 +123,8 @@ export class Vm {
     this.memories = acquireExitMemories(o.vcpus);
     this.pages = Array.from({ length: o.vcpus }, (_, i) => runPageOf(this.memories.runPages, i));
     this.results = new Array(o.vcpus).fill(null);
+    this.earlierBoots = Array.from({ length: o.vcpus }, () => []);
+    this.codeMap = new SharedArrayBuffer(codeMapBytes(this.ram.byteLength));
     this.timeline = new ExitTimelineSampler(o.vcpus, (i) => this.exitsOf(i));
     this.crashed = new Array(o.vcpus).fill(null);
     this.serial = new SerialSink(o.serialWrite);
@@ -126,8 +139,8 @@ export class Vm {
       serialWrite: (byte) => this.serial.write(byte),
       requestExit: (value) => this.decide({ kind: 'debug-exit', value }),
       nowNs: () => this.clock.nowNs(),
-      createTimer: (callback) => this.clock.createTimer(callback),
-      requestReset: () => this.decide({ kind: 'reset-requested', source: 'i8042 reset line (command 0xFE, or an output-port write with bit 0 clear)' }),
+      createTimer: (callback, irq) => this.clock.createTimer(callback, irq),
+      requestReset: () => this.requestReset('i8042 reset line (command 0xFE, or an output-port write with bit 0 clear)'),
     };
     try {
       this.machine = createDefaultDevices(host, { memory: this.memories.bus, vcpus: o.vcpus }, {
@@ -175,6 +188,7 @@ export class Vm {
     for (const spec of o.customDevices) {
       const device = typeof spec.device === 'function' ? spec.device(ctx) : spec.device;
       this.bus.register(spec.base, spec.length, device);
+      this.otherDevices.add(device);
     }
     const option = o.interruptController;
     const controller = (typeof option === 'function' ? option(ctx) : option) ?? null;
@@ -209,6 +223,7 @@ export class Vm {
    * resolves with its id once every vCPU sees it (KVM's register + synchronize_srcu_expedited).
    */
   plug(device: PioDevice | InVcpuDeviceRef, options: PlugOptions): Promise<number> {
+    if (!('inVcpu' in device)) this.otherDevices.add(device);
     return this.bus.plug(device, options);
   }
 
@@ -295,25 +310,7 @@ export class Vm {
     const loopDone = this.ioLoop.run().catch((e) => {
       this.decide({ kind: 'host-failure', message: `io loop failed: ${errorText(e)}` });
     });
-    const lockWord = new SharedArrayBuffer(4);
-    const codeMap = new SharedArrayBuffer(codeMapBytes(this.ram.byteLength));
-    for (let i = 0; i < o.vcpus; i++) {
-      const { port1, port2 } = new MessageChannel();
-      this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
-      const task: VcpuTask = {
-        vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
-        bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
-        lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
-        sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
-        stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap,
-      };
-      if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
-      if (this.breakdownBaseMs !== null) task.latencyBreakdown = { baseMs: this.breakdownBaseMs };
-      pool.run(task, { transferList: [port2] }).then(
-        (r) => this.onTaskResult(i, r),
-        (e) => this.onTaskCrash(i, e),
-      );
-    }
+    this.startTasks(pool);
     await this.allSettledPromise;
     // Every vCPU has left its guest: its exit counters are final.
     this.timeline.stop();
@@ -340,6 +337,99 @@ export class Vm {
     // Every worker is gone and the result is read out: the next VM may have these.
     releaseExitMemories(this.memories);
     return result;
+  }
+
+  /** One task per vCPU, each from the entry state (at power-on, and again after each VM reset). */
+  private startTasks(pool: Piscina<VcpuTask, VcpuTaskResult>): void {
+    const o = this.options;
+    for (let i = 0; i < o.vcpus; i++) {
+      const { port1, port2 } = new MessageChannel();
+      this.controls[i] = new VcpuControl(i, port1, this.pages[i].fields);
+      const task: VcpuTask = {
+        vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
+        bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
+        lockWord: this.lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
+        sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
+        stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap: this.codeMap,
+      };
+      // Virtual time goes on across a reset: vCPU 0's new task starts where the last one published.
+      if (this.resets > 0 && i === 0 && o.clock === 'virtual') task.virtualStartNs = this.pages[0]!.virtualNs[0];
+      if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
+      if (this.breakdownBaseMs !== null) task.latencyBreakdown = { baseMs: this.breakdownBaseMs };
+      pool.run(task, { transferList: [port2] }).then(
+        (r) => this.onTaskResult(i, r),
+        (e) => this.onTaskCrash(i, e),
+      );
+    }
+  }
+
+  /**
+   * The guest pulsed the reset line. With VmOptions.reboot false the run ends with outcome
+   * 'reset-requested'. Otherwise a VM reset begins, in QEMU's order (pause every vCPU, reset the
+   * machine, resume): every vCPU is asked to stop (an exit in flight completes as aborted, the one
+   * that asked completes as served), vCPU 0's interrupt service pauses, and once every task has
+   * ended, reboot() starts the next boot. An outcome decided meanwhile (the watchdog) wins: the
+   * run then ends instead, so a guest that resets forever still ends by its timeout.
+   */
+  private requestReset(source: string): void {
+    if (!this.options.reboot) {
+      this.decide({ kind: 'reset-requested', source });
+      return;
+    }
+    if (this.outcome !== null || this.resetting) return;
+    this.resetting = true;
+    for (const page of this.pages) {
+      Atomics.or(page.fields, RP_REQUEST, REQ_STOP);
+      Atomics.notify(page.fields, RP_REQUEST);
+    }
+    this.ioLoop.abort();
+    this.interrupts.pause();
+  }
+
+  /**
+   * Every task of the boot has ended: reset the machine and start the next boot. RAM is reloaded
+   * from the guest image (everything else zero), the code map is fresh, every run page is back to
+   * its start state, every device is reset() (the disk's overlay and CMOS RAM are kept: a reset
+   * is not a power cycle), and each vCPU gets a new task from the entry state. Exit counters,
+   * the trace and virtual time go on.
+   */
+  private reboot(): void {
+    const o = this.options;
+    if (this.crashed.some((c) => c !== null)) {
+      this.outcome = { kind: 'host-failure', message: `a VM reset could not restart every vCPU: ${this.deathMessage ?? 'a worker died'}` };
+      this.allSettled();
+      return;
+    }
+    this.resets++;
+    this.results.forEach((r, i) => {
+      if (r !== null) this.earlierBoots[i]!.push(r);
+      this.results[i] = null;
+    });
+    this.settled = 0;
+    this.ioLoop.resume();
+    const ram = new Uint8Array(this.ram);
+    ram.fill(0);
+    ram.set(o.guest, GUEST_LOAD_ADDRESS);
+    this.codeMap = new SharedArrayBuffer(codeMapBytes(this.ram.byteLength));
+    for (const page of this.pages) {
+      // A hold (VmHandle.hold) outlives the reset; a stop, pause or stale guest signal does not.
+      Atomics.and(page.fields, RP_REQUEST, REQ_HOLD);
+      Atomics.store(page.fields, RP_SERVICE, SERVICE_NONE);
+      Atomics.store(page.fields, RP_LIFECYCLE, LIFECYCLE_STARTING);
+    }
+    try {
+      this.machine.reset();
+      for (const d of this.otherDevices) d.reset?.();
+    } catch (e) {
+      this.outcome = { kind: 'host-failure', message: `resetting the devices failed: ${errorText(e)}` };
+      this.allSettled();
+      return;
+    }
+    // The new vCPU 0 task reads the virtual clock's earliest deadline, which the reset may have moved.
+    if (o.clock === 'virtual') Atomics.or(this.pages[0]!.fields, RP_REQUEST, REQ_TIMER);
+    this.interrupts.start();
+    this.resetting = false;
+    if (this.pool !== null) this.startTasks(this.pool);
   }
 
   /**
@@ -437,28 +527,43 @@ export class Vm {
   }
 
   /**
-   * Ends the run as halted once no vCPU can run again: each has ended or sleeps in HLT with IF=1,
+   * Ends the run as halted once no vCPU can run again: each has ended or sits in HLT with IF=1,
    * and nothing can wake one. Only vCPU 0 takes interrupts, so that means vCPU 0 has ended, or it
-   * sleeps with INTR low, no interrupt acknowledge in flight, and no device timer armed unless
-   * the controller's pins are all masked (InterruptController.pinsMasked). (Every
-   * other way INTR can rise is a port access, and no vCPU is left to make one.) Polled: a vCPU
-   * publishes LIFECYCLE_WAITING in its run page, and a message per HLT would cost more.
+   * is halted with INTR low, no interrupt acknowledge in flight, and no armed device timer that
+   * could raise INTR (timersCanWake: none armed, or each on a masked pin). (Every other way INTR
+   * can rise is a port access, and no vCPU is left to make one.) Under the virtual clock a halted vCPU 0 with a timer armed does not
+   * sleep but skips from deadline to deadline, running the device timers as it goes; it is
+   * halted all the same (LIFECYCLE_WAITING), so a PIT ticking into a masked PIC ends the run here
+   * too instead of at the timeout. Polled: a vCPU publishes LIFECYCLE_WAITING in its run page,
+   * and a message per HLT would cost more.
    */
   private endIfIdle(): void {
-    if (this.outcome !== null) return;
+    if (this.outcome !== null || this.resetting) return;
     for (let i = 0; i < this.pages.length; i++) {
       if (this.results[i] !== null || this.crashed[i] !== null) continue;
       if (Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE) !== LIFECYCLE_WAITING) return;
     }
     const f0 = this.pages[0]!.fields;
     if (this.results[0] === null && this.crashed[0] === null) {
-      if (this.interrupts.intrHigh || Atomics.load(f0, RP_SERVICE) !== SERVICE_NONE) return;
-      // A device timer (the PIT's next edge, the RTC's next period...) wakes vCPU 0 only by
-      // raising INTR through a pin: it counts unless the controller says no pin can.
-      if (this.clock.armedTimers > 0 && !(this.controller?.pinsMasked?.() ?? false)) return;
-      if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
+      const service = Atomics.load(f0, RP_SERVICE);
+      if (this.interrupts.intrHigh || service === SERVICE_INTA) return;
+      // Timers run (and arm their successors) on this thread, so the armed list is complete
+      // here: a virtual-clock timer service in flight runs only timers on it.
+      if (this.timersCanWake()) return;
     }
     this.decide({ kind: 'halted' });
+  }
+
+  /**
+   * Whether an armed device timer (the PIT's next edge, the RTC's next period...) could wake vCPU
+   * 0: it does so only by raising INTR through a pin, so it counts unless the controller says its
+   * pin is masked (InterruptController.pinMasked, for a timer created with its IRQ) or every pin
+   * is (pinsMasked). A timer with no IRQ given may raise anything.
+   */
+  private timersCanWake(): boolean {
+    const c = this.controller;
+    if (c?.pinsMasked?.() ?? false) return false;
+    return this.clock.armedIrqs().some((irq) => irq === null || c === null || c.pinMasked === undefined || !c.pinMasked(irq));
   }
 
   /** The first outcome wins; any outcome stops every vCPU. */
@@ -524,6 +629,10 @@ export class Vm {
 
   private taskSettled(): void {
     if (++this.settled < this.options.vcpus) return;
+    if (this.outcome === null && this.resetting) {
+      this.reboot();
+      return;
+    }
     if (this.outcome === null) {
       // Every task ended without another outcome; with onWorkerDeath 'continue', a worker death is still reported.
       this.outcome = this.deathMessage !== null ? { kind: 'host-failure', message: this.deathMessage } : { kind: 'halted' };
@@ -540,18 +649,22 @@ export class Vm {
       const fastIn = f[RP_EXITS_FAST_IN], fastOut = f[RP_EXITS_FAST_OUT];
       const stringIn = f[RP_EXITS_STRING_IN], stringOut = f[RP_EXITS_STRING_OUT];
       let latency = { ...EMPTY_LATENCY };
-      if (r !== null) {
-        const h = decodeLatency(r.latency);
+      // Every boot's task counts (a VM reset starts new tasks); registers and state are the last one's.
+      const boots = r !== null ? [...this.earlierBoots[i]!, r] : this.earlierBoots[i]!;
+      if (boots.length > 0) {
+        const h = mergeLatency(boots.map((b) => decodeLatency(b.latency)));
         histograms.push(h);
         latency = summarizeLatency(h);
-        if (r.breakdown !== undefined) breakdowns.push({ vcpu: i, breakdown: decodeBreakdown(r.breakdown) });
+        for (const b of boots) {
+          if (b.breakdown !== undefined) breakdowns.push({ vcpu: i, breakdown: decodeBreakdown(b.breakdown) });
+        }
       }
       return {
         vcpu: i,
-        instructions: r?.instructions ?? 0,
+        instructions: sumOf(boots, (b) => b.instructions),
         exits: { fastIn, fastOut, stringIn, stringOut, total: fastIn + fastOut + stringIn + stringOut },
         stringElements: f[RP_STRING_ELEMENTS],
-        memoryOutOfRange: r?.memoryOutOfRange ?? 0,
+        memoryOutOfRange: sumOf(boots, (b) => b.memoryOutOfRange),
         state: r === null || r.state === 'error' ? 'crashed' : r.state,
         registers: r?.registers ?? { ...ZERO_REGISTERS },
         latency,
@@ -560,7 +673,7 @@ export class Vm {
           inVcpu: f[RP_IN_VCPU_ACCESSES], coalesced: f[RP_COALESCED_WRITES],
           coalescedRingFull: f[RP_COALESCED_RING_FULL], ioeventfd: f[RP_IOEVENTFD_SIGNALS],
         },
-        exceptions: exceptionCounts(r?.exceptions ?? []),
+        exceptions: exceptionCounts(addPerVector(boots.map((b) => b.exceptions))),
         interrupts: f[RP_INTERRUPTS],
         haltWaits: f[RP_HALT_WAITS],
       };
@@ -570,6 +683,7 @@ export class Vm {
       outcome: this.outcome ?? { kind: 'host-failure', message: 'the VM ended without an outcome' },
       wallMs,
       startupMs,
+      resets: this.resets,
       vcpus,
       latency: merged.totalCount > 0 ? summarizeLatency(merged) : { ...EMPTY_LATENCY },
       latencyBuckets: latencyBuckets(merged),
@@ -588,6 +702,19 @@ export class Vm {
       ...(this.breakdownBaseMs !== null ? { latencyBreakdown: mergeBreakdowns(breakdowns) } : {}),
     };
   }
+}
+
+function sumOf<T>(items: readonly T[], value: (item: T) => number): number {
+  let n = 0;
+  for (const item of items) n += value(item);
+  return n;
+}
+
+/** Per-vector counts of several tasks, added up. */
+function addPerVector(counts: readonly (readonly number[])[]): number[] {
+  const out: number[] = [];
+  for (const c of counts) c.forEach((n, v) => { out[v] = (out[v] ?? 0) + n; });
+  return out;
 }
 
 /** The non-zero per-vector counts of a task result, by vector. */

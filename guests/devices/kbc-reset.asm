@@ -1,6 +1,7 @@
 ; Resets the machine the way PC software does when it reboots: wait until the i8042's input
-; buffer is empty, then pulse the CPU reset line with command 0xFE. piosim ends the run with
-; outcome 'reset-requested' (status 12); a POST code first shows how far the guest got.
+; buffer is empty, then pulse the CPU reset line with command 0xFE. piosim resets the VM, so the
+; guest does this again and again until the timeout; with --no-reboot the run ends with outcome
+; 'reset-requested' (status 13). A POST code first shows how far the guest got.
 bits 16
 org 0x7c00
 
@@ -14,4 +15,4 @@ org 0x7c00
     mov al, 0xfe
     out 0x64, al
 .spin:
-    jmp .spin                   ; a real machine resets here; piosim ends the run
+    jmp .spin                   ; the reset takes effect here

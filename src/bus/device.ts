@@ -28,6 +28,12 @@ export interface PioDevice {
   /** Optional whole-batch handlers for INS/OUTS; the bus loops element by element without them. */
   readString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
   writeString?(offset: number, size: AccessSize, count: number, data: Uint8Array): void;
+  /**
+   * A system reset (the VM's reset, e.g. the i8042's 0xFE pulse): back to the state the part has
+   * after its reset line, keeping what a PC keeps across one (battery-backed or on-disk state).
+   * Called on the main thread while no vCPU runs; optional (a device without one keeps its state).
+   */
+  reset?(): void;
   /** Called once, after a grace period, when the device's last range has been unplugged. */
   destroy?(): void;
 }
@@ -47,14 +53,17 @@ export interface DeviceContext {
    * A one-shot timer on the same clock (QEMU's timer_new_ns / timer_mod): the callback runs on
    * the main thread once nowNs() reaches the armed deadline. A device that needs to act later
    * (a PIT counter reaching zero) uses this, never setTimeout, so virtual time stays exact, and
-   * so the VM knows an armed timer may still wake a vCPU halted with IF=1.
+   * so the VM knows an armed timer may still wake a vCPU halted with IF=1. `irq`: the one ISA
+   * IRQ the device raises from this timer, if so; then a timer into a masked pin counts as
+   * waking nobody. Without it (null) the timer may raise anything.
    */
-  createTimer(callback: () => void): DeviceTimer;
+  createTimer(callback: () => void, irq?: number | null): DeviceTimer;
   /** The machine's ISA IRQ pin `irq` (0-15), wired to its interrupt controller (the 8259A pair). */
   irq(irq: number): IrqLine;
   /**
    * The guest asked for a machine reset (the i8042's 0xFE pulse). The VM decides what happens
-   * (src/vm.ts: the run ends with outcome 'reset-requested' until VM reset exists).
+   * (src/vm.ts: every vCPU back to its entry state, RAM reloaded and every device reset(); with
+   * VmOptions.reboot false the run ends with outcome 'reset-requested').
    */
   requestReset(): void;
 }

@@ -26,35 +26,38 @@ function statOf(flag: string, path: string): fs.Stats {
   }
 }
 
-/** A disk image: a regular file of at least one 512-byte sector. */
-export function checkDiskImage(path: string): string {
-  const st = statOf('--disk', path);
-  if (st.isDirectory()) throw bad(`--disk ${quoteArg(path)}: expected a disk image file, got a directory`);
-  if (!st.isFile()) throw bad(`--disk ${quoteArg(path)}: expected a regular file`);
-  if (st.size < SECTOR_BYTES) throw bad(`--disk ${quoteArg(path)}: ${st.size} bytes is less than one ${SECTOR_BYTES}-byte sector`);
+/**
+ * A disk image: a regular file of at least one 512-byte sector. `what` names where it came from
+ * in messages: the flag, or a machine file's field.
+ */
+export function checkDiskImage(path: string, what = '--disk'): string {
+  const st = statOf(what, path);
+  if (st.isDirectory()) throw bad(`${what} ${quoteArg(path)}: expected a disk image file, got a directory`);
+  if (!st.isFile()) throw bad(`${what} ${quoteArg(path)}: expected a regular file`);
+  if (st.size < SECTOR_BYTES) throw bad(`${what} ${quoteArg(path)}: ${st.size} bytes is less than one ${SECTOR_BYTES}-byte sector`);
   return path;
 }
 
 /** The bytes COM1 receives. */
-export function readSerialIn(path: string): Uint8Array {
-  const st = statOf('--serial-in', path);
-  if (st.isDirectory()) throw bad(`--serial-in ${quoteArg(path)}: expected a file, got a directory`);
+export function readSerialIn(path: string, what = '--serial-in'): Uint8Array {
+  const st = statOf(what, path);
+  if (st.isDirectory()) throw bad(`${what} ${quoteArg(path)}: expected a file, got a directory`);
   if (st.isFile() && st.size > MAX_SERIAL_IN_BYTES) {
-    throw bad(`--serial-in ${quoteArg(path)}: ${st.size} bytes is more than the ${MAX_SERIAL_IN_BYTES} piosim holds`);
+    throw bad(`${what} ${quoteArg(path)}: ${st.size} bytes is more than the ${MAX_SERIAL_IN_BYTES} piosim holds`);
   }
   try {
     return new Uint8Array(fs.readFileSync(path));
   } catch (e) {
-    throw bad(`--serial-in ${quoteArg(path)}: ${(e as Error).message}`);
+    throw bad(`${what} ${quoteArg(path)}: ${(e as Error).message}`);
   }
 }
 
 /** An ISO 8601 date-time in UTC ("2024-02-29T23:59:58Z" or "2024-02-29") -> ms since the epoch. */
-export function parseRtcBase(text: string): number {
+export function parseRtcBase(text: string, what = '--rtc-base'): number {
   const t = text.trim();
   const ms = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z)?$/.test(t) ? Date.parse(t) : NaN;
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_RTC_BASE_MS) {
-    throw bad(`--rtc-base must be a UTC date from 1970 to 9999 like 2024-02-29 or 2024-02-29T23:59:58Z, got ${quoteArg(text)}`);
+    throw bad(`${what} must be a UTC date from 1970 to 9999 like 2024-02-29 or 2024-02-29T23:59:58Z, got ${quoteArg(text)}`);
   }
   return Math.floor(ms / 1000) * 1000;
 }

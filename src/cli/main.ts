@@ -15,6 +15,9 @@ import { checkJsonTarget, writeJsonDocument } from './tool-output.js';
 import { clipMessage } from './quote.js';
 import { freshReportPath } from './report-path.js';
 import { parseContentionSeconds, runContentionPhase } from './demo-contention.js';
+import { demoDiskLine, demoDiskPath } from './demo-disk.js';
+import { checkDiskImage } from './machine-options.js';
+import { planMachine } from '../devices/machine-spec.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
 import { registerToolCommands, withExamples } from './tool-commands.js';
 import { checkTopTerminal } from './top-view.js';
@@ -84,6 +87,8 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--rtc-base <date>', 'the RTC\'s starting date, UTC, e.g. 2024-02-29T23:59:58Z (default: now)')
     .option('--device <spec>', 'add a device: NAME[,base=0x...][,irq=N] (repeatable; see README "Devices")', (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-default-devices', 'start from an empty machine: only the --device devices')
+    .option('--machine <file>', 'the machine from a JSON description: devices with bases and IRQs, disk, options (README "Machine files"); --device adds to it')
+    .option('--no-reboot', 'end the run (exit status 13) when the guest asks for a machine reset, instead of resetting the VM')
     .option('--hotplug <file>', 'plug, move and unplug devices while the guest runs, from a JSON schedule (README, "Hot-plug schedules")')
     .option('--top', 'live view while the guest runs, like kvm_stat: exits/s by kind, port and vCPU, ring depth, sleeps (on stderr; plain lines when it is not a terminal)')
     .option('--top-interval <seconds>', 'refresh interval of --top (default 1)')
@@ -148,7 +153,17 @@ function buildProgram(setStatus: (status: number) => void): Command {
       // Without --report FILE the demo picks a new file itself, and says where it went.
       if (opts['report'] === undefined) opts['report'] = freshReportPath();
       const request = await prepareRun(opts, CLI_DEFAULTS.demoVcpus, demoGuestPath());
-      const demoStatus = await runGuest({ ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: contentionMs === 0 });
+      // The demo's own disk unless --disk (or a machine file) gives one; read-only, never modified.
+      const config = request.config;
+      if (config.disk === null && planMachine(config.devices, config.defaultDevices).some((p) => p.spec.name === 'ata')) {
+        config.disk = checkDiskImage(demoDiskPath());
+        config.diskWriteback = false;
+      }
+      const diskPath = config.disk;
+      const demoStatus = await runGuest({
+        ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: contentionMs === 0,
+        closingText: (result) => (diskPath === null ? null : demoDiskLine(result, diskPath)),
+      });
       if (contentionMs === 0 || demoStatus !== 0) {
         setStatus(demoStatus);
         return;

@@ -4,6 +4,7 @@ import { quoteArg } from './quote.js';
 import { parseTraceLimit } from './trace-limit.js';
 import type { OutputLimit } from '../report/buffered-file.js';
 import { checkDiskImage, parseRtcBase, readSerialIn } from './machine-options.js';
+import { readMachineFile } from './machine-file.js';
 import { parseDeviceSpec, planMachine, type DeviceSpec } from '../devices/machine-spec.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
 import { CLOCK_MODES, type ClockMode } from '../exit/device-clock.js';
@@ -36,6 +37,10 @@ export interface RawRunOptions {
   rtcBase?: string;
   /** commander's --no-default-devices: false when given. */
   defaultDevices?: boolean;
+  /** commander's --no-reboot: false when given. */
+  reboot?: boolean;
+  /** --machine FILE.json (src/cli/machine-file.ts). */
+  machine?: string;
   /** Every --device, in order. */
   device?: string[];
   /** --top: the live view (src/cli/top-view.ts); `piosim top` sets it. */
@@ -87,6 +92,10 @@ export interface RunConfig {
   rtcBaseMs: number | null;
   defaultDevices: boolean;
   devices: DeviceSpec[];
+  /** A guest's reset request resets the VM (true) or ends the run (--no-reboot). */
+  reboot: boolean;
+  /** The --machine file the machine came from, or null (src/cli/machine-file.ts). */
+  machine: string | null;
   /** The live view and its refresh interval, or null without --top. */
   top: { intervalMs: number } | null;
   /** No summary table on stderr. */
@@ -211,7 +220,6 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     timeoutMs: raw.timeout === undefined ? CLI_DEFAULTS.timeoutSeconds * 1000 : parseTimeout(raw.timeout),
     memoryBytes: raw.memory === undefined ? CLI_DEFAULTS.memoryBytes : parseMemory(raw.memory),
     stopOnException: raw.stopOnException === true,
-    clock: raw.clock === undefined ? CLI_DEFAULTS.clock : parseClock(raw.clock),
     onVcpuFault: raw.onVcpuFault === undefined ? CLI_DEFAULTS.onVcpuFault : parseOnVcpuFault(raw.onVcpuFault),
     cpu: raw.cpu === undefined ? CLI_DEFAULTS.cpu : parseCpu(raw.cpu),
     outputs,
@@ -240,18 +248,47 @@ function topOption(raw: RawRunOptions): RunConfig['top'] {
   return { intervalMs: raw.topInterval === undefined ? DEFAULT_TOP_INTERVAL_MS : parseTopInterval(raw.topInterval) };
 }
 
-function machineOptions(raw: RawRunOptions): Pick<RunConfig, 'disk' | 'diskWriteback' | 'serialIn' | 'rtcBaseMs' | 'defaultDevices' | 'devices'> {
+type MachineConfig = Pick<RunConfig, 'disk' | 'diskWriteback' | 'serialIn' | 'rtcBaseMs' | 'defaultDevices' | 'devices' | 'clock' | 'reboot' | 'machine'>;
+
+/**
+ * The machine: the defaults and --device, or a --machine file and --device. The rule for a file
+ * (README "Machine files"): its devices are the whole machine (--no-default-devices is refused as
+ * meaningless) and --device adds to them; a setting the file makes (disk, clock, RTC base,
+ * serial input, reboot) may not be given on the command line too: both is refused, never one
+ * silently preferred.
+ */
+function machineOptions(raw: RawRunOptions): MachineConfig {
+  if (raw.machine !== undefined && raw.machine.trim() === '') throw bad('--machine needs a file name, got an empty string');
+  const file = raw.machine === undefined ? null : readMachineFile(raw.machine);
+  if (file !== null) {
+    const where = `--machine ${quoteArg(file.path)}`;
+    const both = (flag: string, field: string): PiosimError => bad(`${flag} and ${where} both set ${field}: give it in one place`);
+    if (raw.defaultDevices === false) throw bad(`--no-default-devices with ${where}: the file's devices are the whole machine already`);
+    if (file.disk !== null && raw.disk !== undefined) throw both('--disk', '$.disk');
+    if (file.disk !== null && raw.diskWriteback === true) throw both('--disk-writeback', '$.disk');
+    if (file.clock !== undefined && raw.clock !== undefined) throw both('--clock', '$.options.clock');
+    if (file.rtcBaseMs !== undefined && raw.rtcBase !== undefined) throw both('--rtc-base', '$.options.rtcBase');
+    if (file.serialIn !== undefined && raw.serialIn !== undefined) throw both('--serial-in', '$.options.serialIn');
+    if (file.reboot !== undefined && raw.reboot === false) throw both('--no-reboot', '$.options.reboot');
+  }
   if (raw.diskWriteback === true && raw.disk === undefined) throw bad('--disk-writeback needs --disk FILE');
-  const defaultDevices = raw.defaultDevices !== false;
-  const devices = (raw.device ?? []).map(parseDeviceSpec);
-  const placed = planMachine(devices, defaultDevices);
-  if (raw.disk !== undefined && !placed.some((p) => p.spec.name === 'ata')) throw bad('--disk needs the ata device: add --device ata (the defaults are off)');
+  const defaultDevices = file === null && raw.defaultDevices !== false;
+  const added = (raw.device ?? []).map(parseDeviceSpec);
+  const devices = [...(file?.devices ?? []), ...added];
+  const placed = planMachine(devices, defaultDevices, file?.labels ?? []);
+  if (raw.disk !== undefined && !placed.some((p) => p.spec.name === 'ata')) {
+    throw bad(`--disk needs the ata device: add --device ata (${file !== null ? 'the machine file has none' : 'the defaults are off'})`);
+  }
+  const disk = file?.disk ?? (raw.disk === undefined ? null : { path: checkDiskImage(raw.disk), writeback: raw.diskWriteback === true });
   return {
     defaultDevices,
     devices,
-    disk: raw.disk === undefined ? null : checkDiskImage(raw.disk),
-    diskWriteback: raw.diskWriteback === true,
-    serialIn: raw.serialIn === undefined ? null : readSerialIn(raw.serialIn),
-    rtcBaseMs: raw.rtcBase === undefined ? null : parseRtcBase(raw.rtcBase),
+    disk: disk?.path ?? null,
+    diskWriteback: disk?.writeback ?? false,
+    serialIn: file?.serialIn ?? (raw.serialIn === undefined ? null : readSerialIn(raw.serialIn)),
+    rtcBaseMs: file?.rtcBaseMs ?? (raw.rtcBase === undefined ? null : parseRtcBase(raw.rtcBase)),
+    clock: file?.clock ?? (raw.clock === undefined ? CLI_DEFAULTS.clock : parseClock(raw.clock)),
+    reboot: file?.reboot ?? raw.reboot !== false,
+    machine: file?.path ?? null,
   };
 }

@@ -35,6 +35,8 @@ export interface RunRequest {
   hotplug?: HotplugSchedule;
   /** Say on stderr where the --report page went (the demo picks its file itself). */
   announceReport?: boolean;
+  /** More to say on stderr after the summary (not with --quiet): the demo's disk line. */
+  closingText?: (result: VmResult) => string | null;
 }
 
 /** Outputs written while the VM runs; the JSON report is written after it, from the result. */
@@ -96,6 +98,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
     if (config.serialIn !== null) options.serialIn = config.serialIn;
     if (config.rtcBaseMs !== null) options.rtcBaseMs = config.rtcBaseMs;
     if (!config.defaultDevices) options.defaultDevices = false;
+    if (!config.reboot) options.reboot = false;
     if (config.devices.length > 0) options.devices = config.devices;
     if (config.latencyBreakdown === true) options.latencyBreakdown = true;
     // Exits by port are counted only for what reads them: the reports' heat map and top's busiest ports.
@@ -148,6 +151,8 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
         hotplug: config.hotplug ?? null,
         clock: config.clock,
         breakdown: config.latencyBreakdown === true,
+        reboot: config.reboot,
+        machine: config.machine,
       },
       exitStatus: statusNow(),
       peakRssBytes,
@@ -170,6 +175,8 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
     ...(req.hotplug !== undefined ? { hotplugSteps: { done: hotplugLog.length, of: req.hotplug.steps.length } } : {}),
   }));
   if (result.latencyBreakdown !== undefined) process.stderr.write(breakdownText(result.latencyBreakdown));
+  const closing = req.closingText?.(result) ?? null;
+  if (closing !== null) process.stderr.write(closing);
   // Last, where a reader of the demo's output looks for it.
   const pagePath = config.outputs.report;
   if (req.announceReport === true && pagePath !== undefined && outputs.failure === null) {

@@ -3,9 +3,11 @@ import type { PioDevice } from '../bus/device.js';
 import type { IrqLine } from './interrupts.js';
 import { DiskImage, SECTOR_BYTES } from './disk-image.js';
 import { guessGeometry, identifyBlock, MAX_MULTIPLE_SECTORS, type Geometry } from './ata-identify.js';
+import { commandAddress, writeBackAddress } from './ata-address.js';
+import { PioBuffer } from './ata-pio-buffer.js';
 import {
   ATA_PORTS, ATA_CONTROL_PORTS, OFS_DATA, OFS_ERROR_FEATURES, OFS_COUNT, OFS_LBA_LOW, OFS_LBA_MID,
-  OFS_LBA_HIGH, OFS_DEVICE, OFS_STATUS_COMMAND, ST_ERR, ST_DRQ, ST_DSC, ST_DRDY, ST_BSY, ERR_ABRT, DEV_LBA,
+  OFS_LBA_HIGH, OFS_DEVICE, OFS_STATUS_COMMAND, ST_ERR, ST_DRQ, ST_DSC, ST_DRDY, ST_BSY, ERR_ABRT,
   DEV_SELECT, DEV_ALWAYS_ON, CTL_NIEN, CTL_SRST, CMD_DIAGNOSTIC, CMD_SET_MULTIPLE, CMD_IDENTIFY, RW_COMMANDS,
   NO_DATA_COMMANDS,
   type RwCommand, type TaskFile,
@@ -35,9 +37,9 @@ export { ATA_CONTROL_PORTS, ATA_PORTS };
  * The data port moves 2 or 4 bytes per access, and a whole INS/OUTS batch per call (a 512-byte
  * sector in one `rep insw`); with DRQ clear it reads 0 and ignores writes.
  * Device 1 is absent: with it selected, status and error read 0 and commands are ignored.
+ * Addressing (LBA28, LBA48, CHS) is src/devices/ata-address.ts; the data port's block buffer is
+ * src/devices/ata-pio-buffer.ts; registers and commands are src/devices/ata-registers.ts.
  */
-
-type Transfer = 'none' | 'identify' | 'read' | 'write';
 
 export class AtaChannel implements PioDevice {
   readonly name = 'ata';
@@ -55,10 +57,8 @@ export class AtaChannel implements PioDevice {
   readonly geometry: Geometry | null;
   /** [device 0, device 1] register copies. */
   private readonly files: [TaskFile, TaskFile] = [AtaChannel.signature(), AtaChannel.signature()];
-  private transfer: Transfer = 'none';
-  private readonly buffer = new Uint8Array(SECTOR_BYTES * MAX_MULTIPLE_SECTORS);
-  private pos = 0;
-  private end = 0;
+  /** The data port's block, moving in or out. */
+  private readonly pio = new PioBuffer(() => this.bufferDone());
   /** Read/write in progress: next LBA, sectors left (including the block in the buffer), block size. */
   private lba = 0;
   private left = 0;
@@ -88,7 +88,7 @@ export class AtaChannel implements PioDevice {
     this.device = DEV_ALWAYS_ON;
     this.status = ST_DRDY | ST_DSC;
     this.error = 0;
-    this.transfer = 'none';
+    this.pio.stop();
     this.rw = null;
   }
 
@@ -102,7 +102,7 @@ export class AtaChannel implements PioDevice {
   }
 
   read(offset: number, size: AccessSize): number {
-    if (offset === OFS_DATA && size > 1) return this.readData(size);
+    if (offset === OFS_DATA && size > 1) return this.pio.read(size);
     if (size > 1) {
       // A wide access to the byte registers: byte by byte, lowest port first.
       let v = 0;
@@ -135,7 +135,7 @@ export class AtaChannel implements PioDevice {
   }
 
   write(offset: number, size: AccessSize, value: number): void {
-    if (offset === OFS_DATA && size > 1) { this.writeData(size, value); return; }
+    if (offset === OFS_DATA && size > 1) { this.pio.write(size, value); return; }
     for (let i = 0; i < size && offset + i < ATA_PORTS; i++) this.writeRegister(offset + i, (value >>> (i * 8)) & 0xff);
   }
 
@@ -182,11 +182,11 @@ export class AtaChannel implements PioDevice {
     // A command written while BSY or DRQ is set is ignored.
     if (this.busy()) return;
     this.commands++;
-    this.transfer = 'none';
+    this.pio.stop();
     const rw = RW_COMMANDS.get(cmd);
     if (rw !== undefined) { this.startReadWrite(rw); return; }
     if (cmd === CMD_IDENTIFY) {
-      this.buffer.set(identifyBlock(this.disk!.sectors, this.geometry!, this.multipleSectors));
+      this.pio.bytes.set(identifyBlock(this.disk!.sectors, this.geometry!, this.multipleSectors));
       this.startPioIn('identify', SECTOR_BYTES);
       this.raiseIrq();
       return;
@@ -211,48 +211,14 @@ export class AtaChannel implements PioDevice {
     this.abort();
   }
 
-  /** The starting LBA (possibly out of range) and sector count the registers give for `rw`. */
-  private address(rw: RwCommand): { lba: number; count: number } {
-    const f = this.files[0];
-    if (rw.lba48) {
-      const lba = (f.hobLbaHigh * 2 ** 40) + (f.hobLbaMid * 2 ** 32) + (f.hobLbaLow * 2 ** 24) + (f.lbaHigh << 16) + (f.lbaMid << 8) + f.lbaLow;
-      const count = (f.hobCount << 8) | f.count;
-      return { lba, count: count === 0 ? 65536 : count };
-    }
-    const count = f.count === 0 ? 256 : f.count;
-    if (this.device & DEV_LBA) {
-      return { lba: ((this.device & 0x0f) * 2 ** 24) + (f.lbaHigh << 16) + (f.lbaMid << 8) + f.lbaLow, count };
-    }
-    // CHS as QEMU computes it: no check of the fields themselves; a sector number of 0 gives
-    // LBA -1, which the per-block range check refuses.
-    const g = this.geometry!;
-    const cylinder = (f.lbaHigh << 8) | f.lbaMid;
-    return { lba: (cylinder * g.heads + (this.device & 0x0f)) * g.sectors + f.lbaLow - 1, count };
-  }
-
-  /** Writes the address after the last sector transferred back into the disk's registers (device 1's copy keeps what was written). */
+  /** The address after the last sector moved, and the sectors left, back into the disk's registers (device 1's copy keeps what was written). */
   private setAddress(lba: number, rw: RwCommand): void {
-    const f = this.files[0];
-    f.count = this.left & 0xff;
-    f.hobCount = (this.left >> 8) & 0xff;
-    if (rw.lba48) {
-      f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
-      f.hobLbaLow = Math.floor(lba / 2 ** 24) & 0xff; f.hobLbaMid = Math.floor(lba / 2 ** 32) & 0xff; f.hobLbaHigh = Math.floor(lba / 2 ** 40) & 0xff;
-    } else if (this.device & DEV_LBA) {
-      f.lbaLow = lba & 0xff; f.lbaMid = (lba >>> 8) & 0xff; f.lbaHigh = (lba >>> 16) & 0xff;
-      this.device = (this.device & 0xf0) | ((lba >>> 24) & 0x0f);
-    } else {
-      const g = this.geometry!;
-      const cylinder = Math.floor(lba / (g.heads * g.sectors));
-      f.lbaLow = (lba % g.sectors) + 1; f.lbaMid = cylinder & 0xff; f.lbaHigh = (cylinder >> 8) & 0xff;
-      this.device = (this.device & 0xf0) | (Math.floor(lba / g.sectors) % g.heads);
-    }
+    this.device = writeBackAddress(this.files[0], this.device, lba, this.left, rw, this.geometry);
   }
-
 
   private startReadWrite(rw: RwCommand): void {
     if (rw.multiple && this.multipleSectors === 0) { this.abort(); return; }
-    const a = this.address(rw);
+    const a = commandAddress(this.files[0], this.device, rw, this.geometry);
     this.rw = rw;
     this.lba = a.lba;
     this.left = a.count;
@@ -270,7 +236,7 @@ export class AtaChannel implements PioDevice {
   private loadReadBlock(): void {
     const n = Math.min(this.left, this.blockSectors);
     if (!this.inRange(this.lba, n)) { this.abort(); return; }
-    for (let i = 0; i < n; i++) this.disk!.read(this.lba + i, this.buffer, i * SECTOR_BYTES);
+    for (let i = 0; i < n; i++) this.disk!.read(this.lba + i, this.pio.bytes, i * SECTOR_BYTES);
     this.lba += n;
     this.left -= n;
     this.setAddress(this.lba, this.rw!);
@@ -280,31 +246,27 @@ export class AtaChannel implements PioDevice {
 
   private startWriteBlock(): void {
     const n = Math.min(this.left, this.blockSectors);
-    this.transfer = 'write';
-    this.pos = 0;
-    this.end = n * SECTOR_BYTES;
+    this.pio.start('write', n * SECTOR_BYTES);
     this.status = ST_DRDY | ST_DSC | ST_DRQ;
   }
 
-  private startPioIn(kind: Transfer, bytes: number): void {
-    this.transfer = kind;
-    this.pos = 0;
-    this.end = bytes;
+  private startPioIn(kind: 'identify' | 'read', bytes: number): void {
+    this.pio.start(kind, bytes);
     this.status = ST_DRDY | ST_DSC | ST_DRQ;
   }
 
   /** The guest has taken or filled the whole buffer. */
   private bufferDone(): void {
-    const kind = this.transfer;
-    this.transfer = 'none';
+    const kind = this.pio.kind;
+    this.pio.stop();
     this.status = ST_DRDY | ST_DSC;
     if (kind === 'read') {
       if (this.left > 0) this.loadReadBlock();
       else this.rw = null;
     } else if (kind === 'write') {
-      const n = this.end / SECTOR_BYTES;
+      const n = this.pio.end / SECTOR_BYTES;
       if (!this.inRange(this.lba, n)) { this.abort(); return; }
-      for (let i = 0; i < n; i++) this.disk!.write(this.lba + i, this.buffer, i * SECTOR_BYTES);
+      for (let i = 0; i < n; i++) this.disk!.write(this.lba + i, this.pio.bytes, i * SECTOR_BYTES);
       this.lba += n;
       this.left -= n;
       this.setAddress(this.lba, this.rw!);
@@ -322,7 +284,7 @@ export class AtaChannel implements PioDevice {
 
   private abort(): void {
     this.aborted++;
-    this.transfer = 'none';
+    this.pio.stop();
     this.rw = null;
     this.status = ST_DRDY | ST_ERR;
     this.error = ERR_ABRT;
@@ -330,22 +292,6 @@ export class AtaChannel implements PioDevice {
   }
 
   // --- data port ----------------------------------------------------------------------------
-
-  private readData(size: AccessSize): number {
-    if (this.transfer !== 'identify' && this.transfer !== 'read') return 0;
-    let v = 0;
-    for (let i = 0; i < size; i++) v |= this.buffer[this.pos + i]! << (i * 8);
-    this.pos += size;
-    if (this.pos >= this.end) this.bufferDone();
-    return v >>> 0;
-  }
-
-  private writeData(size: AccessSize, value: number): void {
-    if (this.transfer !== 'write') return;
-    for (let i = 0; i < size; i++) this.buffer[this.pos + i] = (value >>> (i * 8)) & 0xff;
-    this.pos += size;
-    if (this.pos >= this.end) this.bufferDone();
-  }
 
   /** `rep insw`/`insd`: copies as much of the buffer as the batch takes per call, block after block. */
   readString(offset: number, size: AccessSize, count: number, data: Uint8Array): void {
@@ -358,14 +304,7 @@ export class AtaChannel implements PioDevice {
       }
       return;
     }
-    while (o < total) {
-      if (this.transfer !== 'identify' && this.transfer !== 'read') { data.fill(0, o, total); return; }
-      const n = Math.min(total - o, this.end - this.pos);
-      data.set(this.buffer.subarray(this.pos, this.pos + n), o);
-      o += n;
-      this.pos += n;
-      if (this.pos >= this.end) this.bufferDone();
-    }
+    this.pio.readString(data, total);
   }
 
   /** `rep outsw`/`outsd`: fills the buffer per call, block after block. */
@@ -380,13 +319,7 @@ export class AtaChannel implements PioDevice {
       }
       return;
     }
-    while (o < total && this.transfer === 'write') {
-      const n = Math.min(total - o, this.end - this.pos);
-      this.buffer.set(data.subarray(o, o + n), this.pos);
-      o += n;
-      this.pos += n;
-      if (this.pos >= this.end) this.bufferDone();
-    }
+    this.pio.writeString(data, total);
   }
 
   // --- interrupt ----------------------------------------------------------------------------

@@ -95,6 +95,12 @@ export interface DefaultDevices {
   testdev: TestDevice;
   /** The device context the machine hands its devices (with IRQ pins from `pic`). */
   context: DeviceContext;
+  /**
+   * A system reset of every placed device (the VM's reset, src/vm.ts): each back to its reset
+   * state, while what survives a PC's reset survives here: CMOS RAM and the RTC's clock, the
+   * disk's contents (the overlay is kept: a reset is not a power cycle), the POST record.
+   */
+  reset(): void;
   /** Releases what the devices hold outside the process (the disk image's file). */
   close(): void;
 }
@@ -111,7 +117,7 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
     serialWrite: (b) => host.serialWrite(b),
     requestExit: (v) => host.requestExit(v),
     nowNs: () => host.nowNs(),
-    createTimer: (callback) => host.createTimer(callback),
+    createTimer: (callback, irq) => host.createTimer(callback, irq),
     irq: (n) => pic.irqLine(n),
     requestReset: () => host.requestReset?.(),
   };
@@ -121,7 +127,7 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
   // The PIT, RTC and UART arm timers for their next interrupt only when an interrupt can arrive:
   // the pair is placed and is what the CPU follows.
   const timers = (options.irqsReachCpu ?? true) && plan.some((p) => p.spec.name === 'pic')
-    ? (callback: () => void) => context.createTimer(callback)
+    ? (callback: () => void, irq: number | null) => context.createTimer(callback, irq)
     : undefined;
   if (options.disk && !plan.some((p) => p.spec.name === 'ata')) {
     throw new PiosimError('bad-option', `disk image ${JSON.stringify(options.disk.path)}: the machine has no ata device (add --device ata)`);
@@ -130,9 +136,11 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
   const ata = new AtaChannel(disk, context.irq(IRQ_ATA));
   /** The first placed instance of each type is its handle (COM1: the uart at 0x3f8, COM2 at 0x2f8). */
   const first = new Map<string, unknown>();
+  /** The device models a system reset resets, each once (a model may sit behind several ranges). */
+  const resettable: { reset(): void }[] = [];
   try {
     for (const p of plan) {
-      const devices = buildDevice(p, context, pic, ata, options, timers);
+      const devices = buildDevice(p, context, pic, ata, options, timers, (m) => resettable.push(m));
       const key = p.spec.name === 'uart' && p.base === PORT_COM2 ? 'uart2' : p.spec.name;
       if (!first.has(key)) first.set(key, devices[0]);
       if (key === 'pit' && !first.has('pit-speaker')) first.set('pit-speaker', devices[1]);
@@ -162,6 +170,7 @@ export function createDefaultDevices(host: MachineHost, busOptions?: IoBusOption
     uart2: handle('uart2', () => Uart16550.fromContext(context, IRQ_COM2, 'uart2')),
     debugExit: handle('debug-exit', () => DebugExit.fromContext(context)),
     testdev: handle('testdev', () => new TestDevice()),
+    reset: () => { for (const m of resettable) m.reset(); },
     close: () => disk?.close(),
   };
 }
@@ -172,34 +181,47 @@ const IN_VCPU_PM_TIMER = 'pm-timer' as const;
 /** The bus devices (one per range of the type, in DEVICE_TYPES order) for a placed device. */
 function buildDevice(
   p: PlacedDevice, context: DeviceContext, pic: PicPair, ata: AtaChannel, options: MachineOptions,
-  timers: ((callback: () => void) => DeviceTimer) | undefined,
+  machineTimers: ((callback: () => void, irq: number | null) => DeviceTimer) | undefined,
+  resettable: (model: { reset(): void }) => void,
 ): (PioDevice | typeof IN_VCPU_PM_TIMER)[] {
   const now = (): bigint => context.nowNs();
   const irq = (): IrqLine => context.irq(p.irq!);
+  // Each device's timers raise its own IRQ: a timer into a masked pin wakes nobody (src/vm.ts).
+  const timers = machineTimers === undefined ? undefined : (callback: () => void): DeviceTimer => machineTimers(callback, p.irq);
+  // Not reset: the POST port (its record is the report's), debug-exit and testdev (no state a
+  // reset touches on QEMU's), the PM timer (a free-running count of the host clock).
   switch (p.spec.name) {
-    case 'pic': return [pic.master, pic.slave, pic.elcr];
+    case 'pic': resettable(pic); return [pic.master, pic.slave, pic.elcr];
     case 'pit': {
       const pit = new Pit8254(now, irq(), timers);
-      return [pit, new SpeakerPort(pit, now)];
+      const speaker = new SpeakerPort(pit, now);
+      resettable(pit);
+      resettable(speaker);
+      return [pit, speaker];
     }
     case 'i8042': {
       const k = new I8042(() => context.requestReset(), irq(), context.irq(IRQ_MOUSE));
+      resettable(k);
       return [k.dataPort, k.commandPort];
     }
     case 'rtc': {
       const rtc = new CmosRtc(now, irq(), { baseMs: options.rtcBaseMs, createTimer: timers });
+      resettable(rtc);
       return [rtc];
     }
     case 'post': return [new PostPort()];
     case 'testdev': return [new TestDevice()];
     case 'debug-exit': return [DebugExit.fromContext(context)];
-    case 'ata': return [ata, new AtaControl(ata)];
+    case 'ata': resettable(ata); return [ata, new AtaControl(ata)];
     case 'uart': {
       const name = p.base === PORT_COM1 ? 'uart' : p.base === PORT_COM2 ? 'uart2' : `uart@0x${p.base.toString(16)}`;
-      return [new Uart16550((b) => context.serialWrite(b), { irq: irq(), nowNs: now, name, createTimer: timers })];
+      const uart = new Uart16550((b) => context.serialWrite(b), { irq: irq(), nowNs: now, name, createTimer: timers });
+      resettable(uart);
+      return [uart];
     }
     case 'pci': {
       const host = new PciHost();
+      resettable(host);
       return [host.addressPort, host.dataPort];
     }
     case 'pm-timer': return [IN_VCPU_PM_TIMER];

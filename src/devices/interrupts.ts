@@ -30,4 +30,10 @@ export interface InterruptController {
    * a masked PIC wakes nobody). Without it, an armed timer always counts as a possible wake-up.
    */
   pinsMasked?(): boolean;
+  /**
+   * Optional: whether input `irq` is masked, so no level on it can raise INTR. With it, a device
+   * timer whose IRQ is masked (DeviceContext.createTimer's `irq`) does not count as a possible
+   * wake-up either.
+   */
+  pinMasked?(irq: number): boolean;
 }

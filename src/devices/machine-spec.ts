@@ -95,14 +95,18 @@ export function parseDeviceSpec(text: string): DeviceSpec {
 
 /**
  * Places the machine's devices: the defaults (unless `withDefaults` is false) and then `extra`.
- * Throws PiosimError('bad-option') for anything wrong, naming the device.
+ * Throws PiosimError('bad-option') for anything wrong, naming the device: as `labels[i]` for
+ * extra[i] when given (a machine file's JSON path), else as its --device text.
  */
-export function planMachine(extra: readonly DeviceSpec[], withDefaults = true): PlacedDevice[] {
+export function planMachine(extra: readonly DeviceSpec[], withDefaults = true, labels: readonly (string | undefined)[] = []): PlacedDevice[] {
   const placed: PlacedDevice[] = [];
-  const specs = [...(withDefaults ? DEFAULT_DEVICE_SPECS.map((s) => ({ s, isDefault: true })) : []), ...extra.map((s) => ({ s, isDefault: false }))];
-  for (const { s, isDefault } of specs) {
+  const specs = [
+    ...(withDefaults ? DEFAULT_DEVICE_SPECS.map((s) => ({ s, isDefault: true, given: undefined })) : []),
+    ...extra.map((s, i) => ({ s, isDefault: false, given: labels[i] })),
+  ];
+  for (const { s, isDefault, given } of specs) {
     const type = DEVICE_TYPES[s.name];
-    const label = isDefault ? `${s.name} at ${hex(s.base ?? type?.base ?? 0)}` : `--device ${s.name}${s.base === undefined ? '' : `,base=${hex(s.base)}`}${s.irq === undefined ? '' : `,irq=${s.irq}`}`;
+    const label = given ?? (isDefault ? `${s.name} at ${hex(s.base ?? type?.base ?? 0)}` : `--device ${s.name}${s.base === undefined ? '' : `,base=${hex(s.base)}`}${s.irq === undefined ? '' : `,irq=${s.irq}`}`);
     if (type === undefined) throw bad(`${label}: unknown device; expected one of ${Object.keys(DEVICE_TYPES).join(', ')}`);
     if (type.singleton && !isDefault && placed.some((p) => p.spec.name === s.name)) {
       throw bad(`${label}: the machine has one ${s.name} and it is already there${withDefaults ? ' (a default device; use --no-default-devices to place it yourself)' : ''}`);

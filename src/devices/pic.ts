@@ -313,6 +313,12 @@ export class PicPair implements InterruptController {
     return open === 0 || (open === 1 << CASCADE_IRQ && this.slave.imr === 0xff);
   }
 
+  /** Input `irq` cannot raise INTR: masked on its chip, or (a slave input) the cascade is masked. */
+  pinMasked(irq: number): boolean {
+    if (irq < 8) return (this.master.imr & (1 << irq)) !== 0;
+    return (this.slave.imr & (1 << (irq & 7))) !== 0 || (this.master.imr & (1 << CASCADE_IRQ)) !== 0;
+  }
+
   intrPending(): boolean {
     return this.master.pendingIrq() >= 0;
   }

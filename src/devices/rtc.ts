@@ -38,6 +38,10 @@ export const REG_YEAR = 0x09;
 export const REG_A = 0x0a;
 export const REG_B = 0x0b;
 export const REG_C = 0x0c;
+/** CMOS byte the BIOS reads after a reset to learn why it happened (the shutdown status). */
+export const REG_SHUTDOWN_STATUS = 0x0f;
+/** Shutdown status "resume from S3": the one value a reset keeps (QEMU's rtc_reset). */
+const SHUTDOWN_S3_RESUME = 0xfe;
 export const REG_D = 0x0d;
 export const REG_CENTURY = 0x32;
 
@@ -51,6 +55,8 @@ export const B_SET = 0x80;
 export const B_PIE = 0x40;
 export const B_AIE = 0x20;
 export const B_UIE = 0x10;
+/** Square-wave output enable: no pin here, but the bit is kept and cleared at reset as on the part. */
+export const B_SQWE = 0x08;
 export const B_BINARY = 0x04;
 export const B_24H = 0x02;
 export const C_IRQF = 0x80;
@@ -113,7 +119,7 @@ export class CmosRtc implements PioDevice {
     private readonly options: RtcOptions = {},
   ) {
     this.eventTimer = irq8 !== null && options.createTimer !== undefined ? options.createTimer(() => this.tick()) : null;
-    this.reset();
+    this.powerOn();
   }
 
   /** Stops the event timer (the device is unplugged or the VM ends). */
@@ -140,7 +146,8 @@ export class CmosRtc implements PioDevice {
     else if (timer.deadlineNs !== next) timer.arm(next < 0n ? 0n : next);
   }
 
-  reset(): void {
+  /** The battery is connected: RAM cleared, the clock set from options.baseMs (or the host's date). */
+  private powerOn(): void {
     this.ram.fill(0);
     this.ram[REG_A] = RESET_A;
     this.ram[REG_B] = RESET_B;
@@ -152,6 +159,20 @@ export class CmosRtc implements PioDevice {
     this.periodsSeen = 0n;
     this.secondsSeen = this.epochS;
     this.ram[REG_CENTURY] = this.encode(Math.floor(new Date(this.epochS * 1000).getUTCFullYear() / 100));
+    this.setIrq(false);
+    this.armEventTimer();
+  }
+
+  /**
+   * A system reset (the VM's, e.g. the i8042 pulse). The chip is battery-backed, so like QEMU's
+   * rtc_reset this keeps the CMOS RAM and the running clock: it clears the shutdown status byte
+   * (0x0f) unless it holds 0xfe, clears the interrupt enables PIE, AIE and SQWE and the flags in
+   * register C, and lowers IRQ 8.
+   */
+  reset(): void {
+    if (this.ram[REG_SHUTDOWN_STATUS] !== SHUTDOWN_S3_RESUME) this.ram[REG_SHUTDOWN_STATUS] = 0;
+    this.ram[REG_B] = this.ram[REG_B]! & ~(B_PIE | B_AIE | B_SQWE);
+    this.ram[REG_C] = this.ram[REG_C]! & ~(C_IRQF | C_PF | C_AF | C_UF);
     this.setIrq(false);
     this.armEventTimer();
   }

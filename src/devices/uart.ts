@@ -1,6 +1,7 @@
 import type { AccessSize } from '../types.js';
 import type { DeviceContext, DeviceTimer, PioDevice } from '../bus/device.js';
 import type { IrqLine } from './interrupts.js';
+import { uartCharTimeNs, UartInputLine } from './uart-input-line.js';
 import {
   OFS_RBR_THR, OFS_IER, OFS_IIR_FCR, OFS_LCR, OFS_MCR, OFS_LSR, OFS_MSR, OFS_SCR, IER_RDI, IER_THRI,
   IER_RLSI, IER_MSI, IER_MASK, IIR_NO_INT, IIR_THRI, IIR_RDI, IIR_RLSI, IIR_CTI, IIR_MSI, IIR_FIFO_ENABLED,
@@ -16,8 +17,6 @@ export * from './uart-registers.js';
 export const UART_PORTS = 8;
 /** FIFO depth of the 16550A. */
 export const UART_FIFO_BYTES = 16;
-/** The UART's clock (1.8432 MHz) divided by 16: the baud rate for divisor 1. */
-const UART_BAUD_BASE = 115_200;
 
 /** QEMU's reset divisor (9600 baud from a 1.8432 MHz clock's /16 is 0x0c). */
 const RESET_DIVISOR = 0x0c;
@@ -61,7 +60,8 @@ export interface UartOptions {
  *  - The interrupt pin (IRQ 4 for COM1, IRQ 3 for COM2) is high while IIR shows a cause and MCR
  *    OUT2 is set: OUT2 gates the UART's interrupt on a PC (QEMU does not gate; its reset MCR has
  *    OUT2 set, so the two agree until a guest clears OUT2).
- * Register offsets and bits: src/devices/uart-registers.ts.
+ * Register offsets and bits: src/devices/uart-registers.ts; the source's side of the receive line
+ * (pacing, flow control): src/devices/uart-input-line.ts.
  */
 export class Uart16550 implements PioDevice {
   readonly name: string;
@@ -85,19 +85,15 @@ export class Uart16550 implements PioDevice {
   /** Receive buffer when the FIFOs are off. */
   private rbr = 0;
   private readonly rxFifo: number[] = [];
-  /** Bytes from the source not yet taken by the receiver. */
-  private readonly input: number[] = [];
+  /** The source's bytes on their way to the receiver. */
+  private readonly line: UartInputLine;
   /** THR-empty interrupt pending (QEMU's thr_ipending): set when THR empties, cleared by reading IIR. */
   private thrPending = false;
   private timeoutPending = false;
   /** Clock time of the last receive FIFO activity (a byte in or out). */
   private rxActivityNs = 0n;
-  /** When the line can deliver the next source byte (one character time after the last). */
-  private lineFreeAtNs = 0n;
-  /** No clock given: source bytes arrive as soon as there is room. */
+  /** A clock was given: the line is paced and the receive FIFO times out. */
   private readonly paced: boolean;
-  /** The source delivers only once the guest looks for input (see receive()). */
-  private lineStarted = false;
   private irqLevel = false;
   private readonly irq: IrqLine | null;
   private readonly nowNs: () => bigint;
@@ -108,6 +104,7 @@ export class Uart16550 implements PioDevice {
     this.irq = options.irq ?? null;
     this.nowNs = options.nowNs ?? (() => 0n);
     this.paced = options.nowNs !== undefined;
+    this.line = new UartInputLine(this.paced);
     this.name = options.name ?? 'uart';
     this.eventTimer = this.paced && this.irq !== null && options.createTimer !== undefined
       ? options.createTimer(() => this.tick())
@@ -117,7 +114,7 @@ export class Uart16550 implements PioDevice {
   /** COM1 (IRQ 4) by default; COM2 with irq 3 and name 'uart2'. */
   static fromContext(ctx: DeviceContext, irq = 4, name = 'uart'): Uart16550 {
     return new Uart16550((b) => ctx.serialWrite(b), {
-      irq: ctx.irq?.(irq) ?? null, nowNs: () => ctx.nowNs(), name, createTimer: (callback) => ctx.createTimer(callback),
+      irq: ctx.irq?.(irq) ?? null, nowNs: () => ctx.nowNs(), name, createTimer: (callback) => ctx.createTimer(callback, irq),
     });
   }
 
@@ -147,11 +144,9 @@ export class Uart16550 implements PioDevice {
     if (timer === null) return;
     let next: bigint | null = null;
     const fifo = (this.fcr & FCR_FIFO_ENABLE) !== 0;
-    if (this.input.length > 0 && this.lineStarted && !(this.mcr & MCR_LOOP)) {
-      const room = fifo ? this.rxFifo.length < UART_FIFO_BYTES : (this.lsr & LSR_DR) === 0;
-      // No room: the byte waits for the guest to read, an access that pulls it in.
-      if (room) next = this.lineFreeAtNs;
-    }
+    const arrival = this.line.nextArrivalNs();
+    // No room: the byte waits for the guest to read, an access that pulls it in.
+    if (arrival !== null && !(this.mcr & MCR_LOOP) && this.hasRoom()) next = arrival;
     if (fifo && this.rxFifo.length > 0 && !this.timeoutPending) {
       const timeout = this.rxActivityNs + 4n * this.charTimeNs();
       if (next === null || timeout < next) next = timeout;
@@ -168,30 +163,20 @@ export class Uart16550 implements PioDevice {
    */
   receive(bytes: Uint8Array | string): void {
     const data = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
-    if (this.input.length === 0 && this.lineStarted) this.startLine();
-    for (const b of data) this.input.push(b);
+    this.line.send(data, this.nowNs(), this.charTimeNs());
     this.pull();
     this.update();
     this.armEventTimer();
   }
 
-  /** The next source byte arrives one character time from now (or later, if the line is busy). */
-  private startLine(): void {
-    if (!this.paced) return;
-    const firstAt = this.nowNs() + this.charTimeNs();
-    if (firstAt > this.lineFreeAtNs) this.lineFreeAtNs = firstAt;
-  }
-
   /** The guest looks for input: the line starts. */
   private touch(): void {
-    if (this.lineStarted) return;
-    this.lineStarted = true;
-    this.startLine();
+    this.line.start(this.nowNs(), this.charTimeNs());
   }
 
   /** Bytes queued on the line and not yet received. */
   get pendingInput(): number {
-    return this.input.length;
+    return this.line.pending;
   }
 
   read(offset: number, size: AccessSize): number {
@@ -309,7 +294,7 @@ export class Uart16550 implements PioDevice {
   }
 
   private bringUpToDate(now: bigint): void {
-    if (this.input.length > 0) { this.pull(); this.update(); }
+    if (this.line.pending > 0) { this.pull(); this.update(); }
     if (this.timeoutPending || !(this.fcr & FCR_FIFO_ENABLE) || this.rxFifo.length === 0) return;
     if (now - this.rxActivityNs >= 4n * this.charTimeNs()) {
       this.timeoutPending = true;
@@ -317,11 +302,14 @@ export class Uart16550 implements PioDevice {
     }
   }
 
-  /** One character's time on the line at the current divisor and frame (start + data + parity + stop bits). */
+  /** One character's time on the line at the current divisor and frame. */
   private charTimeNs(): bigint {
-    const bits = 1 + 5 + (this.lcr & 0x03) + (this.lcr & 0x08 ? 1 : 0) + (this.lcr & 0x04 ? 2 : 1);
-    const baud = UART_BAUD_BASE / Math.max(1, this.divisor);
-    return BigInt(Math.ceil((1e9 * bits) / baud));
+    return uartCharTimeNs(this.lcr, this.divisor);
+  }
+
+  /** The receiver can take a byte: a free FIFO slot, or (FIFOs off) RBR empty. */
+  private hasRoom(): boolean {
+    return this.fcr & FCR_FIFO_ENABLE ? this.rxFifo.length < UART_FIFO_BYTES : (this.lsr & LSR_DR) === 0;
   }
 
   private writeFcr(value: number): void {
@@ -376,18 +364,8 @@ export class Uart16550 implements PioDevice {
    * it: the source waits, like a line with flow control).
    */
   private pull(): void {
-    if (this.mcr & MCR_LOOP || this.input.length === 0) return;
-    if (this.paced && !this.lineStarted) return;
-    const now = this.paced ? this.nowNs() : 0n;
-    const charTime = this.paced ? this.charTimeNs() : 0n;
-    while (this.input.length > 0) {
-      const room = this.fcr & FCR_FIFO_ENABLE ? this.rxFifo.length < UART_FIFO_BYTES : (this.lsr & LSR_DR) === 0;
-      if (!room || now < this.lineFreeAtNs) return;
-      this.deliver(this.input.shift()!);
-      // Bytes keep arriving a character apart; those that came while there was no room were
-      // held back (flow control) and enter as soon as there is.
-      this.lineFreeAtNs += charTime;
-    }
+    if (this.mcr & MCR_LOOP || this.line.pending === 0) return;
+    this.line.take(this.nowNs(), this.charTimeNs(), () => this.hasRoom(), (b) => this.deliver(b));
   }
 
   private iir(): number {

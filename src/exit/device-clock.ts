@@ -36,9 +36,12 @@ export interface DeviceClock {
   readonly mode: ClockMode;
   /** Monotonic nanoseconds since the VM was created (see the modes above). */
   nowNs(): bigint;
-  createTimer(callback: () => void): DeviceTimer;
+  /** `irq`: the one ISA IRQ the timer's device raises from it, or null (unknown: any). */
+  createTimer(callback: () => void, irq?: number | null): DeviceTimer;
   /** Timers armed now: while any is, a vCPU halted with IF=1 may still be woken. */
   readonly armedTimers: number;
+  /** The IRQ of each armed timer (null: unknown), for the VM's "can anything wake vCPU 0" check. */
+  armedIrqs(): (number | null)[];
   /** Disarm everything (the VM ended). */
   close(): void;
 }
@@ -52,7 +55,7 @@ class Timer implements DeviceTimer {
   order = 0;
   handle: NodeJS.Timeout | null = null;
 
-  constructor(private readonly owner: TimerOwner, readonly callback: () => void) {}
+  constructor(private readonly owner: TimerOwner, readonly callback: () => void, readonly irq: number | null = null) {}
 
   arm(deadlineNs: bigint): void {
     if (typeof deadlineNs !== 'bigint' || deadlineNs < 0n) {
@@ -88,12 +91,16 @@ export class HostDeviceClock implements DeviceClock, TimerOwner {
     return BigInt(Math.round(this.nowNumber()));
   }
 
-  createTimer(callback: () => void): DeviceTimer {
-    return new Timer(this, callback);
+  createTimer(callback: () => void, irq: number | null = null): DeviceTimer {
+    return new Timer(this, callback, irq);
   }
 
   get armedTimers(): number {
     return this.armed.size;
+  }
+
+  armedIrqs(): (number | null)[] {
+    return [...this.armed].map((t) => t.irq);
   }
 
   arm(t: Timer, deadline: number): void {
@@ -159,12 +166,16 @@ export class VirtualDeviceClock implements DeviceClock, TimerOwner {
     return BigInt(Math.round(this.current()));
   }
 
-  createTimer(callback: () => void): DeviceTimer {
-    return new Timer(this, callback);
+  createTimer(callback: () => void, irq: number | null = null): DeviceTimer {
+    return new Timer(this, callback, irq);
   }
 
   get armedTimers(): number {
     return this.armed.length;
+  }
+
+  armedIrqs(): (number | null)[] {
+    return this.armed.map((t) => t.irq);
   }
 
   arm(t: Timer, deadline: number): void {
@@ -249,12 +260,16 @@ export class ManualDeviceClock implements DeviceClock {
     return this.inner.nowNs();
   }
 
-  createTimer(callback: () => void): DeviceTimer {
-    return this.inner.createTimer(callback);
+  createTimer(callback: () => void, irq: number | null = null): DeviceTimer {
+    return this.inner.createTimer(callback, irq);
   }
 
   get armedTimers(): number {
     return this.inner.armedTimers;
+  }
+
+  armedIrqs(): (number | null)[] {
+    return this.inner.armedIrqs();
   }
 
   advanceTo(ns: number): void {

@@ -28,6 +28,8 @@ const waitAsync = (Atomics as unknown as {
  */
 export class InterruptGlue {
   private stopped = false;
+  /** Bumped by each start() and pause(): a serving loop of an older generation ends. */
+  private generation = 0;
   private readonly f: Int32Array;
   private loop: Promise<void> | null = null;
 
@@ -47,10 +49,24 @@ export class InterruptGlue {
     return (Atomics.load(this.f, RP_REQUEST) & REQ_INTR) !== 0;
   }
 
-  /** Start serving vCPU 0's service requests; resolves once stop() has been called. */
+  /** Start (or, after pause(), start again) serving vCPU 0's service requests. */
   start(): void {
+    this.stopped = false;
+    const generation = ++this.generation;
     this.mirrorIntr();
-    this.loop = this.serveLoop().catch((e) => this.onError(e));
+    this.loop = this.serveLoop(generation).catch((e) => this.onError(e));
+  }
+
+  /**
+   * A VM reset begins: answer a pending request as aborted and stop serving (INTR is no longer
+   * mirrored) until start() is called for the next boot.
+   */
+  pause(): void {
+    this.stopped = true;
+    this.generation++;
+    const kind = Atomics.load(this.f, RP_SERVICE);
+    if (kind === SERVICE_INTA || kind === SERVICE_TIMERS) this.answer(SERVICE_ABORTED, -1);
+    Atomics.notify(this.f, RP_SERVICE); // wakes our own waitAsync
   }
 
   /** Called by the virtual clock when its earliest deadline changed. */
@@ -63,10 +79,7 @@ export class InterruptGlue {
 
   /** The VM is stopping: answer a pending request as aborted and end the loop. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    const kind = Atomics.load(this.f, RP_SERVICE);
-    if (kind === SERVICE_INTA || kind === SERVICE_TIMERS) this.answer(SERVICE_ABORTED, -1);
-    Atomics.notify(this.f, RP_SERVICE); // wakes our own waitAsync
+    this.pause();
     await this.loop;
   }
 
@@ -84,9 +97,9 @@ export class InterruptGlue {
     }
   }
 
-  private async serveLoop(): Promise<void> {
+  private async serveLoop(generation: number): Promise<void> {
     const f = this.f;
-    while (!this.stopped) {
+    while (!this.stopped && generation === this.generation) {
       const kind = Atomics.load(f, RP_SERVICE);
       if (kind === SERVICE_INTA) {
         this.serveInta();

@@ -188,6 +188,15 @@ export class IoLoop {
     this.o.ring.ring();
   }
 
+  /**
+   * A VM reset is done (every vCPU task has ended): skip what is left in the ring (every exit in it
+   * was completed as aborted, or is stale) and serve exits again.
+   */
+  resume(): void {
+    this.drain();
+    this.aborting = false;
+  }
+
   /** End the loop; wakes it if it sleeps on the doorbell. */
   stop(): void {
     this.stopped = true;

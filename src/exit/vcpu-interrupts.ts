@@ -51,13 +51,20 @@ export class VcpuInterrupts {
   private stepOnce = false;
   private readonly f: Int32Array;
 
-  constructor(private readonly page: RunPage, private readonly core: InterruptCore, private readonly virtualClock: boolean) {
+  /**
+   * `startNs`: the virtual time this task starts at: 0 at power-on, the time reached so far after
+   * a VM reset (virtual time never goes back; the new task's instruction count starts at 0).
+   */
+  constructor(
+    private readonly page: RunPage, private readonly core: InterruptCore, private readonly virtualClock: boolean,
+    private readonly startNs = 0,
+  ) {
     this.f = page.fields;
   }
 
   /** Virtual time at the current boundary, or of the instruction doing the current port access. */
   nowNs(): number {
-    return (this.core.instructions + this.core.retiredInSlice) * NS_PER_INSTRUCTION + this.idleNs;
+    return (this.core.instructions + this.core.retiredInSlice) * NS_PER_INSTRUCTION + this.idleNs + this.startNs;
   }
 
   /** The budget for the next run() slice: `slice`, or less to stop at a shadow's end or the virtual deadline (0: none left). */
@@ -113,9 +120,17 @@ export class VcpuInterrupts {
       else core.waitForInterruptWindow();
       return { signals: SIGNALS_RUN, delivered: false };
     }
+    // Out of the halt before asking: from the acknowledge on, INTR may read low while the vector
+    // is on its way here, and the VM's idle check (src/vm.ts endIfIdle) must not see a halted
+    // vCPU 0 with nothing to wake it in that window.
+    if (halted) Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
     const vector = this.service(SERVICE_INTA);
     if (vector === SERVICE_STOPPED) return { signals: SIGNALS_STOP, delivered: false };
-    if (vector < 0) return { signals: SIGNALS_RUN, delivered: false }; // INTR went low before the acknowledge
+    if (vector < 0) {
+      // INTR went low before the acknowledge: still halted.
+      if (halted) Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
+      return { signals: SIGNALS_RUN, delivered: false };
+    }
     f[RP_INTERRUPTS]++;
     const faulted = core.takeInterrupt(vector) !== 0 /* RUN_BUDGET */;
     return { signals: faulted ? SIGNALS_FAULT : SIGNALS_RUN, delivered: !faulted };
@@ -132,9 +147,8 @@ export class VcpuInterrupts {
     if ((req & ~REQ_GUEST_SIGNALS) !== 0 || (req & (REQ_INTR | REQ_TIMER)) !== 0) return;
     if (this.deadlineReached || (this.virtualClock && this.deadlineNs !== Infinity)) return;
     f[RP_HALT_WAITS]++;
-    Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
+    // RP_LIFECYCLE is LIFECYCLE_WAITING already: the vCPU loop sets it for the whole halt.
     Atomics.wait(f, RP_REQUEST, req, WAIT_SLICE_MS);
-    Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
   }
 
   /**

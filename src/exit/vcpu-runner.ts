@@ -8,7 +8,7 @@ import { createLatencyHistogram, encodeLatency } from './latency.js';
 import { BreakdownRecorder, SharedClock } from './latency-breakdown.js';
 import { RequestRing } from './request-ring.js';
 import {
-  LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_RUNNING, LIFECYCLE_SERVICING,
+  LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_RUNNING, LIFECYCLE_SERVICING, LIFECYCLE_WAITING,
   LIFECYCLE_STOPPED, REQ_GUEST_SIGNALS, REQ_PAUSE, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STRING_ELEMENTS,
   ROUTER_COUNTERS, RP_THREAD_ID, runPageOf,
@@ -91,7 +91,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
     core = cpu;
     io.stopTarget = cpu;
     cpu.reset(task.entryIp);
-    const irq = new VcpuInterrupts(page, cpu, virtualClock);
+    const irq = new VcpuInterrupts(page, cpu, virtualClock, task.virtualStartNs ?? 0);
     if (timedIo !== null) timedIo.time = irq;
 
     const api: VcpuControlApi = {
@@ -123,6 +123,9 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
           // HLT with IF=0 ends the vCPU (nothing could wake it); with IF=1 it waits for an interrupt.
           if (!cpu.interruptFlag) { state = 'halted'; break; }
           halted = true;
+          // Published for the whole halt, also while the virtual clock skips to its deadlines
+          // (src/vm.ts endIfIdle reads it): the guest runs no instruction until an interrupt.
+          Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
         } else if (status === codes.fault) {
           state = 'fault';
           break;
@@ -133,7 +136,10 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
         const r = irq.atBoundary(halted);
         if (r.signals === SIGNALS_FAULT) { state = 'fault'; break; }
         if (r.signals === SIGNALS_STOP) { state = halted ? 'halted' : 'stopped'; break; }
-        if (r.delivered) halted = false;
+        if (r.delivered) {
+          halted = false;
+          Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
+        }
         if (halted) irq.haltWait();
         req = Atomics.load(f, RP_REQUEST);
       }
@@ -144,7 +150,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
       await serviceRequests(f);
       if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { state = halted ? 'halted' : 'stopped'; break; }
       if (endedWhileStepping !== null) { state = endedWhileStepping; break; }
-      Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
+      Atomics.store(f, RP_LIFECYCLE, halted ? LIFECYCLE_WAITING : LIFECYCLE_RUNNING);
     }
   } catch (e) {
     state = 'error';

@@ -39,6 +39,11 @@ export interface VcpuTask {
   codeMap: SharedArrayBuffer;
   /** The devices' clock (src/exit/device-clock.ts): under 'virtual', vCPU 0 is its source. */
   clock: ClockMode;
+  /**
+   * Under the virtual clock, vCPU 0's virtual time at the start of this task: absent (0) at
+   * power-on, the time reached so far when the task starts after a VM reset.
+   */
+  virtualStartNs?: number;
   /** comlink endpoint of this vCPU's control plane (src/control.ts). */
   control: MessagePort;
   /**

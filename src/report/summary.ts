@@ -35,7 +35,7 @@ export function describeOutcome(outcome: VmOutcome): string {
     case 'stopped':
       return `stopped: ${outcome.reason}`;
     case 'reset-requested':
-      return `the guest requested a machine reset (${outcome.source}); piosim does not reset a VM, so the run ended there`;
+      return `the guest requested a machine reset (${outcome.source}); with --no-reboot the run ended there`;
   }
 }
 
@@ -123,7 +123,8 @@ export function formatSummary(result: VmResult, status: number, facts: SummaryFa
     `piosim: ${ending} -> exit status ${status}`,
     `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall, ` +
       `of which start-up ${result.startupMs.toFixed(1)} ms; peak RSS ${(facts.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
-      `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes`,
+      `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes` +
+      (result.resets > 0 ? `; ${plural(result.resets, 'VM reset')} (counts below are over every boot)` : ''),
     busLine(result.bus, facts.hotplugSteps),
     ...ramBoundsLine(result),
     ...traceLine(result),

@@ -75,6 +75,8 @@ export class VcpuTraceWriter {
     this.words = new Int32Array(buffer);
     this.times = new Float64Array(buffer);
     this.mask = capacity - 1;
+    // A vCPU's task after a VM reset goes on where its previous task stopped.
+    this.tail = Atomics.load(this.words, this.base + VT_TAIL);
   }
 
   record(dir: number, port: number, size: AccessSize, value: number, via: number, device: number): void {

@@ -51,7 +51,7 @@ describe('option parsing', () => {
     expect(resolveRunConfig({})).toEqual({
       vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', onVcpuFault: 'stop', cpu: 'interp', outputs: {},
       inVcpuModules: [],
-      disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null, defaultDevices: true, devices: [], traceLimit: null,
+      disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null, defaultDevices: true, devices: [], reboot: true, machine: null, traceLimit: null,
       top: null, quiet: false,
     });
     expect(resolveRunConfig({ top: true }).top).toEqual({ intervalMs: 1000 });

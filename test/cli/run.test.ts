@@ -29,6 +29,10 @@ function jsonLines(file: string): Record<string, unknown>[] {
 }
 
 const DEMO_LINES = (n: number): string => Array.from({ length: n }, (_, i) => `vCPU ${i} reporting\n`).join('');
+/** `piosim demo`'s output: its last vCPU reads the demo disk's sector 1 and prints the message there. */
+const DISK_MESSAGE = '"Hello from sector 1 of the demo disk"';
+const READ_TEXT = ' read disk sector 1 with rep insw: ';
+const DEMO_DISK_LINES = (n: number): string => `${DEMO_LINES(n - 1)}vCPU ${n - 1}${READ_TEXT}${DISK_MESSAGE}\n`;
 
 describe('piosim demo', () => {
   // Invariant: npm start's closing contention phase verifies every access (0 lost, 0 misrouted),
@@ -36,7 +40,7 @@ describe('piosim demo', () => {
   it('--contention ends with a verified stress phase on stderr (what npm start runs)', () => {
     const r = runCli(['demo', '--vcpus', '2', '--timeout', '30', '--no-report', '--contention', '0.3']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toBe(DEMO_LINES(2));
+    expect(r.stdout).toBe(DEMO_DISK_LINES(2));
     expect(r.stderr).toMatch(/contention phase: 2 vCPUs hammer one shared port/);
     expect(r.stderr).toMatch(/0 lost, 0 misrouted/);
     const bad = runCli(['demo', '--no-report', '--contention', '0']);
@@ -45,13 +49,18 @@ describe('piosim demo', () => {
     expect(bad.stdout).toBe('');
   });
 
-  it('prints one whole line per vCPU in vCPU order, then the summary, and exits 0', () => {
+  it('prints one whole line per vCPU in vCPU order (the last one read the demo disk), then the summary, and exits 0', () => {
+    const image = path.join(ROOT, 'guests/demo-disk.img');
+    const before = fs.readFileSync(image);
     const r = runCli(['demo', '--timeout', '30', '--no-report']);
     expect(r.stderr).toMatch(/exit status 0/);
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe(DEMO_LINES(4));
+    expect(r.stdout).toBe(DEMO_DISK_LINES(4));
     expect(r.stderr).toMatch(/^vCPU\s+state\s+instructions\s+exits/m);
+    // Which vCPU read what, and by which path: one exit for the whole sector.
+    expect(r.stderr).toMatch(/piosim: disk: vCPU 3 read sector 1 of .*demo-disk\.img \(read-only, never modified\) with rep insw on port 0x1f0: the string path: 256 words in 1 INS exit; meanwhile the other 3 vCPUs printed over the UART/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.readFileSync(image).equals(before)).toBe(true);
   });
 
   it('honours --vcpus and writes --serial, --trace, --exit-trace and --json completely', () => {
@@ -63,7 +72,7 @@ describe('piosim demo', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
     const serial = fs.readFileSync(out('serial.txt'), 'utf8');
-    expect(serial).toBe(DEMO_LINES(3));
+    expect(serial).toBe(DEMO_DISK_LINES(3));
 
     // Device trace: the UART THR writes, in the order the device saw them, spell the serial output.
     const trace = jsonLines(out('trace.jsonl'));
@@ -77,17 +86,24 @@ describe('piosim demo', () => {
     expect(trace).toContainEqual({ vcpu: 0, dir: 'out', port: 0xf4, size: 1, value: 0, dev: 'debug-exit', t: expect.any(Number) });
     expect(trace).toContainEqual({ vcpu: 0, dir: 'in', port: 0x3ff, size: 1, value: 0xa5, dev: 'uart', t: expect.any(Number) });
 
-    // Exit trace: one REP OUTSB batch of " reporting\n" (11 bytes) per vCPU in page mode.
+    // The disk reader's one REP INSW: the sector's 256 words from the data port in one exit.
+    expect(trace.filter((t) => t['port'] === 0x1f0)).toHaveLength(256);
+    expect(trace.filter((t) => t['port'] === 0x1f0).every((t) => t['vcpu'] === 2 && t['dev'] === 'ata' && t['size'] === 2)).toBe(true);
+
+    // Exit trace: one REP OUTSB batch of " reporting\n" (11 bytes) per printing vCPU in page mode;
+    // the reader's line in two (the text, the message), and its REP INSW.
     const exits = jsonLines(out('exits.jsonl'));
     for (const e of exits) {
       expect(Object.keys(e)).toEqual(['vcpu', 'dir', 'port', 'size', 'count', 'qualification', 'string', 'rep']);
     }
     const batches = exits.filter((e) => e['string'] === true);
-    expect(batches.map((e) => [e['vcpu'], e['count'], e['rep'], e['dir'], e['port']]).sort()).toEqual(
-      [0, 1, 2].map((v) => [v, 11, true, 'out', 0x3f8]),
-    );
+    expect(batches.map((e) => [e['vcpu'], e['count'], e['rep'], e['dir'], e['port']])).toEqual(expect.arrayContaining([
+      [0, 11, true, 'out', 0x3f8], [1, 11, true, 'out', 0x3f8],
+      [2, READ_TEXT.length, true, 'out', 0x3f8], [2, DISK_MESSAGE.length, true, 'out', 0x3f8], [2, 256, true, 'in', 0x1f0],
+    ]));
+    expect(batches).toHaveLength(5);
     // SDM qualification of `rep outsb` with DX: size-1 = 0, OUT, string, REP, DX operand, port 0x3f8.
-    expect(batches[0]!['qualification']).toBe(((0x3f8 << 16) | 0x10 | 0x20) >>> 0);
+    expect(batches.find((e) => e['dir'] === 'out')!['qualification']).toBe(((0x3f8 << 16) | 0x10 | 0x20) >>> 0);
 
     const report = JSON.parse(fs.readFileSync(out('report.json'), 'utf8')) as Record<string, any>;
     expect(report['memory']).toBeUndefined();
@@ -97,7 +113,7 @@ describe('piosim demo', () => {
     const total = (report['vcpus'] as any[]).reduce((s, v) => s + v.exits.total, 0);
     expect(total).toBe(exits.length);
     expect(report['totals'].exits.total).toBe(exits.length);
-    expect(report['totals'].stringElements).toBe(33);
+    expect(report['totals'].stringElements).toBe(11 + 11 + READ_TEXT.length + DISK_MESSAGE.length + 256);
     expect(report['latency'].count).toBeGreaterThan(0);
   });
 
@@ -106,10 +122,12 @@ describe('piosim demo', () => {
       const exitsFile = out(`exits-${batch}.jsonl`);
       const r = runCli(['demo', '--no-report', '--vcpus', '2', '--string-batch', batch, '--wait', wait, '--timeout', '30', '--exit-trace', exitsFile]);
       expect(r.status, `${batch}/${wait}: ${r.stderr}`).toBe(0);
-      expect(r.stdout).toBe(DEMO_LINES(2));
+      expect(r.stdout).toBe(DEMO_DISK_LINES(2));
       const strings = jsonLines(exitsFile).filter((e) => e['string'] === true);
-      // OUTS: page mode carries the 11 bytes in one exit; kvm and 1 carry one element per exit.
-      expect(strings.length).toBe(batch === 'page' ? 2 : 22);
+      // Page mode carries each REP batch in one exit (vCPU 0's 11 bytes, vCPU 1's two lines and its
+      // 256 words); kvm carries OUTS one element per exit but a REP INS in one; 1 one element each.
+      const outsBytes = 11 + READ_TEXT.length + DISK_MESSAGE.length;
+      expect(strings.length).toBe(batch === 'page' ? 4 : batch === 'kvm' ? outsBytes + 1 : outsBytes + 256);
     }
   });
 });

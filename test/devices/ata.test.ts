@@ -129,6 +129,19 @@ describe('ATA PIO disk', () => {
     expect(readFileSync(imagePath)).toEqual(original);
   });
 
+  it('a system reset keeps the overlay (a reset is not a power cycle) and brings the registers back', () => {
+    const { ata } = channel();
+    lba28(ata, 7, 1, 0x30);
+    const payload = new Uint8Array(512).fill(0xa5);
+    ata.writeString(0, 2, 256, payload);
+    ata.reset();
+    expect([1, 2, 3, 4, 5, 6, 7].map((o) => ata.read(o, 1))).toEqual([0, 1, 1, 0, 0, 0xa0, 0x50]);
+    lba28(ata, 7, 1, 0x20);
+    expect(Buffer.from(insw(ata, 256))).toEqual(Buffer.from(payload));
+    expect(ata.disk!.overlaySectors).toBe(1);
+    ata.destroy();
+  });
+
   it('with writeback the file changes exactly where written', () => {
     const copy = join(dir, 'wb.img');
     writeFileSync(copy, original);

@@ -13,6 +13,19 @@ function initPc(p: PicPair, masterBase = 0x08, slaveBase = 0x70): void {
 }
 
 describe('8259A PIC pair', () => {
+  it('says which inputs cannot raise INTR: pinMasked per IRQ (a slave input also behind the cascade), pinsMasked for all', () => {
+    const p = new PicPair();
+    initPc(p);
+    p.master.write(1, 1, 0xef); // IRQ 4 open
+    p.slave.write(1, 1, 0xfe); // IRQ 8 open on the slave, but the cascade (IRQ 2) is masked
+    expect([0, 2, 4, 7, 8, 9, 15].map((irq) => p.pinMasked(irq))).toEqual([true, true, false, true, true, true, true]);
+    expect(p.pinsMasked()).toBe(false);
+    p.master.write(1, 1, 0xfb); // only the cascade open: IRQ 8 can reach INTR
+    expect([4, 8, 9].map((irq) => p.pinMasked(irq))).toEqual([true, false, true]);
+    p.master.write(1, 1, 0xff);
+    expect(p.pinsMasked()).toBe(true);
+  });
+
   it('resets with everything clear and reads IRR by default, ISR after OCW3 0x0b', () => {
     const p = new PicPair();
     expect([p.master.read(0, 1), p.master.read(1, 1), p.slave.read(0, 1), p.slave.read(1, 1)]).toEqual([0, 0, 0, 0]);

@@ -199,4 +199,23 @@ describe('CMOS/RTC', () => {
     expect(dev.read(1, 1)).toBe(0x5a);
     expect(reg(0x7f)).toBe(0);
   });
+
+  it('a system reset keeps CMOS RAM and the clock, clears PIE/AIE/SQWE, the C flags and the shutdown byte (QEMU rtc_reset)', () => {
+    const { dev, reg, set, at } = rtc();
+    set(0x70, 0x03);
+    set(0x0f, 0x05); // shutdown status: cleared by a reset unless it is 0xfe
+    set(REG_A, 0x26);
+    set(REG_B, 0x02 | 0x40 | 0x20 | 0x10 | 0x08 | 0x04); // 24h, PIE, AIE, UIE, SQWE, binary
+    at(3_000_000_000n);
+    const seconds = reg(0x00);
+    dev.reset();
+    expect(reg(0x70)).toBe(0x03);
+    expect(reg(0x0f)).toBe(0);
+    expect(reg(REG_B)).toBe(0x02 | 0x10 | 0x04); // UIE and the formats stay
+    expect(reg(REG_C)).toBe(0);
+    expect(reg(0x00)).toBe(seconds); // the clock ran on: no re-base to the start date
+    set(0x0f, 0xfe);
+    dev.reset();
+    expect(reg(0x0f)).toBe(0xfe);
+  });
 });

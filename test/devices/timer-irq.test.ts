@@ -98,3 +98,18 @@ describe('device timers wake a guest waiting in sti; hlt', () => {
     expect(b.probe.writes).toEqual(a.probe.writes);
   });
 });
+
+// guests/pc/masked-hlt.bin masks every PIC input, leaves the PIT and the RTC's periodic interrupt
+// running (timers stay armed) and waits with sti; hlt. Invariant: nothing can wake it, so the run
+// ends as halted under either clock, long before its timeout; under the virtual clock vCPU 0
+// skips ahead through the PIT's deadlines meanwhile instead of sleeping (it used to run to the
+// timeout that way).
+describe('a guest no unmasked interrupt source can wake', () => {
+  it.each(['host', 'virtual'] as const)('ends as halted under --clock %s, with timers armed into a masked PIC', async (clock) => {
+    const r = await runGuest(loadGuest('pc/masked-hlt.bin'), { clock, vcpus: 2, timeoutMs: 60_000 });
+    expect(r.result.outcome).toEqual({ kind: 'halted' });
+    expect(r.result.post.last).toBe(0x5a);
+    expect(r.result.vcpus[0]!.interrupts).toBe(0);
+    expect(r.result.vcpus.map((v) => v.state)).toEqual(['halted', 'halted']);
+  });
+});

@@ -83,6 +83,8 @@ export async function runCase(c: FuzzCase, guest = generateGuest(c.seed, c.kind)
   try {
     const r = await runVm({
       guest, vcpus: c.vcpus, wait: c.wait, stringBatch: c.stringBatch, timeoutMs: c.timeoutMs,
+      // A random guest that pulses the reset line would reboot into the same bytes until the timeout.
+      reboot: false,
       serialWrite: () => { /* guest serial output is not the fuzzer's business */ },
     });
     outcome = r.outcome.kind;

@@ -35,7 +35,9 @@ describe.skipIf(missing !== undefined)('guests: every .asm assembles to its comm
 
   it.each(sources)('%s', (rel) => {
     const asm = join(GUESTS, rel);
-    const bin = asm.replace(/\.asm$/, '.bin');
+    // A disk image assembled from NASM data (guests/demo-disk.asm) is committed as .img.
+    const image = asm.replace(/\.asm$/, '.img');
+    const bin = existsSync(image) ? image : asm.replace(/\.asm$/, '.bin');
     expect(existsSync(bin), `${rel}: no committed ${relative(GUESTS, bin)} beside it (nasm -f bin -i <its folder>/ ${rel} -o ...)`).toBe(true);
     const out = join(scratch, rel.replace(/[\\/]/g, '_').replace(/\.asm$/, '.bin'));
     assembleFile(asm, out);

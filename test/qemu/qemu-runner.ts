@@ -18,6 +18,11 @@ export interface QemuRunOptions {
   timeoutMs?: number;
   /** Record port accesses (-trace memory_region_ops_*). Default true; the speed benchmark turns it off. */
   trace?: boolean;
+  /**
+   * Let a guest's reset request reset the machine (QEMU without -no-reboot). Default false: QEMU
+   * exits at the first one. The loader device's image is copied to 0x7c00 again at each reset.
+   */
+  reboot?: boolean;
 }
 
 export interface QemuRunResult {
@@ -32,7 +37,7 @@ export interface QemuRunResult {
   stderr: string;
 }
 
-const QEMU_DEFAULTS: Required<QemuRunOptions> = { timeoutMs: 10_000, trace: true };
+const QEMU_DEFAULTS: Required<QemuRunOptions> = { timeoutMs: 10_000, trace: true, reboot: false };
 
 const STUB_BIOS_BYTES = 0x10000;
 const RESET_VECTOR_OFFSET = 0xfff0;
@@ -61,7 +66,7 @@ export async function runInQemu(guest: Uint8Array, options: QemuRunOptions = {})
     writeFileSync(biosPath, stubBios());
     writeFileSync(guestPath, guest);
     const args = [
-      '-accel', 'tcg', '-nographic', '-nodefaults', '-no-reboot',
+      '-accel', 'tcg', '-nographic', '-nodefaults', ...(opts.reboot ? [] : ['-no-reboot']),
       '-bios', biosPath,
       '-serial', `file:${serialPath}`,
       '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
