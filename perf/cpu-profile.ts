@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KERNEL_FUNCTION_NAMES } from '../src/exit/atomic-kernel.js';
 
 interface CallFrame { functionName: string; url: string; lineNumber: number }
 interface ProfileNode { id: number; callFrame: CallFrame }
@@ -33,8 +34,12 @@ export function selfTimes(profile: CpuProfile): { functions: [string, number][];
     const f = byId.get(profile.samples[i]!);
     if (f === undefined) continue;
     const ms = profile.timeDeltas[i]! / 1000;
-    const file = f.url.split('/').pop() ?? '';
-    const key = `${f.functionName || '(anonymous)'} ${file}${file ? `:${f.lineNumber + 1}` : ''}`;
+    const wasm = f.url.startsWith('wasm://') ? /^wasm-function\[(\d+)\]$/.exec(f.functionName) : null;
+    // The project's only wasm is the atomic kernel (src/exit/atomic-kernel.ts): name its functions.
+    const file = wasm !== null ? 'atomic-kernel (wasm)' : f.url.split('/').pop() ?? '';
+    const key = wasm !== null
+      ? `${KERNEL_FUNCTION_NAMES[Number(wasm[1])] ?? f.functionName} ${file}`
+      : `${f.functionName || '(anonymous)'} ${file}${file ? `:${f.lineNumber + 1}` : ''}`;
     fns.set(key, (fns.get(key) ?? 0) + ms);
     const where = file || `(${f.functionName || 'anonymous'})`;
     files.set(where, (files.get(where) ?? 0) + ms);
