@@ -67,14 +67,15 @@ function main(): void {
     const r = spawnSync(clinic, ['flame', '--open=false', '--dest', dest, '--', process.execPath, bench, ...o.bench, '--json', json], {
       stdio: 'inherit', env: { ...process.env, NO_INSIGHT: '1' },
     });
-    if (r.status !== 0) { process.stderr.write(`profile: clinic flame failed (status ${String(r.status)})\n`); process.exit(1); }
+    if (r.status !== 0) { process.stderr.write(`profile: clinic flame failed (status ${String(r.status)})\n`); process.exit(r.status === 2 ? 2 : 1); }
     console.log(`\nclinic flame: the main thread only (io loop and devices); open the .html in ${dest}`);
     return;
   }
   const dir = join(root, 'perf', 'results', 'profiles', stamp);
   mkdirSync(dir, { recursive: true });
   const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, bench, ...o.bench, '--json', join(dir, 'bench.json')], { stdio: 'inherit' });
-  if (r.status !== 0) { process.stderr.write(`profile: the profiled bench run failed (status ${String(r.status)})\n`); process.exit(1); }
+  // Status 2 is bench refusing its options (it has said which): pass it on.
+  if (r.status !== 0) { process.stderr.write(`profile: the profiled bench run failed (status ${String(r.status)})\n`); process.exit(r.status === 2 ? 2 : 1); }
   console.log(`\nprofiles (one per thread) in ${dir}; top ${o.top} functions by self time per thread:`);
   printThreadProfiles(readThreadProfiles(dir), o.top, MIN_THREAD_MS);
 }

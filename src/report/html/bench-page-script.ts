@@ -13,6 +13,8 @@ export const BENCH_PAGE_SCRIPT = String.raw`
 ${CHART_HELPERS}
   var c = data.charts;
   function fmtPerUnit(ns) { return ns < 10 ? ns.toFixed(2) + ' ns' : fmtNs(ns); }
+  // Log axes labelled at powers of ten only, in time units (Chart.js's own labels crowd).
+  function decades(v) { var l = Math.log10(v); return Math.abs(l - Math.round(l)) < 1e-9 ? fmtPerUnit(v) : ''; }
 
   function bars(name, b, axis) {
     draw(name, b.values.length, function () {
@@ -25,7 +27,7 @@ ${CHART_HELPERS}
         options: {
           indexAxis: 'y',
           plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (item) { return fmtPerUnit(item.raw); } } } },
-          scales: { x: { type: 'logarithmic', title: { display: true, text: axis + ' (log)' } } },
+          scales: { x: { type: 'logarithmic', ticks: { callback: decades }, title: { display: true, text: axis + ' (log)' } } },
         },
       };
     });
@@ -70,7 +72,7 @@ ${CHART_HELPERS}
       options: {
         parsing: false,
         plugins: { tooltip: { callbacks: { label: function (item) { return item.dataset.label + ': ' + fmtNs(item.raw.y); } } } },
-        scales: { x: vcpuAxis(), y: { type: 'logarithmic', title: { display: true, text: 'ns (log)' } } },
+        scales: { x: vcpuAxis(), y: { type: 'logarithmic', ticks: { callback: decades }, title: { display: true, text: 'time (log)' } } },
       },
     };
   });
