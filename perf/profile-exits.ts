@@ -8,16 +8,13 @@
  * Profiles stay in perf/results/profiles/<timestamp>/ for Chrome DevTools or speedscope.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { projectRoot, runVm } from '../src/vm.js';
 import { WAIT_MODES, type WaitMode } from '../src/types.js';
-
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+import { printThreadProfiles, readThreadProfiles } from './cpu-profile.js';
 
 const WARMUP_EXITS = 200_000;
 
@@ -31,30 +28,8 @@ async function target(vcpus: number, wait: WaitMode, exits: number): Promise<voi
   if (r.outcome.kind !== 'halted') throw new Error(`profiled VM ended with ${JSON.stringify(r.outcome)}`);
 }
 
-/** Self time per function (ms), most first. */
-function selfTimes(profile: CpuProfile): [string, number][] {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
-  const self = new Map<string, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const f = byId.get(profile.samples[i]);
-    if (f === undefined) continue;
-    const file = f.url.split('/').pop() ?? '';
-    const key = `${f.functionName || '(anonymous)'} ${file}${file ? `:${f.lineNumber + 1}` : ''}`;
-    self.set(key, (self.get(key) ?? 0) + profile.timeDeltas[i] / 1000);
-  }
-  return [...self.entries()].sort((a, b) => b[1] - a[1]);
-}
-
 function report(dir: string, top: number): void {
-  // Node names them CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile; thread 0 is the main thread.
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
-  for (const file of files) {
-    const threadId = Number(file.split('.')[4]);
-    const rows = selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
-    const total = rows.reduce((s, [, ms]) => s + ms, 0);
-    console.log(`\n${threadId === 0 ? 'main thread' : `worker thread ${threadId}`} (${total.toFixed(0)} ms sampled)  ${file}`);
-    for (const [name, ms] of rows.slice(0, top)) console.log(`  ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${name}`);
-  }
+  printThreadProfiles(readThreadProfiles(dir), top);
 }
 
 function positiveInt(name: string, text: string): number {

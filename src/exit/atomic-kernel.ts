@@ -167,6 +167,9 @@ const FUNCTIONS: { name: keyof AtomicKernel; type: number; body: number[] }[] = 
   },
 ];
 
+/** The kernel's functions by wasm function index (no function imports): profiles name them wasm-function[N]. */
+export const KERNEL_FUNCTION_NAMES: readonly string[] = FUNCTIONS.map((f) => f.name);
+
 function moduleBytes(): Uint8Array {
   const types = [
     4,

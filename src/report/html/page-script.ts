@@ -1,17 +1,9 @@
 /**
- * The report page's own script, inlined after Chart.js. It reads the chart data (page-data.ts)
- * from the page's JSON element and draws one chart per `<section data-chart=NAME>`. When a chart
- * is drawn its section gets data-rendered="true" and data-points=N (the data points Chart.js
- * holds for it), or data-empty="true" when the run gave it nothing to draw, or data-error=MESSAGE;
- * <body> gets data-charts-done="true" at the end. The headless-browser test reads these, and a
- * reader sees a message in place of an empty chart.
- *
- * Plain ES2017 in a string: it runs in the browser, not in Node, and needs no build step.
+ * What every page script of the project starts with (this page's and the bench page's,
+ * bench-page-script.ts): Chart.js defaults, the palette, number formats, and draw(NAME, POINTS,
+ * CONFIG), which fills `<section data-chart=NAME>` and marks it rendered, empty or failed.
  */
-export const PAGE_SCRIPT = String.raw`
-(function () {
-  'use strict';
-  var data = JSON.parse(document.getElementById('piosim-data').textContent);
+export const CHART_HELPERS = String.raw`
   var Chart = window.Chart;
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
@@ -48,6 +40,23 @@ export const PAGE_SCRIPT = String.raw`
     }
   }
 
+`;
+
+/**
+ * The report page's own script, inlined after Chart.js. It reads the chart data (page-data.ts)
+ * from the page's JSON element and draws one chart per `<section data-chart=NAME>`. When a chart
+ * is drawn its section gets data-rendered="true" and data-points=N (the data points Chart.js
+ * holds for it), or data-empty="true" when the run gave it nothing to draw, or data-error=MESSAGE;
+ * <body> gets data-charts-done="true" at the end. The headless-browser test reads these, and a
+ * reader sees a message in place of an empty chart.
+ *
+ * Plain ES2017 in a string: it runs in the browser, not in Node, and needs no build step.
+ */
+export const PAGE_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var data = JSON.parse(document.getElementById('piosim-data').textContent);
+${CHART_HELPERS}
   var c = data.charts;
 
   draw('latency', c.latency.counts.filter(function (v) { return v > 0; }).length, function () {

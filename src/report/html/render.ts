@@ -45,7 +45,7 @@ ${vcpuTable(report)}
 `;
 }
 
-const STYLE = `
+export const STYLE = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px 24px; color: #222; background: #fff; }
 h1 { font-size: 20px; margin: 0 0 8px; }
 h2 { font-size: 16px; margin: 24px 0 4px; }
@@ -144,11 +144,11 @@ function vcpuTable(report: ReportPageInput): string {
 }
 
 /** JSON inside a <script> element: "<" escaped, so no "</script>" or "<!--" can end or change it. */
-function jsonForScript(value: unknown): string {
+export function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 

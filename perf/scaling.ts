@@ -1,0 +1,50 @@
+/**
+ * The scaling curves of `npm run bench` (perf/bench.ts): aggregate exits/s, fairness (slowest
+ * vCPU / fastest in the same window), the mean cycle and the sampled round trip's percentiles for
+ * a list of vCPU counts, with one shared port or a port per vCPU, in each chosen --wait mode.
+ * Every run is perf/scale-run.ts's scaleRun: warm-up, then the window in which every vCPU is in
+ * its measured loop, counted from per-vCPU counters read at its edges.
+ */
+import type { WaitMode } from '../src/types.js';
+import { iterationsFor, scaleRun, type ScaleSample } from './scale-run.js';
+
+export type PortLayout = 'shared' | 'per-vcpu';
+
+export interface ScalingConfig { vcpus: number; ports: PortLayout; wait: WaitMode }
+
+export function scalingKey(c: ScalingConfig): string {
+  return `${c.vcpus} vCPU ${c.ports} ${c.wait}`;
+}
+
+/** One timed run of a configuration, `iterations` measured exits per vCPU after `warmup`. */
+export function scalingRun(c: ScalingConfig, warmup: number, iterations: number): Promise<ScaleSample> {
+  return scaleRun({ vcpus: c.vcpus, wait: c.wait, portPerVcpu: c.ports === 'per-vcpu', warmup, iterations });
+}
+
+/**
+ * Measured-loop length per vCPU so the window lasts about `seconds`: a probe with the full warm-up
+ * and a measured loop as long again, sized from its steady rate (exits inside its window).
+ */
+export async function calibrateScaling(c: ScalingConfig, warmup: number, seconds: number): Promise<number> {
+  const probe = await scalingRun(c, warmup, Math.max(warmup, 20_000));
+  return iterationsFor(probe.aggregatePerSec, c.vcpus, seconds);
+}
+
+/** What a scaling row reports: medians of its runs. */
+export interface ScalingFigures {
+  aggregatePerSec: number;
+  fairness: number;
+  /** vCPUs x window / exits: a vCPU's mean time per exit, every stall counted. */
+  meanCycleNs: number;
+  p50Ns: number; p99Ns: number; p999Ns: number; meanNs: number; maxNs: number;
+  sleeps: number;
+  windowMs: number;
+}
+
+export function scalingFigures(s: ScaleSample): ScalingFigures {
+  return {
+    aggregatePerSec: s.aggregatePerSec, fairness: s.fairness, meanCycleNs: s.meanCycleNs,
+    p50Ns: s.latency.p50, p99Ns: s.latency.p99, p999Ns: s.latency.p999, meanNs: s.latency.mean, maxNs: s.latency.max,
+    sleeps: s.vcpuSleeps + s.mainSleeps, windowMs: s.windowMs,
+  };
+}
