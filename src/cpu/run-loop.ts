@@ -33,6 +33,38 @@ function byteAt(bytes: Uint8Array, memSize: number, a: number): number {
 const PENDING_FAULT = 2;
 
 /**
+ * Opcodes the table runs that transfer control near or far (LOOPx/JCXZ, CALL, JMP rel16 and far,
+ * RET, RETF, INT, IRET): where they land is a block entry the block translator counts. (Jcc rel8
+ * and JMP rel8 are inline below and count their own targets.)
+ */
+const TABLE_BRANCHES = new Uint8Array(256);
+for (const op of [0xe0, 0xe1, 0xe2, 0xe3, 0xe8, 0xe9, 0xea, 0x9a, 0xc2, 0xc3, 0xca, 0xcb, 0xcd, 0xcf]) TABLE_BRANCHES[op] = 1;
+
+/** Entries of the block translator's per-entry counters (heat): a hash of the linear address picks one. */
+export const HEAT_ENTRIES = 1 << 13;
+
+/**
+ * The counter of linear address `a`: a multiplicative hash to 13 bits, so code 8 KiB apart does
+ * not share counters systematically. Two entries sharing one (rarely) only make one hot sooner.
+ * Small on purpose: every Cpu allocates the table, and a short guest must not pay for it.
+ */
+export function heatIndex(a: number): number {
+  return Math.imul(a, 0x9e3779b1) >>> 19;
+}
+
+/**
+ * A control transfer landed on linear address `a`: count the entry. True when it has now been
+ * entered `hot` times (and stays so): the interpreter returns there, and the translator takes over.
+ */
+function enteredHot(heat: Uint16Array, a: number, hot: number): boolean {
+  const h = heatIndex(a);
+  const v = heat[h] + 1;
+  if (v >= hot) { heat[h] = hot; return true; }
+  heat[h] = v;
+  return false;
+}
+
+/**
  * Executes up to `budget` instructions and returns how many retired; stops early once an
  * instruction sets `pending` (HALT, a stop request or a fault). A raised exception is delivered
  * here, at the boundary, and the slice goes on in the guest's handler; the delivery counts as one
@@ -40,8 +72,14 @@ const PENDING_FAULT = 2;
  * handler the exception becomes a fault and ends the slice.
  * `base`: instructions already retired in this run() slice before this call (the block
  * translator's dispatcher runs the interpreter in pieces), so retiredInSlice stays exact.
+ *
+ * `heat` (the block translator's tiering, src/cpu/jit/dispatch.ts; null for `--cpu interp`): a
+ * counter per block entry, bumped wherever a control transfer lands; when one reaches `hot`, the
+ * slice returns right after that transfer, with the hot entry as the next IP, so the dispatcher
+ * can run (or make) its translation. So cold code runs here at the interpreter's own speed, with
+ * one counter bump per taken branch as the whole cost of tiering.
  */
-export function runSlice(c: CpuState, budget: number, base = 0): number {
+export function runSlice(c: CpuState, budget: number, base = 0, heat: Uint16Array | null = null, hot = 0): number {
   const handlers = HANDLERS;
   const prefix = PREFIX;
   const bytes = c.bytes;
@@ -110,6 +148,7 @@ export function runSlice(c: CpuState, budget: number, base = 0): number {
               : condition(op & 15, c);
             c.ip = (c.ip + 1 + (taken ? rel : 0)) & 0xffff;
             done++;
+            if (taken && heat !== null && enteredHot(heat, csBase + c.ip, hot)) return done;
             continue;
           }
           case 0xeb: {
@@ -117,6 +156,7 @@ export function runSlice(c: CpuState, budget: number, base = 0): number {
             if (m < 0) break fast;
             c.ip = (c.ip + 1 + ((m << 24) >> 24)) & 0xffff;
             done++;
+            if (heat !== null && enteredHot(heat, csBase + c.ip, hot)) return done;
             continue;
           }
           case 0x83: {
@@ -224,6 +264,7 @@ export function runSlice(c: CpuState, budget: number, base = 0): number {
       break;
     }
     done++;
+    if (heat !== null && op >= 0 && TABLE_BRANCHES[op] !== 0 && enteredHot(heat, csBase + c.ip, hot)) return done;
   }
   return done;
 }
