@@ -17,12 +17,17 @@ import type { CpuEngine } from '../src/types.js';
  * otherwise measures whichever engine a 50 ms scheduler stall happened to land on.
  *
  *   node dist/perf/jit-guests.js    (env PIOSIM_BENCH_REPEATS, default 7;
- *                                    PIOSIM_JIT_THRESHOLD, default the Cpu's: entries before translation)
+ *                                    PIOSIM_JIT_THRESHOLD, default the Cpu's: entries before translation;
+ *                                    PIOSIM_BENCH_ONLY=compute32,io-forms: only those guests)
  *
  * Writes perf/results/jit-guests.json (with the translator's statistics of one run per guest).
  */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const GUESTS = ['e2e/compute32', 'e2e/string-io', 'e2e/string-batch', 'e2e/io-forms', 'e2e/exceptions', 'e2e/testdev-latch', 'perf/alu-loop'];
+const ALL_GUESTS = ['e2e/compute32', 'e2e/string-io', 'e2e/string-batch', 'e2e/io-forms', 'e2e/exceptions', 'e2e/testdev-latch', 'perf/alu-loop'];
+/** PIOSIM_BENCH_ONLY: comma-separated parts of guest names to run (default all). */
+const ONLY = process.env['PIOSIM_BENCH_ONLY']?.split(',').filter((x) => x !== '');
+const GUESTS = ONLY === undefined ? ALL_GUESTS : ALL_GUESTS.filter((g) => ONLY.some((o) => g.includes(o)));
+if (GUESTS.length === 0) throw new Error(`PIOSIM_BENCH_ONLY=${process.env['PIOSIM_BENCH_ONLY']}: no guest matches (guests: ${ALL_GUESTS.join(', ')})`);
 const REPS = Number(process.env['PIOSIM_BENCH_REPEATS'] ?? 7);
 const THRESHOLD = process.env['PIOSIM_JIT_THRESHOLD'] === undefined ? undefined : Number(process.env['PIOSIM_JIT_THRESHOLD']);
 if (THRESHOLD !== undefined && !(Number.isInteger(THRESHOLD) && THRESHOLD >= 1)) {

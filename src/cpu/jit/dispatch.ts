@@ -3,7 +3,7 @@ import { deliverException, PENDING_EXCEPTION } from '../exceptions.js';
 import { HANDLERS } from '../execute.js';
 import { PARITY } from '../flags.js';
 import { carryFlag, condition } from '../lazy-flags.js';
-import { HEAT_ENTRIES, heatIndex, runSlice } from '../run-loop.js';
+import { enteredHot, HEAT, heatIndex, runSlice } from '../run-loop.js';
 import type { CpuState } from '../state.js';
 import { encodeIoQualification } from '../../exit/qualification.js';
 import { translateBlock } from './translate.js';
@@ -62,16 +62,24 @@ const THRASH_LIMIT = 32;
 
 /**
  * Entries of a block before it is translated (the default of CpuOptions.jitThreshold). Compiling
- * a block (new Function, then V8 running it cold) costs about as much as interpreting a few
- * thousand instructions, and a translated entry saves on the order of a hundred nanoseconds, so
- * a block pays for its translation after a few hundred entries: translating at the entry where
- * the interpreting would have cost as much as translating is the classic rent-or-buy rule, never
- * worse than twice the best choice made knowing the future. `npm run bench:jit` with
- * PIOSIM_JIT_THRESHOLD measures the choice (docs/DESIGN.md has the table).
+ * a block (translateBlock, new Function, V8 running it cold) costs 100-200 us (measured: the
+ * `us/block` of bench:jit; far more on a loaded machine), about what the interpreter takes for
+ * ten thousand instructions, and a translated entry of a typical 3-6 instruction block saves
+ * 50-100 ns, so a block pays for its translation after one to a few thousand entries. Translating
+ * at the entry where the interpreting would have cost as much as translating is the rent-or-buy
+ * rule, never worse than twice the best choice made knowing the future. `npm run bench:jit` with
+ * PIOSIM_JIT_THRESHOLD measures the choice (docs/DESIGN.md).
  */
-export const DEFAULT_JIT_THRESHOLD = 256;
+export const DEFAULT_JIT_THRESHOLD = 1024;
 /** Largest threshold: the per-entry counters are 16-bit. */
 export const MAX_JIT_THRESHOLD = 0xffff;
+
+let lastEpoch = 0;
+/** The next JitState epoch: 1..65535, then round again (0 marks a counter no JitState owns). */
+function nextEpoch(): number {
+  lastEpoch = lastEpoch >= 0xffff ? 1 : lastEpoch + 1;
+  return lastEpoch;
+}
 
 /** Translation statistics of one vCPU (the benchmark prints them). */
 export interface JitStats {
@@ -88,9 +96,10 @@ export interface JitStats {
 
 /**
  * Per-vCPU translator state. Tiering: code runs in the interpreter (runSlice, exact) until a block
- * entry has been reached `threshold` times, counted in `heat` (a 16-bit counter per linear address,
- * hashed to HEAT_ENTRIES of them: bumped by the interpreter wherever a control transfer lands, and by the
- * dispatcher when translated code leaves to an untranslated entry); then it is translated. So
+ * entry has been reached `threshold` times, counted in HEAT (run-loop.ts: a 16-bit counter per
+ * hashed linear address, tagged with this JitState's epoch; bumped by the interpreter wherever a
+ * control transfer lands, and by the dispatcher when translated code leaves to an untranslated
+ * entry); then it is translated. So
  * code that runs a few times never pays for a compilation, and cold code costs nothing but the
  * counter bumps. A counter that reached the threshold stays there, which is what makes the
  * interpreter hand back to translated code at every entry of a translated block.
@@ -98,7 +107,8 @@ export interface JitStats {
 export class JitState {
   readonly cache = new Map<number, Block>();
   readonly stats: JitStats = { blocksTranslated: 0, translateNs: 0, cacheHits: 0, invalidations: 0, interpreted: 0 };
-  readonly heat = new Uint16Array(HEAT_ENTRIES);
+  /** Tags this vCPU's counters in HEAT: 1..65535. */
+  readonly epoch = nextEpoch();
   /** Invalidations per code page (thrash guard); made at the first one, as most guests never have any. */
   private invalidated: Uint8Array | null = null;
   private readonly factoryArgs: unknown[];
@@ -127,17 +137,13 @@ export class JitState {
     }
     this.cache.delete(linear);
     // Rewritten code starts cold again: it has to prove itself before it is compiled once more.
-    this.heat[heatIndex(linear)] = 0;
+    this.cool(linear);
     return null;
   }
 
   /** Counts an entry the dispatcher reached without a valid translation; true when it is now hot. */
   enter(linear: number): boolean {
-    const h = heatIndex(linear);
-    const v = this.heat[h] + 1;
-    if (v >= this.threshold) { this.heat[h] = this.threshold; return true; }
-    this.heat[h] = v;
-    return false;
+    return enteredHot(linear, this.epoch, this.threshold);
   }
 
   /**
@@ -145,7 +151,7 @@ export class JitState {
    * the translator cannot start there), so it counts from 0 again.
    */
   cool(linear: number): void {
-    this.heat[heatIndex(linear)] = 0;
+    HEAT[heatIndex(linear)] = (this.epoch << 16) >>> 0;
   }
 
   /** Whether translations from `linear`'s page keep being invalidated (code and hot data sharing it). */
@@ -187,7 +193,7 @@ const PENDING_FAULT = 2;
 export function runJitSlice(c: CpuState, jit: JitState, budget: number): number {
   const sbase = c.sbase;
   const gens = c.mem.code.gens;
-  const heat = jit.heat;
+  const epoch = jit.epoch;
   const threshold = jit.threshold;
   let done = 0;
   let last: Block | null = null;
@@ -211,7 +217,7 @@ export function runJitSlice(c: CpuState, jit: JitState, budget: number): number 
         }
         if (found === null) {
           // Cold: the interpreter, until the budget, something pending, or a hot entry.
-          const n = runSlice(c, left, done, heat, threshold);
+          const n = runSlice(c, left, done, epoch, threshold);
           jit.stats.interpreted += n;
           done += n;
           if (c.pending !== 0) break; // runSlice settled it (counted, delivered or faulted)
