@@ -97,11 +97,10 @@ export interface JitStats {
 /**
  * Per-vCPU translator state. Tiering: code runs in the interpreter (runSlice, exact) until a block
  * entry has been reached `threshold` times, counted in HEAT (run-loop.ts: a 16-bit counter per
- * hashed linear address, tagged with this JitState's epoch; bumped by the interpreter wherever a
- * control transfer lands, and by the dispatcher when translated code leaves to an untranslated
- * entry); then it is translated. So
- * code that runs a few times never pays for a compilation, and cold code costs nothing but the
- * counter bumps. A counter that reached the threshold stays there, which is what makes the
+ * hashed linear address, tagged with this JitState's epoch; bumped by the interpreter where a
+ * backward branch or a table-run control transfer lands, and by the dispatcher where translated
+ * code leaves to an untranslated entry); then it is translated. So code that runs a few times
+ * never pays for a compilation, and cold code costs nothing but the counter bumps. A counter that reached the threshold stays there, which is what makes the
  * interpreter hand back to translated code at every entry of a translated block.
  */
 export class JitState {
