@@ -94,7 +94,7 @@ export interface VmOptions {
    * for; default false: exceptions with a handler are delivered through the real-mode IVT.
    */
   stopOnException?: boolean;
-  /** How the vCPUs run guest code: 'interp' (default) or 'jit' (basic blocks translated to JavaScript). */
+  /** How the vCPUs run guest code: 'jit' (default: basic blocks translated to JavaScript once they are hot) or 'interp' (the interpreter only). */
   cpu?: CpuEngine;
   /**
    * Disk image file for the ATA master at 0x1f0 (README "Devices"). It is opened read-only and

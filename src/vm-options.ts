@@ -57,7 +57,7 @@ export const VM_DEFAULTS = {
   stringBatch: 'page' as StringBatchMode,
   timeoutMs: 0,
   stopOnException: false,
-  cpu: 'interp' as CpuEngine,
+  cpu: 'jit' as CpuEngine,
   clock: 'host' as ClockMode,
   /** Generous: 64 vCPUs start in a few seconds on a loaded 2-core machine. */
   startupTimeoutMs: 60_000,

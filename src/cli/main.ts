@@ -76,7 +76,7 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--string-batch <mode>', 'INS/OUTS elements per exit: page, kvm or 1 (default page)')
     .option('--timeout <seconds>', 'watchdog: stop the VM after SECONDS (exit status 6); 0 = none (default)')
     .option('--memory <size>', 'guest RAM, e.g. 1M, 640K, 16M (default 1M)')
-    .option('--cpu <engine>', 'how vCPUs run guest code: interp, or jit (basic blocks translated to JavaScript) (default interp)')
+    .option('--cpu <engine>', 'how vCPUs run guest code: jit (hot basic blocks translated to JavaScript, the rest interpreted), or interp (the interpreter only) (default jit)')
     .option('--stop-on-exception', 'stop (exit status 4) at every CPU exception, even one the guest has a handler for')
     .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
     .option('--clock <mode>', 'device time: host, or virtual (1 ns per retired instruction of vCPU 0: reproducible) (default host)')

@@ -120,7 +120,7 @@ export const CLI_DEFAULTS = {
   memoryBytes: 1024 * 1024,
   clock: 'host' as ClockMode,
   onVcpuFault: 'stop' as 'stop' | 'continue',
-  cpu: 'interp' as CpuEngine,
+  cpu: 'jit' as CpuEngine,
 } as const;
 
 /** The command-line spelling of each output option, for messages. */

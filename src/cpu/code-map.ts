@@ -5,7 +5,7 @@
  * other vCPU sharing the RAM.
  *
  * Layout (one SharedArrayBuffer per VM, shared by every vCPU like the RAM itself):
- *   [0, pages*4)            gens:  Int32Array, one generation per 4 KiB page
+ *   [0, pages*4)            gens:  Int32Array, one generation per 256-byte code page
  *   [pages*4, pages*5)      marks: Uint8Array, 1 = some vCPU may hold a translation from the page
  *
  * Writers: any vCPU storing to guest RAM (GuestMemory.write*, lockCas). A store first lands its
@@ -23,8 +23,15 @@
  * seen one block entry late; a guest that publishes new code to another vCPU does so through a
  * flag or a lock (LOCK/XCHG are full barriers), and then the other vCPU sees it at its next entry.
  */
-/** log2 of the page size the map tracks. */
-export const CODE_PAGE_SHIFT = 12;
+/**
+ * log2 of the page size the map tracks: 256 bytes, not the 4 KiB of paging. Real-mode guests keep
+ * code, data and the stack close together (a boot sector's stack grows down from 0000:7C00, right
+ * under its code), and with 4 KiB pages every PUSH, CALL or store to a nearby variable invalidated
+ * the code it ran: io-forms and exceptions lost every translation they made, and hot loops that
+ * call ended up on the thrash guard. The price: a block ends at a 256-byte edge (chaining joins
+ * the halves), and the map has 5 bytes per 256 of RAM.
+ */
+export const CODE_PAGE_SHIFT = 8;
 /** Bytes per entry: a 4-byte generation plus a 1-byte mark. */
 const BYTES_PER_PAGE = 5;
 

@@ -3,7 +3,7 @@ import type { GuestMemory } from './memory.js';
 import type { PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
 import { runSlice } from './run-loop.js';
-import { JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
+import { DEFAULT_JIT_THRESHOLD, JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
 import { FLAG_IF, FLAGS_POPF_WRITABLE } from './flags.js';
 import { deliverInterrupt, interruptsOpen } from './interrupts.js';
 import { CPUID_SIGNATURE } from './execute-0f.js';
@@ -38,8 +38,14 @@ export interface CpuOptions {
   vcpuCount?: number;
   /** Stop at every CPU exception even when the guest installed a handler; default false. */
   stopOnException?: boolean;
-  /** 'interp' runs the interpreter; 'jit' translates basic blocks to JavaScript (src/cpu/jit/). Default 'interp'. */
+  /** 'jit' (default) translates hot basic blocks to JavaScript (src/cpu/jit/), interpreting the rest; 'interp' only interprets. */
   engine?: CpuEngine;
+  /**
+   * Engine 'jit': entries of a block before it is translated (tiering; until then the interpreter
+   * runs it). Default DEFAULT_JIT_THRESHOLD; 1 translates every block at its first entry (tests
+   * that must exercise translated code on code that runs once).
+   */
+  jitThreshold?: number;
 }
 
 export { CPU_ENGINES, type CpuEngine };
@@ -63,8 +69,8 @@ export class Cpu extends CpuState {
   constructor(options: CpuOptions) {
     super(options.memory, options.io, options.vcpuIndex, options.vcpuCount ?? 1);
     this.stopOnException = options.stopOnException ?? false;
-    this.engine = options.engine ?? 'interp';
-    this.jit = this.engine === 'jit' ? new JitState(this) : null;
+    this.engine = options.engine ?? 'jit';
+    this.jit = this.engine === 'jit' ? new JitState(this, options.jitThreshold ?? DEFAULT_JIT_THRESHOLD) : null;
     this.reset();
   }
 

@@ -33,6 +33,48 @@ function byteAt(bytes: Uint8Array, memSize: number, a: number): number {
 const PENDING_FAULT = 2;
 
 /**
+ * Opcodes the table runs that transfer control near or far (LOOPx/JCXZ, CALL, JMP rel16 and far,
+ * RET, RETF, INT, IRET): where they land is a block entry the block translator counts. (Jcc rel8
+ * and JMP rel8 are inline below and count their own targets.)
+ */
+const TABLE_BRANCHES = new Uint8Array(256);
+for (const op of [0xe0, 0xe1, 0xe2, 0xe3, 0xe8, 0xe9, 0xea, 0x9a, 0xc2, 0xc3, 0xca, 0xcb, 0xcd, 0xcf]) TABLE_BRANCHES[op] = 1;
+
+/** Entries of the block translator's per-entry counters (heat): a hash of the linear address picks one. */
+export const HEAT_ENTRIES = 1 << 13;
+
+/**
+ * The counter of linear address `a`: a multiplicative hash to 13 bits, so code 8 KiB apart does
+ * not share counters systematically. Two entries sharing one (rarely) only make one hot sooner.
+ */
+export function heatIndex(a: number): number {
+  return Math.imul(a, 0x9e3779b1) >>> 19;
+}
+
+/**
+ * The counters, one table per thread (a vCPU worker runs one Cpu): each entry is the owner's
+ * epoch (16 bits, JitState's, never 0) and its count (16 bits). An entry of another epoch counts
+ * as 0, so a new Cpu starts with every entry cold without allocating or clearing a table: a short
+ * guest would otherwise pay more for the table than for running. Two Cpus alive in one thread (tests) only
+ * reset each other's counts, and an epoch reused after 65535 Cpus only makes an entry hot sooner.
+ */
+export const HEAT = new Uint32Array(HEAT_ENTRIES);
+
+/**
+ * A control transfer landed on linear address `a`: count the entry for `epoch`. True when it has
+ * now been entered `hot` times (and stays so): the interpreter returns there, and the translator
+ * takes over.
+ */
+export function enteredHot(a: number, epoch: number, hot: number): boolean {
+  const h = heatIndex(a);
+  const e = HEAT[h];
+  const v = ((e >>> 16) === epoch ? e & 0xffff : 0) + 1;
+  if (v >= hot) { HEAT[h] = ((epoch << 16) | hot) >>> 0; return true; }
+  HEAT[h] = ((epoch << 16) | v) >>> 0;
+  return false;
+}
+
+/**
  * Executes up to `budget` instructions and returns how many retired; stops early once an
  * instruction sets `pending` (HALT, a stop request or a fault). A raised exception is delivered
  * here, at the boundary, and the slice goes on in the guest's handler; the delivery counts as one
@@ -40,8 +82,15 @@ const PENDING_FAULT = 2;
  * handler the exception becomes a fault and ends the slice.
  * `base`: instructions already retired in this run() slice before this call (the block
  * translator's dispatcher runs the interpreter in pieces), so retiredInSlice stays exact.
+ *
+ * `epoch` (the block translator's tiering, src/cpu/jit/dispatch.ts; 0 for `--cpu interp`): the
+ * HEAT counter of a block entry is bumped where a backward Jcc/JMP rel8 or a table-run control
+ * transfer (LOOP, CALL, RET, JMP rel16, far, INT, IRET) lands; when one reaches
+ * `hot`, the slice returns right after that transfer, with the hot entry as the next IP, so the
+ * dispatcher can run (or make) its translation. So cold code runs here at the interpreter's own
+ * speed, with one counter bump per taken branch as the whole cost of tiering.
  */
-export function runSlice(c: CpuState, budget: number, base = 0): number {
+export function runSlice(c: CpuState, budget: number, base = 0, epoch = 0, hot = 0): number {
   const handlers = HANDLERS;
   const prefix = PREFIX;
   const bytes = c.bytes;
@@ -110,6 +159,9 @@ export function runSlice(c: CpuState, budget: number, base = 0): number {
               : condition(op & 15, c);
             c.ip = (c.ip + 1 + (taken ? rel : 0)) & 0xffff;
             done++;
+            // Tiering counts backward branches only (loops): a block reached forward from hot code
+            // is counted by the dispatcher when translated code leaves to it. Half the bumps.
+            if (taken && rel < 0 && epoch !== 0 && enteredHot(csBase + c.ip, epoch, hot)) return done;
             continue;
           }
           case 0xeb: {
@@ -117,6 +169,7 @@ export function runSlice(c: CpuState, budget: number, base = 0): number {
             if (m < 0) break fast;
             c.ip = (c.ip + 1 + ((m << 24) >> 24)) & 0xffff;
             done++;
+            if (m >= 0x80 && epoch !== 0 && enteredHot(csBase + c.ip, epoch, hot)) return done; // backward only, as Jcc
             continue;
           }
           case 0x83: {
@@ -224,6 +277,7 @@ export function runSlice(c: CpuState, budget: number, base = 0): number {
       break;
     }
     done++;
+    if (epoch !== 0 && op >= 0 && TABLE_BRANCHES[op] !== 0 && enteredHot(csBase + c.ip, epoch, hot)) return done;
   }
   return done;
 }

@@ -107,7 +107,9 @@ class VectorMachine {
   newCpu(): Cpu {
     // No vector raises an exception on the 286, so any exception here is a difference to report,
     // never something to deliver through whatever random bytes a test left in the IVT.
-    return new Cpu({ memory: this.memory, io: this.io, vcpuIndex: 0, stopOnException: true, engine: this.engine });
+    // jitThreshold 1: each test's instruction runs once, so without it the translator (tiered)
+    // would leave every test to the interpreter and check nothing of its own.
+    return new Cpu({ memory: this.memory, io: this.io, vcpuIndex: 0, stopOnException: true, engine: this.engine, jitThreshold: 1 });
   }
 }
 

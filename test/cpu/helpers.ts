@@ -1,4 +1,4 @@
-import { Cpu, RUN_BUDGET } from '../../src/cpu/cpu.js';
+import { Cpu, RUN_BUDGET, type CpuEngine } from '../../src/cpu/cpu.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
 import type { PortIo } from '../../src/cpu/port-io.js';
 import { DATA_PAGE_BYTES, type AccessSize } from '../../src/types.js';
@@ -57,12 +57,12 @@ export class TestPortIo implements PortIo {
 
 export interface Machine { cpu: Cpu; io: TestPortIo; mem: GuestMemory }
 
-/** 1 MiB of RAM with `code` at 0000:7C00 and a reset Cpu. */
-export function machine(code: readonly number[], ramBytes = 1 << 20, vcpuIndex = 0, vcpuCount = 1): Machine {
+/** 1 MiB of RAM with `code` at 0000:7C00 and a reset Cpu (the default engine unless `engine`). */
+export function machine(code: readonly number[], ramBytes = 1 << 20, vcpuIndex = 0, vcpuCount = 1, engine?: CpuEngine): Machine {
   const mem = new GuestMemory(new ArrayBuffer(ramBytes));
   mem.bytes.set(code, 0x7c00);
   const io = new TestPortIo();
-  const cpu = new Cpu({ memory: mem, io, vcpuIndex, vcpuCount });
+  const cpu = new Cpu({ memory: mem, io, vcpuIndex, vcpuCount, ...(engine === undefined ? {} : { engine }) });
   return { cpu, io, mem };
 }
 

@@ -48,6 +48,7 @@ describe.each(['interp', 'jit'] as const)('cross-modifying code (runner --cpu ji
     const workers = vcpus.map((v, index) => new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), {
       workerData: {
         ram, lockWord, codeMap, barrier, index, iterations: v.iterations, entry: v.entry, engine: v.engine,
+        jitThreshold: 1, // translate at the first entry: the runner's blocks must exist to go stale
         cpuUrl: pathToFileURL(distCpu).href, memoryUrl: pathToFileURL(distMemory).href,
       },
     }));

@@ -14,24 +14,36 @@ import { randomProgram, runOn } from './jit-programs.js';
  * fails if no block was compiled (so it cannot pass by never leaving the interpreter).
  */
 describe('block translator = interpreter on random programs', () => {
-  it('registers, flags, memory, port traces, counts and faults agree', () => {
-    let translated = 0;
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0x7fffffff }), fc.integer({ min: 4, max: 60 }), fc.integer(), fc.integer(), (seed, length, regSeed, sliceSeed) => {
-        const program = randomProgram(seed, length);
-        const a = runOn('interp', program, regSeed, sliceSeed);
-        const b = runOn('jit', program, regSeed, sliceSeed);
-        translated += b.translated;
-        expect(b.registers).toEqual(a.registers);
-        expect(b.instructions).toBe(a.instructions);
-        expect(b.reasons).toEqual(a.reasons);
-        expect(b.fault).toBe(a.fault);
-        expect(b.trace).toEqual(a.trace);
-        expect(b.outOfRange).toBe(a.outOfRange);
-        expect(Buffer.compare(Buffer.from(b.memory), Buffer.from(a.memory))).toBe(0);
-      }),
-      { numRuns: Number(process.env.PIOSIM_JIT_RUNS ?? 400), seed: Number(process.env.PIOSIM_JIT_SEED ?? 0x1e7) },
-    );
-    expect(translated).toBeGreaterThan(100);
-  });
+  // Threshold 1: every block is translated at its first entry, so translated code runs as much as
+  // it can. Threshold 2..8: blocks run in the interpreter first and switch to translated code in
+  // the middle of the run (tiering), at whatever slice boundary, SMC or fault state they meet.
+  const variants: [string, fc.Arbitrary<number>][] = [
+    ['every block translated at its first entry (threshold 1)', fc.constant(1)],
+    ['blocks interpreted first, translated mid-run (threshold 2..8)', fc.integer({ min: 2, max: 8 })],
+  ];
+  for (const [title, thresholds] of variants) {
+    it(`${title}: registers, flags, memory, port traces, counts and faults agree`, () => {
+      let translated = 0;
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 0x7fffffff }), fc.integer({ min: 4, max: 60 }), fc.integer(), fc.integer(), thresholds,
+          (seed, length, regSeed, sliceSeed, threshold) => {
+            const program = randomProgram(seed, length);
+            const a = runOn('interp', program, regSeed, sliceSeed);
+            const b = runOn('jit', program, regSeed, sliceSeed, undefined, threshold);
+            translated += b.translated;
+            expect(b.registers).toEqual(a.registers);
+            expect(b.instructions).toBe(a.instructions);
+            expect(b.reasons).toEqual(a.reasons);
+            expect(b.fault).toBe(a.fault);
+            expect(b.trace).toEqual(a.trace);
+            expect(b.outOfRange).toBe(a.outOfRange);
+            expect(Buffer.compare(Buffer.from(b.memory), Buffer.from(a.memory))).toBe(0);
+          }),
+        { numRuns: Number(process.env.PIOSIM_JIT_RUNS ?? 400), seed: Number(process.env.PIOSIM_JIT_SEED ?? 0x1e7) },
+      );
+      // It cannot pass by never leaving the interpreter; with a threshold >= 2 every translated
+      // block ran in the interpreter first, and switched tier in the middle of its program.
+      expect(translated).toBeGreaterThan(100);
+    }, 300_000); // CPU-bound: hundreds of compilations; the shared test machine can make that slow
+  }
 });

@@ -120,6 +120,8 @@ export interface EngineRun {
   memory: Uint8Array;
   outOfRange: number;
   translated: number;
+  /** Instructions the jit engine left to the interpreter (cold code, and what it does not translate). */
+  interpreted: number;
 }
 
 /**
@@ -127,11 +129,15 @@ export interface EngineRun {
  * (1 to 300 instructions, so block boundaries and slice boundaries cross in every way), until
  * HLT, a fault or `maxInstructions`. Initial registers come from `regSeed`.
  */
-export function runOn(engine: CpuEngine, program: Uint8Array, regSeed: number, sliceSeed: number, maxInstructions = 4000): EngineRun {
+/**
+ * `jitThreshold` (engine 'jit'): entries of a block before it is translated; 1 translates every
+ * block at its first entry, more makes blocks run interpreted first and switch tier mid-run.
+ */
+export function runOn(engine: CpuEngine, program: Uint8Array, regSeed: number, sliceSeed: number, maxInstructions = 4000, jitThreshold = 1): EngineRun {
   const memory = new GuestMemory(new ArrayBuffer(1 << 20));
   memory.bytes.set(program, LOAD);
   const io = new ModelPortIo();
-  const cpu = new Cpu({ memory, io, vcpuIndex: 0, engine });
+  const cpu = new Cpu({ memory, io, vcpuIndex: 0, engine, jitThreshold });
   const rr = new Prng(regSeed);
   cpu.setRegisters({
     eax: rr.u32(), ebx: rr.int(0, 0x3fff), ecx: rr.u32(), edx: rr.u32(), esi: rr.int(0, 0x3fff), edi: rr.int(0, 0x3fff),
@@ -155,5 +161,6 @@ export function runOn(engine: CpuEngine, program: Uint8Array, regSeed: number, s
     memory: memory.bytes,
     outOfRange: memory.outOfRange,
     translated: cpu.jitStats?.blocksTranslated ?? 0,
+    interpreted: cpu.jitStats?.interpreted ?? 0,
   };
 }

@@ -61,8 +61,9 @@ describe('run-loop inline forms match the opcode-table handlers', () => {
       const code: number[] = [];
       for (let i = 0; i < INSTRUCTIONS; i++) randomInstruction(rng, code);
       code.push(HLT);
-      const fast = machine(code);
-      const table = machine(code);
+      // The interpreter's own inline forms (run-loop.ts) are what this checks: --cpu interp.
+      const fast = machine(code, undefined, undefined, undefined, 'interp');
+      const table = machine(code, undefined, undefined, undefined, 'interp');
       seedRegisters(rng, fast, table);
       for (let n = 0; ; n++) {
         const why = fast.cpu.run(1);
@@ -79,8 +80,8 @@ describe('run-loop inline forms match the opcode-table handlers', () => {
 
   it('a 0x66-prefixed instruction split by the IP wrap at CS:FFFF decodes across the wrap', () => {
     // 66 at CS:FFFF, then 01 D8 (add eax, ebx) at CS:0000, then HLT.
-    const fast = machine([]);
-    const table = machine([]);
+    const fast = machine([], undefined, undefined, undefined, 'interp');
+    const table = machine([], undefined, undefined, undefined, 'interp');
     for (const m of [fast, table]) {
       m.mem.bytes[0x1000 * 16 + 0xffff] = 0x66;
       m.mem.bytes.set([0x01, 0xd8, HLT], 0x1000 * 16);
@@ -95,8 +96,8 @@ describe('run-loop inline forms match the opcode-table handlers', () => {
 
   it('a ModR/M byte past the end of RAM reads as 0xFF and is counted, as the table handler does', () => {
     const ram = 0x10000;
-    const fast = machine([], ram);
-    const table = machine([], ram);
+    const fast = machine([], ram, undefined, undefined, 'interp');
+    const table = machine([], ram, undefined, undefined, 'interp');
     for (const m of [fast, table]) {
       m.mem.bytes.set([0x66, 0x01], ram - 2); // add r/m32, r32 with its ModR/M outside RAM
       m.cpu.setRegisters({ cs: (ram - 16) >> 4, eip: 14, edi: 21 });

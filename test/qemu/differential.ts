@@ -93,7 +93,10 @@ export async function diffBinary(binary: Uint8Array, name: string, route: Piosim
 }
 
 function piosimDirect(binary: Uint8Array, engine: CpuEngine): SideResult {
-  const r = runDirect(binary, { engine });
+  // Direct on the translator: threshold 1, every block translated at its first entry, so the
+  // translator itself is checked against QEMU (with the default, these short programs would run
+  // almost wholly in the interpreter). The runVm route keeps the default: tiered, as real runs.
+  const r = runDirect(binary, { engine, ...(engine === 'jit' ? { jitThreshold: 1 } : {}) });
   return {
     end: r.end === 'fault' ? `fault: ${r.faultMessage ?? ''}` : r.end,
     debugExitValue: r.debugExitValue,

@@ -1,4 +1,5 @@
 import { Cpu, RUN_BUDGET, RUN_FAULT, RUN_HALT } from '../../src/cpu/cpu.js';
+import type { JitStats } from '../../src/cpu/jit/dispatch.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
 import type { CpuEngine, RegisterSnapshot } from '../../src/types.js';
 import { ModelPortIo } from './model-port-io.js';
@@ -17,6 +18,8 @@ export interface DirectRunOptions {
   maxInstructions?: number;
   /** The interpreter (default) or the block translator. */
   engine?: CpuEngine;
+  /** Engine 'jit': entries of a block before it is translated (CpuOptions.jitThreshold). */
+  jitThreshold?: number;
 }
 
 export interface DirectRunResult {
@@ -29,6 +32,8 @@ export interface DirectRunResult {
   registers: RegisterSnapshot;
   instructions: number;
   memory: Uint8Array;
+  /** Engine 'jit': the translator's statistics of the run; else null. */
+  jit: JitStats | null;
 }
 
 const GUEST_LOAD_ADDRESS = 0x7c00;
@@ -40,7 +45,7 @@ export function runDirect(guest: Uint8Array, options: DirectRunOptions = {}): Di
   const memory = new GuestMemory(new ArrayBuffer(memoryBytes));
   memory.bytes.set(guest, GUEST_LOAD_ADDRESS);
   const io = new ModelPortIo();
-  const cpu = new Cpu({ memory, io, vcpuIndex: 0, engine: options.engine ?? 'interp' });
+  const cpu = new Cpu({ memory, io, vcpuIndex: 0, engine: options.engine ?? 'interp', jitThreshold: options.jitThreshold });
   io.onDebugExit = () => cpu.requestStop();
   let end: DirectRunResult['end'] = 'instruction-limit';
   let executed = 0;
@@ -62,5 +67,6 @@ export function runDirect(guest: Uint8Array, options: DirectRunOptions = {}): Di
     registers: cpu.getRegisters(),
     instructions: cpu.instructions,
     memory: memory.bytes,
+    jit: cpu.jitStats,
   };
 }

@@ -9,7 +9,7 @@ import { helperLength, isBlockEndingHelper } from './helper-ops.js';
  * instructions in order with the interpreter's exact semantics and returns how many retired.
  *
  * A block ends at: a control transfer (Jcc, JMP, LOOP, CALL, RET: its last instruction), a port
- * access (IN/OUT, last), the edge of its 4 KiB code page or a 64 KiB IP wrap, MAX_BLOCK
+ * access (IN/OUT, last), the edge of its code page (256 bytes, code-map.ts) or a 64 KiB IP wrap, MAX_BLOCK
  * instructions, or an instruction this translator does not handle. *That* instruction is left to
  * the interpreter (the block stops just before it and the dispatcher runs it with runSlice): HLT,
  * INT, IRET, far transfers, anything loading a segment register or IF, string I/O, REP, LOCK,
