@@ -623,9 +623,12 @@ class SerialSink {
   }
 }
 
-/** The compiled vCPU worker (works whether this module runs from src/ under vitest or from dist/). */
+/**
+ * The compiled vCPU worker, bundled into one CommonJS file by `npm run build`
+ * (scripts/bundle-workers.ts says why). Works whether this module runs from src/ under vitest or from dist/.
+ */
 export function vcpuWorkerPath(): string {
-  const path = join(projectRoot(), 'dist', 'workers', 'vcpu.js');
+  const path = join(projectRoot(), 'dist', 'workers', 'vcpu.bundle.cjs');
   if (!existsSync(path)) throw new PiosimError('host', `the vCPU worker ${path} does not exist: run "npm run build" first`);
   return path;
 }
