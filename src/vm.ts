@@ -19,6 +19,8 @@ import { decodeBreakdown, mergeBreakdowns, SharedClock, type DecodedBreakdown } 
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, latencyBuckets, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
 import { ExitTimelineSampler } from './report/exit-timeline.js';
 import { atomicKernelModule } from './exit/atomic-kernel.js';
+import { vcpuCodeCache } from './exit/worker-code-cache.js';
+import type { VcpuWorkerData } from '../workers/vcpu-loader.cjs';
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
@@ -264,8 +266,9 @@ export class Vm {
       guestStarted: this.guestStartedPromise,
       guestMemory: () => this.ram,
     });
+    const workerData: VcpuWorkerData = { vcpuCodeCache: vcpuCodeCache() };
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({
-      filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
+      filename, workerData, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
       // Tasks are long-running and use their event loop (comlink): no Atomics-based task handoff.
       atomics: 'disabled', concurrentTasksPerWorker: 1,
     });
@@ -626,11 +629,15 @@ class SerialSink {
 }
 
 /**
- * The compiled vCPU worker, bundled into one CommonJS file by `npm run build`
- * (scripts/bundle-workers.ts says why). Works whether this module runs from src/ under vitest or from dist/.
+ * The vCPU worker's entry, workers/vcpu-loader.cts, which runs the worker bundled into one
+ * CommonJS file by `npm run build` (scripts/bundle-workers.ts says why). Works whether this module
+ * runs from src/ under vitest or from dist/.
  */
 export function vcpuWorkerPath(): string {
-  const path = join(projectRoot(), 'dist', 'workers', 'vcpu.bundle.cjs');
-  if (!existsSync(path)) throw new PiosimError('host', `the vCPU worker ${path} does not exist: run "npm run build" first`);
-  return path;
+  const dir = join(projectRoot(), 'dist', 'workers');
+  for (const file of ['vcpu-loader.cjs', 'vcpu.bundle.cjs']) {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new PiosimError('host', `the vCPU worker ${path} does not exist: run "npm run build" first`);
+  }
+  return join(dir, 'vcpu-loader.cjs');
 }
