@@ -18,6 +18,9 @@ import { deathStep, requestFault, type FaultStep } from './exit/fault-injection.
 import { decodeBreakdown, mergeBreakdowns, SharedClock, type DecodedBreakdown } from './exit/latency-breakdown.js';
 import { decodeLatency, EMPTY_LATENCY, LATENCY_SAMPLE_SHIFT, latencyBuckets, mergeLatency, summarizeLatency, type LatencyHistogram } from './exit/latency.js';
 import { ExitTimelineSampler } from './report/exit-timeline.js';
+import { atomicKernelModule } from './exit/atomic-kernel.js';
+import { vcpuCodeCache } from './exit/worker-code-cache.js';
+import type { VcpuWorkerData } from '../workers/vcpu-loader.cjs';
 import { acquireExitMemories, releaseExitMemories, type ExitMemories } from './exit/exit-memories.js';
 import { RequestRing } from './exit/request-ring.js';
 import {
@@ -281,8 +284,9 @@ export class Vm {
       guestStarted: this.guestStartedPromise,
       guestMemory: () => this.ram,
     });
+    const workerData: VcpuWorkerData = { vcpuCodeCache: vcpuCodeCache() };
     const pool = new Piscina<VcpuTask, VcpuTaskResult>({
-      filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
+      filename, workerData, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
       // Tasks are long-running and use their event loop (comlink): no Atomics-based task handoff.
       atomics: 'disabled', concurrentTasksPerWorker: 1,
     });
@@ -342,12 +346,13 @@ export class Vm {
   /** One task per vCPU, each from the entry state (at power-on, and again after each VM reset). */
   private startTasks(pool: Piscina<VcpuTask, VcpuTaskResult>): void {
     const o = this.options;
+    const atomicKernel = atomicKernelModule();
     for (let i = 0; i < o.vcpus; i++) {
       const { port1, port2 } = new MessageChannel();
       this.controls[i] = new VcpuControl(i, port1, this.pages[i].fields);
       const task: VcpuTask = {
         vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
-        bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
+        bus: this.memories.bus, atomicKernel, inVcpuModules: o.inVcpuModules,
         lockWord: this.lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
         stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap: this.codeMap,
@@ -753,9 +758,16 @@ class SerialSink {
   }
 }
 
-/** The compiled vCPU worker (works whether this module runs from src/ under vitest or from dist/). */
+/**
+ * The vCPU worker's entry, workers/vcpu-loader.cts, which runs the worker bundled into one
+ * CommonJS file by `npm run build` (scripts/bundle-workers.ts says why). Works whether this module
+ * runs from src/ under vitest or from dist/.
+ */
 export function vcpuWorkerPath(): string {
-  const path = join(projectRoot(), 'dist', 'workers', 'vcpu.js');
-  if (!existsSync(path)) throw new PiosimError('host', `the vCPU worker ${path} does not exist: run "npm run build" first`);
-  return path;
+  const dir = join(projectRoot(), 'dist', 'workers');
+  for (const file of ['vcpu-loader.cjs', 'vcpu.bundle.cjs']) {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new PiosimError('host', `the vCPU worker ${path} does not exist: run "npm run build" first`);
+  }
+  return join(dir, 'vcpu-loader.cjs');
 }

@@ -1,11 +1,14 @@
 /**
  * The vCPU worker: one long-running piscina task per vCPU (src/vm.ts starts them). All the work
  * is in src/exit/vcpu-runner.ts; this entry only binds it to the real interpreter, so the runner
- * can be exercised with other cores.
+ * can be exercised with other cores. `npm run build` bundles it with everything it imports into
+ * dist/workers/vcpu.bundle.cjs, which workers/vcpu-loader.cts runs in each worker.
  */
 import { Cpu, RUN_BUDGET, RUN_FAULT, RUN_HALT, RUN_STOP } from '../src/cpu/cpu.js';
 import { runVcpuTask, type VcpuRunCodes } from '../src/exit/vcpu-runner.js';
 import type { VcpuTask, VcpuTaskResult } from '../src/exit/vcpu-task.js';
+
+export { useModuleImporter } from '../src/devices/in-vcpu/index.js';
 
 const CODES: VcpuRunCodes = { budget: RUN_BUDGET, halt: RUN_HALT, fault: RUN_FAULT, stop: RUN_STOP };
 

@@ -163,9 +163,14 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
       interrupted,
     };
     if (req.hotplug !== undefined) facts.hotplug = { file: req.hotplug.file, steps: hotplugLog };
-    const report = buildJsonReport(result, facts);
-    if (outputs.hasReport('json')) await outputs.writeReport('json', `${JSON.stringify(report, null, 2)}\n`);
-    if (outputs.hasReport('report')) await outputs.writeReport('report', renderReportPage(report));
+    // The page first: when writing it fails, the --json report written next says so, and its
+    // status stays the process's (a --json that fails after the page leaves the page saying the
+    // status before; stderr and the process status say the rest).
+    if (outputs.hasReport('report')) await outputs.writeReport('report', renderReportPage(buildJsonReport(result, facts)));
+    if (outputs.hasReport('json')) {
+      const report = buildJsonReport(result, { ...facts, exitStatus: statusNow(), outputFailure: refreshedFailure(outputs) });
+      await outputs.writeReport('json', `${JSON.stringify(report, null, 2)}\n`);
+    }
   }
   const status = statusNow();
   if (config.quiet) return status;

@@ -98,33 +98,38 @@ export async function stressCommand(opts: StressCommandOptions, version: string,
   progress?.stop();
   const log = await hotplug.finish();
   const { result, report } = run;
-  const status = ((): number => {
+  // Asked again after each report is written: a report that fails to be written is an output failure.
+  const statusNow = (): number => {
     if (outputs.failure !== null) return STATUS_OUTPUT_FAILURE;
     if (hotplug.failure !== null) return STATUS_HOTPLUG_REFUSED;
     if (!report.verification.verified) return exitStatusForOutcome(result.outcome);
     return report.verification.ok ? 0 : STATUS_STRESS_MISMATCH;
-  })();
+  };
   if (outputs.hasReport('json') || outputs.hasReport('report')) {
     const guestPath = stressGuestPath();
     const facts: RunFacts = {
       version, guestPath, guestBytes: run.guestBytes,
       options: { command: 'stress', ...params, hotplug: opts.hotplug ?? null },
-      exitStatus: status,
+      exitStatus: statusNow(),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       outputFailure: outputs.failure,
       outputs: [],
       hotplugFailure: hotplug.failure,
     };
     if (schedule !== undefined) facts.hotplug = { file: schedule.file, steps: log };
-    const full = { ...buildJsonReport(result, facts), stress: report };
-    if (outputs.hasReport('json')) await outputs.writeReport('json', `${JSON.stringify(full, null, 2)}\n`);
-    if (outputs.hasReport('report')) await outputs.writeReport('report', renderReportPage(full));
+    // The page first, so that the --json report written next can say the page failed (as run does).
+    if (outputs.hasReport('report')) await outputs.writeReport('report', renderReportPage({ ...buildJsonReport(result, facts), stress: report }));
+    if (outputs.hasReport('json')) {
+      const full = { ...buildJsonReport(result, { ...facts, exitStatus: statusNow(), outputFailure: outputs.failure }), stress: report };
+      await outputs.writeReport('json', `${JSON.stringify(full, null, 2)}\n`);
+    }
   }
+  const status = statusNow();
   // With --json - the report owns stdout: the text goes to stderr.
   const text = formatStressText(report, result.latency, result.latencyBreakdown);
   if (opts.json === '-') process.stderr.write(text);
   else out.write(text);
-  if (outputs.failure !== null) process.stderr.write(`piosim: error: writing ${outputs.failure.option} failed: ${outputs.failure.error}\n`);
+  // An output failure was said once on stderr when it happened (Outputs.recordFailure).
   return status;
 }
 

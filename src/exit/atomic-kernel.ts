@@ -224,11 +224,27 @@ function pagesFor(bytes: number): number {
 let compiled: WebAssembly.Module | null = null;
 const kernels = new WeakMap<WebAssembly.Memory, AtomicKernel>();
 
+/**
+ * The kernel's compiled module, compiled once per thread on first use. The VM passes the main
+ * thread's to every vCPU worker (VcpuTask.atomicKernel, useAtomicKernelModule): a
+ * WebAssembly.Module crosses postMessage without being compiled again, and compiling it was
+ * 1-3 ms of each worker's start-up (issue 15).
+ */
+export function atomicKernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(moduleBytes());
+  return compiled;
+}
+
+/** Use `module` (atomicKernelModule() of another thread) for this thread's kernels instead of compiling one. */
+export function useAtomicKernelModule(module: WebAssembly.Module): void {
+  compiled ??= module;
+}
+
 /** The kernel over `memory` (one instance per memory and thread, made on first use). */
 export function atomicKernelFor(memory: WebAssembly.Memory): AtomicKernel {
   let kernel = kernels.get(memory);
   if (kernel === undefined) {
-    compiled ??= new WebAssembly.Module(moduleBytes());
+    compiled ??= atomicKernelModule();
     kernel = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as AtomicKernel;
     kernels.set(memory, kernel);
   }

@@ -4,6 +4,7 @@ import type { PortIo } from '../cpu/port-io.js';
 import { GuestMemory } from '../cpu/memory.js';
 import { exposeVcpuControl, type VcpuControlApi, type VcpuStats } from '../control.js';
 import type { RegisterSnapshot } from '../types.js';
+import { useAtomicKernelModule } from './atomic-kernel.js';
 import { createLatencyHistogram, encodeLatency } from './latency.js';
 import { BreakdownRecorder, SharedClock } from './latency-breakdown.js';
 import { RequestRing } from './request-ring.js';
@@ -63,6 +64,8 @@ const waitAsync = (Atomics as unknown as {
  * error ends the task with a result saying so.
  */
 export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult> {
+  // Before the first kernel is made (runPageOf below): the main thread's compiled module.
+  useAtomicKernelModule(task.atomicKernel);
   const histogram = createLatencyHistogram();
   let breakdown: BreakdownRecorder | null = null;
   const page = runPageOf(task.runPages, task.vcpu);

@@ -19,6 +19,8 @@ export interface VcpuTask {
   ring: WebAssembly.Memory;
   /** The bus memory (src/bus/bus-memory.ts): SRCU, the bus table, coalesced rings, doorbells. */
   bus: WebAssembly.Memory;
+  /** The exit path's atomic kernel (src/exit/atomic-kernel.ts), compiled once by the main thread. */
+  atomicKernel: WebAssembly.Module;
   /** In-vCPU device modules to load, in the bus's order (built-in names or module files). */
   inVcpuModules: string[];
   /** One Int32 word: the guest-invisible spinlock for LOCKed accesses crossing 8-byte lines. */

@@ -21,15 +21,22 @@ function newestSource(dirs: string[]): number {
   return newest;
 }
 
+/** The bundled vCPU worker the CLI's VMs run (scripts/bundle-workers.ts). */
+const WORKER_BUNDLE = path.join(ROOT, 'dist/workers/vcpu.bundle.cjs');
+
 /**
- * The CLI runs from dist/: build when it is missing or older than its sources (`npm test` builds
- * first anyway). tsc still emits when files owned by others have type errors, so its status is not
- * checked here; a missing main.js after the build is.
+ * The CLI runs from dist/: build when it or the worker bundle is missing or older than its sources
+ * (`npm test` builds first anyway). tsc still emits when files owned by others have type errors, so
+ * the build's status is not checked here; a missing main.js or bundle after the build is.
  */
 export function ensureBuilt(): void {
-  const stale = !fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(['src', 'workers']);
-  if (stale) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  if (!fs.existsSync(CLI)) throw new Error(`the build did not produce ${CLI}`);
+  const newest = newestSource(['src', 'workers']);
+  const stale = [CLI, WORKER_BUNDLE].some((f) => !fs.existsSync(f) || fs.statSync(f).mtimeMs < newest);
+  if (stale) {
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+    spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/bundle-workers.js')], { cwd: ROOT, stdio: 'ignore' });
+  }
+  for (const f of [CLI, WORKER_BUNDLE]) if (!fs.existsSync(f)) throw new Error(`the build did not produce ${f}`);
 }
 
 export interface CliResult {

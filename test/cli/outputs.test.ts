@@ -30,6 +30,27 @@ describe.skipIf(!hasDevFull)('a write error on an output: reported once, run sto
   // Invariant: whichever output fails, the process exits 10 (never Node's 13 for an unsettled
   // promise), stderr names the option and the error once, and the report (when it is not the
   // failing output) says the same status and which output failed.
+  it('--report /dev/full: status 10, and the --json report (written after the page) says so', () => {
+    const json = at('report-full.json');
+    const r = runCli(['run', guest('cli/halt.bin'), '--report', '/dev/full', '--json', json, '--timeout', '20']);
+    expect(r.status, r.stderr).toBe(10);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/writing --report to "\/dev\/full" failed: ENOSPC/)]);
+    const rep = report(json);
+    expect(rep['exitStatus']).toBe(10);
+    expect(rep['outcome']).toMatchObject({ kind: 'output-failure', option: '--report', file: '/dev/full' });
+    expect(rep['vmOutcome']).toEqual({ kind: 'halted' });
+  });
+
+  it('stress --report /dev/full: status 10, said once, and the --json report says so', () => {
+    const json = at('stress-report-full.json');
+    const r = runCli(['stress', '--vcpus', '1', '--duration', '0.2', '--report', '/dev/full', '--json', json]);
+    expect(r.status, r.stderr).toBe(10);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/writing --report to "\/dev\/full" failed: ENOSPC/)]);
+    const rep = report(json);
+    expect(rep['exitStatus']).toBe(10);
+    expect(rep['outcome']).toMatchObject({ kind: 'output-failure', option: '--report', file: '/dev/full' });
+  });
+
   for (const flag of ['--serial', '--trace', '--exit-trace']) {
     it(`${flag} /dev/full while the guest writes`, () => {
       const json = at(`full${flag}.json`);
@@ -94,6 +115,35 @@ describe('every run path settles: the documented status, never 13', () => {
     it(`${args.slice(1).map((a) => path.basename(a)).join(' ')} -> ${status}`, () => {
       const r = runCli([...args.slice(0, 1), ...args.slice(1)], { cwd: dir });
       expect(r.status, r.stderr).toBe(status);
+    });
+  }
+});
+
+describe('no pending I/O at the end of any run path', () => {
+  // Invariant: when the CLI exits, every output is closed, every timer cleared and every worker
+  // gone: one event-loop turn after its process.exit, nothing is pending but the process's own
+  // stdio (a pipe or a terminal). test/cli/fixtures/pending-at-exit.mjs prints what is.
+  const hook = path.join(ROOT, 'test', 'cli', 'fixtures', 'pending-at-exit.mjs');
+  const STDIO = new Set(['PipeWrap', 'TTYWrap']);
+  const cases: [string[], number][] = [
+    [['run', guest('cli/halt.bin'), '--vcpus', '2', '--trace', 't.jsonl', '--exit-trace', 'e.jsonl', '--serial', 's.txt'], 0],
+    [['run', guest('demo.bin'), '--json', 'r.json', '--report', 'r.html', '--trace', 'd.jsonl', '--serial', '/dev/null'], 1],
+    [['run', guest('cli/spin.bin'), '--timeout', '0.2', '--trace', 'spin.jsonl'], 6],
+    [['run', guest('cli/bad-opcode.bin'), '--json', '-', '--serial', '/dev/null'], 4],
+    [['run', guest('cli/halt.bin'), '--json', '/no/such/dir/r.json', '--trace', 'refused.jsonl'], 2],
+    [['stress', '--vcpus', '2', '--duration', '0.2', '--json', 'stress.json'], 0],
+  ];
+  if (hasDevFull) cases.push([['run', guest('cli/serial-flood.bin'), '--serial', '/dev/full', '--trace', 'full.jsonl', '--timeout', '20'], 10]);
+  for (const [args, status] of cases) {
+    it(`${args.join(' ').replace(/\S*\/guests\//g, '')} -> ${status}`, () => {
+      const r = spawnSync(process.execPath, ['--import', hook, path.join(ROOT, 'dist/src/cli/main.js'), ...args], {
+        cwd: dir, encoding: 'utf8', timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(status);
+      const line = r.stderr.split('\n').find((l) => l.startsWith('PENDING '));
+      expect(line, r.stderr).toBeDefined();
+      const pending = (JSON.parse(line!.slice('PENDING '.length)) as string[]).filter((p) => !STDIO.has(p));
+      expect(pending).toEqual([]);
     });
   }
 });

@@ -70,6 +70,18 @@ function toFileUrl(specifier: string): URL {
   return pathToFileURL(isAbsolute(specifier) ? specifier : resolve(specifier));
 }
 
+/** How a module file is imported: `import()` here, unless the thread's loader says otherwise. */
+let importFile = (href: string): Promise<unknown> => import(href);
+
+/**
+ * Replaces the `import()` loadInVcpuModule uses. The vCPU worker's code runs as a vm.Script (for
+ * its code cache, workers/vcpu-loader.cts), where `import()` is not available without an
+ * experimental flag: the loader, an ordinary CommonJS module, passes its own.
+ */
+export function useModuleImporter(importer: (href: string) => Promise<unknown>): void {
+  importFile = importer;
+}
+
 /**
  * Imports a user's in-vCPU module file (a path, absolute or relative to the working directory, or
  * a file: URL) and checks its default export. The same file must load in the main thread and in
@@ -88,7 +100,7 @@ export async function loadInVcpuModule(specifier: string): Promise<InVcpuDeviceM
   if (!existsSync(path)) throw new PiosimError('bad-option', `in-vCPU module ${specifier}: file not found (${path})`);
   let loaded: Record<string, unknown>;
   try {
-    loaded = (await import(url.href)) as Record<string, unknown>;
+    loaded = (await importFile(url.href)) as Record<string, unknown>;
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new PiosimError('bad-option', `in-vCPU module ${specifier}: cannot be loaded: ${why}`, { cause: e });
