@@ -163,6 +163,7 @@ function buildProgram(setStatus: (status: number) => void): Command {
       const demoStatus = await runGuest({
         ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: contentionMs === 0,
         closingText: (result) => (diskPath === null ? null : demoDiskLine(result, diskPath)),
+        countPortExits: diskPath !== null,
       });
       if (contentionMs === 0 || demoStatus !== 0) {
         setStatus(demoStatus);

@@ -37,6 +37,8 @@ export interface RunRequest {
   announceReport?: boolean;
   /** More to say on stderr after the summary (not with --quiet): the demo's disk line. */
   closingText?: (result: VmResult) => string | null;
+  /** Count exits by port even without a report or top (the demo's disk line reads them). */
+  countPortExits?: boolean;
 }
 
 /** Outputs written while the VM runs; the JSON report is written after it, from the result. */
@@ -102,7 +104,9 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
     if (config.devices.length > 0) options.devices = config.devices;
     if (config.latencyBreakdown === true) options.latencyBreakdown = true;
     // Exits by port are counted only for what reads them: the reports' heat map and top's busiest ports.
-    if (top !== null || outputs.hasReport('json') || outputs.hasReport('report')) options.countPortExits = true;
+    if (req.countPortExits === true || top !== null || outputs.hasReport('json') || outputs.hasReport('report')) {
+      options.countPortExits = true;
+    }
     const trace = files.trace;
     if (trace) {
       options.onDeviceAccess = (r) => trace.writeText(deviceTraceLine(r));
