@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
 import { codeMapBytes } from './cpu/code-map.js';
@@ -23,9 +23,9 @@ import { RequestRing } from './exit/request-ring.js';
 import {
   LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
-  RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
+  RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_WORKER_HOME, LIFECYCLE_HALTED, LIFECYCLE_ERROR, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage, notifyRequest
 } from './exit/run-page.js';
-import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
+import { ZERO_REGISTERS, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, isInterruptController, type FilledVmOptions } from './vm-options.js';
 import { HostDeviceClock, VirtualDeviceClock } from './exit/device-clock.js';
 import { InterruptGlue } from './exit/interrupt-glue.js';
@@ -72,7 +72,7 @@ export class Vm {
   private readonly controls: VcpuControl[] = [];
   private readonly results: (VcpuTaskResult | null)[];
   private readonly crashed: (string | null)[];
-  private pool: Piscina<VcpuTask, VcpuTaskResult> | null = null;
+  private pool: Piscina<VcpuTask, VcpuTaskResult[]> | null = null;
   private outcome: VmOutcome | null = null;
   private settled = 0;
   private started = false;
@@ -263,8 +263,8 @@ export class Vm {
       guestStarted: this.guestStartedPromise,
       guestMemory: () => this.ram,
     });
-    const pool = new Piscina<VcpuTask, VcpuTaskResult>({
-      filename, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
+    const pool = new Piscina<VcpuTask, VcpuTaskResult[]>({
+      filename, minThreads: o.threads, maxThreads: o.threads, idleTimeout: Infinity,
       // Tasks are long-running and use their event loop (comlink): no Atomics-based task handoff.
       atomics: 'disabled', concurrentTasksPerWorker: 1,
     });
@@ -293,22 +293,38 @@ export class Vm {
       this.decide({ kind: 'host-failure', message: `io loop failed: ${errorText(e)}` });
     });
     const lockWord = new SharedArrayBuffer(4);
+    const ports: MessagePort[] = [];
     const codeMap = new SharedArrayBuffer(codeMapBytes(this.ram.byteLength));
     for (let i = 0; i < o.vcpus; i++) {
       const { port1, port2 } = new MessageChannel();
       this.controls.push(new VcpuControl(i, port1, this.pages[i].fields));
+      ports.push(port2);
+    }
+    // vCPU i runs on thread i mod K: each thread's first vCPU (its home, where its doorbell is) is vCPU t.
+    for (let t = 0; t < o.threads; t++) {
+      const members: VcpuMember[] = [];
+      for (let i = t; i < o.vcpus; i += o.threads) {
+        members.push({ vcpu: i, control: ports[i]! });
+        if (o.threads < o.vcpus) Atomics.store(this.pages[i]!.fields, RP_WORKER_HOME, t + 1);
+      }
       const task: VcpuTask = {
-        vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
+        members, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
         bus: this.memories.bus, inVcpuModules: o.inVcpuModules,
         lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
-        sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
+        sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT,
         stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap,
       };
       if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
       if (this.breakdownBaseMs !== null) task.latencyBreakdown = { baseMs: this.breakdownBaseMs };
-      pool.run(task, { transferList: [port2] }).then(
-        (r) => this.onTaskResult(i, r),
-        (e) => this.onTaskCrash(i, e),
+      const vcpus = members.map((m) => m.vcpu);
+      pool.run(task, { transferList: members.map((m) => m.control) }).then(
+        (results) => vcpus.forEach((i, k) => {
+          const r = results[k];
+          if (r !== undefined) this.onTaskResult(i, r);
+          else this.onTaskCrash(i, new Error('the worker returned no result for it'));
+        }),
+        // A worker death takes every vCPU it ran: each is reported crashed, the others go on.
+        (e) => vcpus.forEach((i) => this.onTaskCrash(i, e)),
       );
     }
     await this.allSettledPromise;
@@ -428,7 +444,7 @@ export class Vm {
       } else {
         Atomics.and(page.fields, RP_REQUEST, ~REQ_HOLD);
         // Wakes a vCPU waiting in its service loop for the request word to clear.
-        Atomics.notify(page.fields, RP_REQUEST);
+        notifyRequest(page.fields);
       }
     }
   }
@@ -444,11 +460,11 @@ export class Vm {
   private endIfIdle(): void {
     if (this.outcome !== null) return;
     for (let i = 0; i < this.pages.length; i++) {
-      if (this.results[i] !== null || this.crashed[i] !== null) continue;
+      if (this.hasEnded(i)) continue;
       if (Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE) !== LIFECYCLE_WAITING) return;
     }
     const f0 = this.pages[0]!.fields;
-    if (this.results[0] === null && this.crashed[0] === null) {
+    if (!this.hasEnded(0)) {
       if (this.interrupts.intrHigh || Atomics.load(f0, RP_SERVICE) !== SERVICE_NONE) return;
       // A device timer (the PIT's next edge, the RTC's next period...) wakes vCPU 0 only by
       // raising INTR through a pin: it counts unless the controller says no pin can.
@@ -458,6 +474,16 @@ export class Vm {
     this.decide({ kind: 'halted' });
   }
 
+  /**
+   * vCPU `i` has left its guest for good: its result or crash is in, or (multiplexed, its thread
+   * still running others) its run page says it ended.
+   */
+  private hasEnded(i: number): boolean {
+    if (this.results[i] !== null || this.crashed[i] !== null) return true;
+    const lifecycle = Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE);
+    return lifecycle >= LIFECYCLE_HALTED && lifecycle <= LIFECYCLE_ERROR;
+  }
+
   /** The first outcome wins; any outcome stops every vCPU. */
   private decide(outcome: VmOutcome): void {
     if (this.outcome !== null) return;
@@ -465,7 +491,7 @@ export class Vm {
     for (const page of this.pages) {
       Atomics.or(page.fields, RP_REQUEST, REQ_STOP);
       // Wakes a vCPU that is paused or serving control calls (it waits on its request word).
-      Atomics.notify(page.fields, RP_REQUEST);
+      notifyRequest(page.fields);
     }
     // vCPUs waiting for (or about to post) an exit get it completed as aborted.
     this.ioLoop.abort();
@@ -566,6 +592,7 @@ export class Vm {
     return {
       outcome: this.outcome ?? { kind: 'host-failure', message: 'the VM ended without an outcome' },
       wallMs,
+      threads: this.options.threads,
       startupMs,
       vcpus,
       latency: merged.totalCount > 0 ? summarizeLatency(merged) : { ...EMPTY_LATENCY },
