@@ -154,7 +154,7 @@ function buildProgram(setStatus: (status: number) => void): Command {
         setStatus(demoStatus);
         return;
       }
-      setStatus(await runContentionPhase(request.config.vcpus, contentionMs, ver));
+      setStatus(await runContentionPhase(request.config.vcpus, contentionMs, ver, request.config.threads));
       if (typeof opts['report'] === 'string') process.stderr.write(`piosim: report page written to ${opts['report']} (open it in a browser)\n`);
     });
 
