@@ -471,7 +471,8 @@ export class Vm {
       if (this.clock.armedTimers > 0 && !(this.controller?.pinsMasked?.() ?? false)) return;
       if ((Atomics.load(f0, RP_REQUEST) & REQ_TIMER) !== 0) return;
     }
-    this.decide({ kind: 'halted' });
+    // As taskSettled would end it: a worker death (onWorkerDeath 'continue') is still the outcome.
+    this.decide(this.deathMessage !== null ? { kind: 'host-failure', message: this.deathMessage } : { kind: 'halted' });
   }
 
   /**
