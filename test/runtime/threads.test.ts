@@ -9,6 +9,7 @@ import type { CpuEngine } from '../../src/types.js';
 import type { DeviceAccessRecord, VmOptions } from '../../src/vm-api.js';
 import { loadGuest, runGuest, u32 } from '../e2e/run-guest.js';
 import { hammerGuest, runtimeGuest } from './helpers.js';
+import { IrqTestDevice, IRQ_TESTDEV_PORTS } from '../e2e/irq-testdev.js';
 import { Prng } from '../prng.js';
 
 /**
@@ -51,8 +52,8 @@ function gated(guest: Uint8Array, vcpus: number): Uint8Array {
 }
 
 /** What must not depend on the thread count, for a gated one-vCPU guest. */
-async function gatedRun(file: string, threads: number, cpu: CpuEngine, extra: Partial<VmOptions> = {}) {
-  const run = await runGuest(gated(loadGuest(file), 3), { vcpus: 3, threads, cpu, ...extra });
+async function gatedRun(file: string, threads: number, cpu: CpuEngine, extra: Partial<VmOptions> = {}, guest: Uint8Array = loadGuest(file)) {
+  const run = await runGuest(gated(guest, 3), { vcpus: 3, threads, cpu, ...extra });
   const r = run.result;
   const v0 = r.vcpus[0]!;
   return {
@@ -94,6 +95,41 @@ describe('--threads: the one-vCPU e2e guests behind the vCPU-0 gate', () => {
       const m = await gatedRun('e2e/string-batch.bin', 1, 'interp', { stringBatch });
       expect({ ...m, threads: 3 }).toEqual(own);
       expect(own.exitCounts[0]!.stringIn + own.exitCounts[0]!.stringOut).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('--threads: HLT with IF=1 and interrupts on a multiplexed worker', () => {
+  /** irq-sleep.bin (guests/interrupts) with its delay patched: vCPU 0 sleeps in HLT until the device's timer interrupt. */
+  function sleepGuest(delayUs: number): Uint8Array {
+    const g = loadGuest('interrupts/irq-sleep.bin').slice();
+    new DataView(g.buffer).setUint32(g.length - 6, delayUs, true);
+    g[g.length - 2] = 0x40;
+    g[g.length - 1] = 0;
+    return g;
+  }
+
+  for (const clock of ['host', 'virtual'] as const) {
+    it(`the interrupt wakes vCPU 0, its handler and the code after HLT run (--clock ${clock}): K = 1 as K = N`, async () => {
+      const run = async (threads: number) => {
+        let controller: IrqTestDevice | null = null;
+        const r = await gatedRun('interrupts/irq-sleep.bin', threads, 'interp', {
+          clock,
+          customDevices: [{ device: (ctx) => (controller = new IrqTestDevice(ctx)), base: 0xe8, length: IRQ_TESTDEV_PORTS }],
+          interruptController: () => controller!,
+        }, sleepGuest(2000));
+        return { ...r, acknowledged: controller!.acknowledged.map((a) => a.vector) };
+      };
+      const own = await run(3);
+      expect(own.outcome).toEqual({ kind: 'debug-exit', value: 7 });
+      expect(own.acknowledged).toEqual([0x40]);
+      const one = await run(1);
+      // Under the host clock the timer's edge lands at a host-timed point: compare what the guest saw.
+      if (clock === 'host') {
+        for (const k of ['outcome', 'accesses', 'acknowledged', 'registers', 'exitCounts', 'states'] as const) expect(one[k], k).toEqual(own[k]);
+      } else {
+        expect({ ...one, threads: 3 }).toEqual(own);
+      }
     });
   }
 });
