@@ -23,7 +23,7 @@ import { RequestRing } from './exit/request-ring.js';
 import {
   LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
-  RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_WORKER_HOME, LIFECYCLE_HALTED, LIFECYCLE_ERROR, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage, notifyRequest
+  RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_WORKER_HOME, LIFECYCLE_HALTED, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage, notifyRequest
 } from './exit/run-page.js';
 import { ZERO_REGISTERS, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, isInterruptController, type FilledVmOptions } from './vm-options.js';
@@ -477,12 +477,13 @@ export class Vm {
 
   /**
    * vCPU `i` has left its guest for good: its result or crash is in, or (multiplexed, its thread
-   * still running others) its run page says it ended.
+   * still running others) its run page says it halted. Only a halt: a vCPU that faulted or failed
+   * must keep the run from ending as halted until its result decides the outcome (on a thread of
+   * its own its run page says so a moment before its result arrives).
    */
   private hasEnded(i: number): boolean {
     if (this.results[i] !== null || this.crashed[i] !== null) return true;
-    const lifecycle = Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE);
-    return lifecycle >= LIFECYCLE_HALTED && lifecycle <= LIFECYCLE_ERROR;
+    return this.options.threads < this.options.vcpus && Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE) === LIFECYCLE_HALTED;
   }
 
   /** The first outcome wins; any outcome stops every vCPU. */

@@ -197,9 +197,21 @@ class VcpuGroup {
     }
     let rerun = false;
     if (m.waitingExit) {
-      if (Atomics.load(f, RP_STATE) === STATE_EXIT_PENDING) return TURN_BLOCKED;
       m.waitingExit = false;
-      rerun = true;
+      if (s.io!.exitInFlight) {
+        if (Atomics.load(f, RP_STATE) === STATE_EXIT_PENDING) { m.waitingExit = true; return TURN_BLOCKED; }
+        rerun = true;
+      } else {
+        // A control call finished the instruction (VcpuSession.finishExitInFlight): this is the
+        // boundary after it, where a request (the call's pause) is honoured before running on.
+        const req = Atomics.load(f, RP_REQUEST) | this.stopBit;
+        if ((req & REQ_STOP) !== 0) return this.end(m, 'stopped');
+        if ((req & ~REQ_GUEST_SIGNALS) !== 0) {
+          Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_SERVICING);
+          m.parked = true;
+          return TURN_PARKED;
+        }
+      }
     }
     if (m.idleHalt) {
       if (irq.haltIdle(Atomics.load(f, RP_REQUEST) | this.stopBit)) return TURN_BLOCKED;
@@ -255,7 +267,7 @@ class VcpuGroup {
       if (m.ended) continue;
       const f = m.s.f;
       if (m.waitingExit) {
-        if (Atomics.load(f, RP_STATE) !== STATE_EXIT_PENDING) return true;
+        if (!m.s.io!.exitInFlight || Atomics.load(f, RP_STATE) !== STATE_EXIT_PENDING) return true;
       } else if (m.idleHalt) {
         if (!m.s.irq!.haltIdle(Atomics.load(f, RP_REQUEST) | stopBit)) return true;
       } else if (m.parked) {

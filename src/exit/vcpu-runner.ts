@@ -117,14 +117,15 @@ export class VcpuSession {
       if (timedIo !== null) timedIo.time = irq;
 
       const api: VcpuControlApi = {
-        getRegisters: () => cpu.getRegisters(),
-        setRegisters: (partial) => cpu.setRegisters(partial),
+        getRegisters: () => { this.finishExitInFlight(); return cpu.getRegisters(); },
+        setRegisters: (partial) => { this.finishExitInFlight(); cpu.setRegisters(partial); },
         pause: () => { Atomics.or(f, RP_REQUEST, REQ_PAUSE); },
         resume: () => { Atomics.and(f, RP_REQUEST, ~REQ_PAUSE); ringWorkerOf(f); },
         singleStep: () => {
           if ((Atomics.load(f, RP_REQUEST) & REQ_PAUSE) === 0) throw new Error(`vCPU ${vcpu} is not paused; pause it before single-stepping`);
           if (this.endedWhileStepping !== null) throw new Error(`vCPU ${vcpu} has ${this.endedWhileStepping === 'halted' ? 'halted' : 'faulted'}`);
-          // A step is one whole instruction: its exit (or the one in flight) is waited for here.
+          // A step is one whole instruction: its exit is waited for here.
+          this.finishExitInFlight();
           const deferred = io.deferExits;
           io.deferExits = false;
           let status: number;
@@ -137,7 +138,7 @@ export class VcpuSession {
           else if (status === codes.fault) this.endedWhileStepping = 'fault';
           return cpu.getRegisters();
         },
-        stats: () => statsOf(vcpu, f, cpu),
+        stats: () => { this.finishExitInFlight(); return statsOf(vcpu, f, cpu); },
       };
       exposeVcpuControl(api, this.member.control);
       Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
@@ -145,6 +146,24 @@ export class VcpuSession {
     } catch (e) {
       this.fail(e);
       return false;
+    }
+  }
+
+  /**
+   * A multiplexed worker serves control calls between turns, when this vCPU may have an exit in
+   * flight (its instruction not retired). A thread of its own never shows a vCPU inside an exit,
+   * so finish it first: wait for the completion and re-run the instruction, then answer.
+   * vcpu-group.ts sees the exit is no longer in flight and does not run it again.
+   */
+  finishExitInFlight(): void {
+    const io = this.io;
+    if (io === null || !io.exitInFlight) return;
+    const deferred = io.deferExits;
+    io.deferExits = false;
+    try {
+      this.core!.run(1);
+    } finally {
+      io.deferExits = deferred;
     }
   }
 
