@@ -45,6 +45,8 @@ export interface ScaleRunOptions {
   warmup: number;
   /** Exits per vCPU in its measured loop: make it long enough that every vCPU is in it together. */
   iterations: number;
+  /** Worker threads (VmOptions.threads); absent: a thread per vCPU. */
+  threads?: number;
 }
 
 /** What one run measured, inside its window. */
@@ -91,6 +93,7 @@ export async function scaleRun(o: ScaleRunOptions): Promise<ScaleSample> {
   }));
   const vm = new Vm({
     guest: scaleGuest(o), vcpus: o.vcpus, wait: o.wait, timeoutMs: 600_000, customDevices: devices,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
     onStart: (h) => { handle = h; },
     // The UART's writes are served on the main thread in order: at the last 'S' every vCPU is in
     // its measured loop, at the first 'E' one has left it.

@@ -7,7 +7,8 @@
  *  - piscina: a piscina pool of N threads as src/vm.ts makes it, each running one task that
  *            loads nothing (perf/startup-noop-task.ts); ms = until all N tasks have returned.
  *  - interp | jit: a VM of N vCPUs (VmOptions.cpu) on a guest that halts at once; ms = its
- *            startupMs (from run() until every vCPU was in its guest).
+ *            startupMs (from run() until every vCPU was in its guest). A third argument K runs
+ *            them on K worker threads (VmOptions.threads; default N, a thread each).
  * cpuMs: CPU time of all the process's threads from the first worker asked for until the last is
  * gone (start-up and tear-down). peakRssBytes: the process's peak RSS (process.resourceUsage().maxRSS).
  */
@@ -46,30 +47,32 @@ async function piscinaPool(count: number): Promise<number> {
   return ms;
 }
 
-async function vcpus(count: number, cpu: CpuEngine): Promise<number> {
+async function vcpus(count: number, cpu: CpuEngine, threads: number): Promise<number> {
   const guest = new Uint8Array(readFileSync(join(projectRoot(), 'guests', 'cli', 'halt.bin')));
-  const r = await runVm({ guest, vcpus: count, cpu });
+  const r = await runVm({ guest, vcpus: count, cpu, threads });
   if (r.outcome.kind !== 'halted') throw new Error(`the start-up VM ended with ${JSON.stringify(r.outcome)}`);
   return r.startupMs;
 }
 
-async function measure(kind: StartupKind, count: number): Promise<number> {
+async function measure(kind: StartupKind, count: number, threads: number): Promise<number> {
   switch (kind) {
     case 'empty': return emptyWorkers(count);
     case 'piscina': return piscinaPool(count);
     case 'interp':
-    case 'jit': return vcpus(count, kind);
+    case 'jit': return vcpus(count, kind, threads);
   }
 }
 
-const [kind, nText] = process.argv.slice(2);
+const [kind, nText, kText] = process.argv.slice(2);
 const n = Number(nText);
-if (!(STARTUP_KINDS as readonly string[]).includes(kind ?? '') || !Number.isInteger(n) || n < 1) {
-  process.stderr.write(`usage: startup-child.js ${STARTUP_KINDS.join('|')} N\n`);
+const threads = kText === undefined ? n : Number(kText);
+if (!(STARTUP_KINDS as readonly string[]).includes(kind ?? '') || !Number.isInteger(n) || n < 1
+  || !Number.isInteger(threads) || threads < 1 || threads > n) {
+  process.stderr.write(`usage: startup-child.js ${STARTUP_KINDS.join('|')} N [K (1..N, vCPU kinds only)]\n`);
   process.exit(2);
 }
 const cpu0 = process.cpuUsage();
-const ms = await measure(kind as StartupKind, n);
+const ms = await measure(kind as StartupKind, n, threads);
 // CPU time of every thread of the process, from before the workers were asked for until they are
 // gone again: start-up and tear-down, which a loaded host does not inflate as it does wall time.
 const cpu = process.cpuUsage(cpu0);

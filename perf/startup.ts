@@ -11,6 +11,8 @@
  * noise from a shared host. The ratios are the
  * figures to compare between runs; a vCPU worker's cost beyond an empty one is
  * (vCPU RSS - empty RSS) / N.
+ * Last, 64 vCPUs multiplexed on 2 worker threads (--threads 2; targets: under 0.5 s and 150 MB)
+ * beside 2 empty workers.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -25,8 +27,8 @@ const child = join(projectRoot(), 'dist', 'perf', 'startup-child.js');
 
 interface Sample { ms: number; cpuMs: number; peakRssBytes: number }
 
-function measure(kind: Kind, n: number): Sample {
-  const out = execFileSync(process.execPath, [child, kind, String(n)], { encoding: 'utf8', timeout: 120_000 });
+function measure(kind: Kind, n: number, threads = n): Sample {
+  const out = execFileSync(process.execPath, [child, kind, String(n), String(threads)], { encoding: 'utf8', timeout: 120_000 });
   return JSON.parse(out.trim()) as Sample;
 }
 
@@ -84,8 +86,25 @@ print('peak RSS (MiB; ratio to empty workers; MiB per vCPU beyond an empty worke
     (r.extraRssPerVcpuBytes.interp / MiB).toFixed(2), (r.extraRssPerVcpuBytes.jit / MiB).toFixed(2),
   ]));
 
+// 64 vCPUs on 2 threads, beside 2 empty workers (what the threads themselves cost).
+const multiplexed = { empty2: [] as Sample[], jit64on2: [] as Sample[] };
+for (let i = 0; i < REPEATS; i++) {
+  multiplexed.empty2.push(measure('empty', 2));
+  multiplexed.jit64on2.push(measure('jit', 64, 2));
+}
+const m64 = {
+  ms: median(multiplexed.jit64on2.map((s) => s.ms)),
+  rssBytes: median(multiplexed.jit64on2.map((s) => s.peakRssBytes)),
+  empty2Ms: median(multiplexed.empty2.map((s) => s.ms)),
+  empty2RssBytes: median(multiplexed.empty2.map((s) => s.peakRssBytes)),
+};
+const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+console.log(`64 vCPUs on 2 threads (--threads 2, jit): ${m64.ms.toFixed(0)} ms, ${(m64.rssBytes / MiB).toFixed(1)} MiB peak RSS `
+  + `(2 empty workers: ${m64.empty2Ms.toFixed(0)} ms, ${(m64.empty2RssBytes / MiB).toFixed(1)} MiB)`);
+console.log(`  ${verdict(m64.ms < 500)} start-up under 0.5 s; ${verdict(m64.rssBytes < 150 * 1e6)} peak RSS under 150 MB`);
+
 const dir = join(projectRoot(), 'perf', 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, 'startup.json');
-writeFileSync(file, `${JSON.stringify({ when: new Date().toISOString(), repeats: REPEATS, kinds: KINDS, rows }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ when: new Date().toISOString(), repeats: REPEATS, kinds: KINDS, rows, multiplexed64on2: { ...m64, samples: multiplexed } }, null, 2)}\n`);
 console.log(`wrote ${file}`);

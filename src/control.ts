@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { PiosimError } from './errors.js';
 import type { RegisterSnapshot } from './types.js';
-import { REQ_CONTROL_UNIT, RP_REQUEST } from './exit/run-page.js';
+import { REQ_CONTROL_UNIT, RP_REQUEST, notifyRequest } from './exit/run-page.js';
 
 /**
  * The control plane (docs/DESIGN.md): comlink over a MessagePort handed to each vCPU task.
@@ -88,13 +88,13 @@ export class VcpuControl {
     // Announce the call in the request word first: that is what makes the vCPU leave its guest loop.
     Atomics.add(this.fields, RP_REQUEST, REQ_CONTROL_UNIT);
     // Wakes a vCPU asleep in HLT (it waits on its request word), so it can serve the call.
-    Atomics.notify(this.fields, RP_REQUEST);
+    notifyRequest(this.fields);
     try {
       return await Promise.race([send(), this.endedSignal]);
     } finally {
       Atomics.sub(this.fields, RP_REQUEST, REQ_CONTROL_UNIT);
       // Wakes a vCPU waiting in its service loop for the request word to clear.
-      Atomics.notify(this.fields, RP_REQUEST);
+      notifyRequest(this.fields);
     }
   }
 }

@@ -43,6 +43,12 @@ export interface VmOptions {
   guest: Uint8Array;
   /** 1..64, default 1. */
   vcpus?: number;
+  /**
+   * Worker threads running the vCPUs, 1..vcpus; default vcpus (a thread per vCPU). Fewer threads
+   * multiplex several vCPUs on each (vCPU i on thread i mod threads): an exiting vCPU's thread runs
+   * its other vCPUs while the exit is served (docs/DESIGN.md, "Multiplexed vCPUs").
+   */
+  threads?: number;
   /** Guest RAM in bytes, default 1 MiB. */
   memoryBytes?: number;
   /** Default 'adaptive'. */
@@ -263,6 +269,8 @@ export type RunVm = (options: VmOptions) => Promise<VmResult>;
 export interface VmResult {
   outcome: VmOutcome;
   wallMs: number;
+  /** Worker threads that ran the vCPUs (VmOptions.threads; equal to the vCPU count: a thread each). */
+  threads: number;
   /** Worker start-up: from run() until every vCPU was in its guest (wallMs when they never all were). */
   startupMs: number;
   /**

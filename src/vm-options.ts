@@ -19,6 +19,8 @@ export const MAX_TIMEOUT_MS = 0x7fffffff;
 export interface FilledVmOptions {
   guest: Uint8Array;
   vcpus: number;
+  /** Worker threads, 1..vcpus (vcpus: a thread per vCPU). */
+  threads: number;
   memoryBytes: number;
   wait: WaitMode;
   stringBatch: StringBatchMode;
@@ -87,6 +89,10 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   const vcpus = options.vcpus ?? VM_DEFAULTS.vcpus;
   if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) {
     throw badOption('vcpus', vcpus, `an integer from 1 to ${MAX_VCPUS}`);
+  }
+  const threads = options.threads ?? vcpus;
+  if (!Number.isInteger(threads) || threads < 1 || threads > vcpus) {
+    throw badOption('threads', threads, `an integer from 1 to the vCPU count (${vcpus})`);
   }
   const memoryBytes = options.memoryBytes ?? VM_DEFAULTS.memoryBytes;
   if (!Number.isInteger(memoryBytes) || memoryBytes < MIN_MEMORY_BYTES || memoryBytes > MAX_MEMORY_BYTES) {
@@ -181,7 +187,7 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,
     serialIn: serialIn ?? null,
-    guest, vcpus, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException, cpu,
+    guest, vcpus, threads, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException, cpu,
     inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath, clock, customDevices, interruptController,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { VcpuControl } from './control.js';
 import { codeMapBytes } from './cpu/code-map.js';
@@ -26,9 +26,9 @@ import { RequestRing } from './exit/request-ring.js';
 import {
   LIFECYCLE_STARTING, LIFECYCLE_WAITING, REQ_HOLD, REQ_STOP, REQ_TIMER, RP_HALT_WAITS, RP_INTERRUPTS, RP_SERVICE, SERVICE_INTA, SERVICE_NONE, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
-  RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage,
+  RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_WORKER_HOME, LIFECYCLE_HALTED, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage, notifyRequest
 } from './exit/run-page.js';
-import { ZERO_REGISTERS, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
+import { ZERO_REGISTERS, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, isInterruptController, type FilledVmOptions } from './vm-options.js';
 import { HostDeviceClock, VirtualDeviceClock } from './exit/device-clock.js';
 import { InterruptGlue } from './exit/interrupt-glue.js';
@@ -77,7 +77,7 @@ export class Vm {
   private readonly controls: VcpuControl[] = [];
   private readonly results: (VcpuTaskResult | null)[];
   private readonly crashed: (string | null)[];
-  private pool: Piscina<VcpuTask, VcpuTaskResult> | null = null;
+  private pool: Piscina<VcpuTask, VcpuTaskResult[]> | null = null;
   private outcome: VmOutcome | null = null;
   private settled = 0;
   private started = false;
@@ -285,8 +285,8 @@ export class Vm {
       guestMemory: () => this.ram,
     });
     const workerData: VcpuWorkerData = { vcpuCodeCache: vcpuCodeCache() };
-    const pool = new Piscina<VcpuTask, VcpuTaskResult>({
-      filename, workerData, minThreads: o.vcpus, maxThreads: o.vcpus, idleTimeout: Infinity,
+    const pool = new Piscina<VcpuTask, VcpuTaskResult[]>({
+      filename, workerData, minThreads: o.threads, maxThreads: o.threads, idleTimeout: Infinity,
       // Tasks are long-running and use their event loop (comlink): no Atomics-based task handoff.
       atomics: 'disabled', concurrentTasksPerWorker: 1,
     });
@@ -343,27 +343,46 @@ export class Vm {
     return result;
   }
 
-  /** One task per vCPU, each from the entry state (at power-on, and again after each VM reset). */
-  private startTasks(pool: Piscina<VcpuTask, VcpuTaskResult>): void {
+  /**
+   * The vCPUs' tasks, each vCPU from the entry state (at power-on, and again after each VM reset):
+   * vCPU i runs on thread i mod K, so each thread's first vCPU (its home, where its doorbell is)
+   * is vCPU t. With K = N that is one task per vCPU.
+   */
+  private startTasks(pool: Piscina<VcpuTask, VcpuTaskResult[]>): void {
     const o = this.options;
     const atomicKernel = atomicKernelModule();
+    const ports: MessagePort[] = [];
     for (let i = 0; i < o.vcpus; i++) {
       const { port1, port2 } = new MessageChannel();
       this.controls[i] = new VcpuControl(i, port1, this.pages[i].fields);
+      ports.push(port2);
+    }
+    for (let t = 0; t < o.threads; t++) {
+      const members: VcpuMember[] = [];
+      for (let i = t; i < o.vcpus; i += o.threads) {
+        members.push({ vcpu: i, control: ports[i]! });
+        if (o.threads < o.vcpus) Atomics.store(this.pages[i]!.fields, RP_WORKER_HOME, t + 1);
+      }
       const task: VcpuTask = {
-        vcpu: i, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
+        members, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
         bus: this.memories.bus, atomicKernel, inVcpuModules: o.inVcpuModules,
         lockWord: this.lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
-        sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT, control: port2,
+        sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT,
         stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap: this.codeMap,
       };
       // Virtual time goes on across a reset: vCPU 0's new task starts where the last one published.
-      if (this.resets > 0 && i === 0 && o.clock === 'virtual') task.virtualStartNs = this.pages[0]!.virtualNs[0];
+      if (this.resets > 0 && t === 0 && o.clock === 'virtual') task.virtualStartNs = this.pages[0]!.virtualNs[0];
       if (this.trace !== null) task.trace = { rings: this.trace.rings, capacity: o.vcpuTraceCapacity };
       if (this.breakdownBaseMs !== null) task.latencyBreakdown = { baseMs: this.breakdownBaseMs };
-      pool.run(task, { transferList: [port2] }).then(
-        (r) => this.onTaskResult(i, r),
-        (e) => this.onTaskCrash(i, e),
+      const vcpus = members.map((m) => m.vcpu);
+      pool.run(task, { transferList: members.map((m) => m.control) }).then(
+        (results) => vcpus.forEach((i, k) => {
+          const r = results[k];
+          if (r !== undefined) this.onTaskResult(i, r);
+          else this.onTaskCrash(i, new Error('the worker returned no result for it'));
+        }),
+        // A worker death takes every vCPU it ran: each is reported crashed, the others go on.
+        (e) => vcpus.forEach((i) => this.onTaskCrash(i, e)),
       );
     }
   }
@@ -526,7 +545,7 @@ export class Vm {
       } else {
         Atomics.and(page.fields, RP_REQUEST, ~REQ_HOLD);
         // Wakes a vCPU waiting in its service loop for the request word to clear.
-        Atomics.notify(page.fields, RP_REQUEST);
+        notifyRequest(page.fields);
       }
     }
   }
@@ -545,18 +564,30 @@ export class Vm {
   private endIfIdle(): void {
     if (this.outcome !== null || this.resetting) return;
     for (let i = 0; i < this.pages.length; i++) {
-      if (this.results[i] !== null || this.crashed[i] !== null) continue;
+      if (this.hasEnded(i)) continue;
       if (Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE) !== LIFECYCLE_WAITING) return;
     }
     const f0 = this.pages[0]!.fields;
-    if (this.results[0] === null && this.crashed[0] === null) {
+    if (!this.hasEnded(0)) {
       const service = Atomics.load(f0, RP_SERVICE);
       if (this.interrupts.intrHigh || service === SERVICE_INTA) return;
       // Timers run (and arm their successors) on this thread, so the armed list is complete
       // here: a virtual-clock timer service in flight runs only timers on it.
       if (this.timersCanWake()) return;
     }
-    this.decide({ kind: 'halted' });
+    // As taskSettled would end it: a worker death (onWorkerDeath 'continue') is still the outcome.
+    this.decide(this.deathMessage !== null ? { kind: 'host-failure', message: this.deathMessage } : { kind: 'halted' });
+  }
+
+  /**
+   * vCPU `i` has left its guest for good: its result or crash is in, or (multiplexed, its thread
+   * still running others) its run page says it halted. Only a halt: a vCPU that faulted or failed
+   * must keep the run from ending as halted until its result decides the outcome (on a thread of
+   * its own its run page says so a moment before its result arrives).
+   */
+  private hasEnded(i: number): boolean {
+    if (this.results[i] !== null || this.crashed[i] !== null) return true;
+    return this.options.threads < this.options.vcpus && Atomics.load(this.pages[i]!.fields, RP_LIFECYCLE) === LIFECYCLE_HALTED;
   }
 
   /**
@@ -578,7 +609,7 @@ export class Vm {
     for (const page of this.pages) {
       Atomics.or(page.fields, RP_REQUEST, REQ_STOP);
       // Wakes a vCPU that is paused or serving control calls (it waits on its request word).
-      Atomics.notify(page.fields, RP_REQUEST);
+      notifyRequest(page.fields);
     }
     // vCPUs waiting for (or about to post) an exit get it completed as aborted.
     this.ioLoop.abort();
@@ -687,6 +718,7 @@ export class Vm {
     return {
       outcome: this.outcome ?? { kind: 'host-failure', message: 'the VM ended without an outcome' },
       wallMs,
+      threads: this.options.threads,
       startupMs,
       resets: this.resets,
       vcpus,

@@ -20,8 +20,9 @@ export function parseContentionSeconds(text: string): number {
  * fairness, where the time goes) goes to stderr so stdout stays the guest's serial output.
  * Resolves to stress's status (0 when every access was verified).
  */
-export async function runContentionPhase(vcpus: number, durationMs: number, version: string): Promise<number> {
+export async function runContentionPhase(vcpus: number, durationMs: number, version: string, threads: number = vcpus): Promise<number> {
   const seconds = durationMs / 1000;
-  process.stderr.write(`\npiosim: contention phase: ${vcpus} vCPU${vcpus === 1 ? '' : 's'} hammer one shared port for ${seconds} s (piosim stress --vcpus ${vcpus} --duration ${seconds} --mix out=3,in=1,outs=1 --sizes 1,2,4)\n`);
-  return stressCommand({ vcpus: String(vcpus), duration: String(seconds), mix: 'out=3,in=1,outs=1', sizes: '1,2,4' }, version, process.stderr);
+  const onThreads = threads < vcpus ? ` --threads ${threads}` : '';
+  process.stderr.write(`\npiosim: contention phase: ${vcpus} vCPU${vcpus === 1 ? '' : 's'} hammer one shared port for ${seconds} s (piosim stress --vcpus ${vcpus}${onThreads} --duration ${seconds} --mix out=3,in=1,outs=1 --sizes 1,2,4)\n`);
+  return stressCommand({ vcpus: String(vcpus), threads: String(threads), duration: String(seconds), mix: 'out=3,in=1,outs=1', sizes: '1,2,4' }, version, process.stderr);
 }

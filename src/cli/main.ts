@@ -65,7 +65,8 @@ const IN_VCPU_MODULE_HELP =
 
 function addRunOptions(cmd: Command, defaultVcpus: number): Command {
   return cmd
-    .option('--vcpus <n>', `vCPU worker threads, 1 to ${MAX_VCPUS} (default ${defaultVcpus})`)
+    .option('--vcpus <n>', `vCPUs, 1 to ${MAX_VCPUS} (default ${defaultVcpus})`)
+    .option('--threads <k>', 'worker threads running the vCPUs, 1 to the vCPU count; fewer than the vCPUs multiplexes them (default: one per vCPU)')
     .option('--serial <file>', 'write the guest serial output to FILE (default: stdout)')
     .option('--trace <file>', 'device trace, JSON lines: one line per device access')
     .option('--exit-trace <file>', 'exit trace, JSON lines: one line per VM exit')
@@ -169,7 +170,7 @@ function buildProgram(setStatus: (status: number) => void): Command {
         setStatus(demoStatus);
         return;
       }
-      setStatus(await runContentionPhase(request.config.vcpus, contentionMs, ver));
+      setStatus(await runContentionPhase(request.config.vcpus, contentionMs, ver, request.config.threads));
       if (typeof opts['report'] === 'string') process.stderr.write(`piosim: report page written to ${opts['report']} (open it in a browser)\n`);
     });
 

@@ -13,6 +13,7 @@ import { CPU_ENGINES, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type CpuEngine,
 /** Options as commander hands them over: every value a string, every one optional. */
 export interface RawRunOptions {
   vcpus?: string;
+  threads?: string;
   serial?: string;
   trace?: string;
   exitTrace?: string;
@@ -66,6 +67,8 @@ export interface OutputPaths {
 /** Validated, filled options of `piosim run` / `piosim demo`. */
 export interface RunConfig {
   vcpus: number;
+  /** Worker threads running the vCPUs, 1..vcpus (vcpus: a thread each). */
+  threads: number;
   wait: WaitMode;
   stringBatch: StringBatchMode;
   /** 0 = no watchdog. */
@@ -144,6 +147,15 @@ export function parseVcpus(text: string): number {
   return n;
 }
 
+/** --threads: 1 to the vCPU count. */
+export function parseThreads(text: string, vcpus: number): number {
+  const range = `an integer from 1 to the vCPU count (${vcpus})`;
+  if (!/^\d+$/.test(text.trim())) throw bad(`--threads must be ${range}, got ${quoteArg(text)}`);
+  const n = Number(text.trim());
+  if (n < 1 || n > vcpus) throw bad(`--threads must be ${range}, got ${Number.isSafeInteger(n) ? n : quoteArg(text.trim())}`);
+  return n;
+}
+
 export function parseWait(text: string): WaitMode {
   if ((WAIT_MODES as readonly string[]).includes(text)) return text as WaitMode;
   throw bad(`--wait must be one of ${WAIT_MODES.join(', ')}, got ${quoteArg(text)}`);
@@ -213,8 +225,10 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
     if (value.trim() === '') throw bad(`${OUTPUT_FLAGS[key]} needs a file name, got an empty string`);
     outputs[key] = value;
   }
+  const vcpus = raw.vcpus === undefined ? defaultVcpus : parseVcpus(raw.vcpus);
   const config: RunConfig = {
-    vcpus: raw.vcpus === undefined ? defaultVcpus : parseVcpus(raw.vcpus),
+    vcpus,
+    threads: raw.threads === undefined ? vcpus : parseThreads(raw.threads, vcpus),
     wait: raw.wait === undefined ? CLI_DEFAULTS.wait : parseWait(raw.wait),
     stringBatch: raw.stringBatch === undefined ? CLI_DEFAULTS.stringBatch : parseStringBatch(raw.stringBatch),
     timeoutMs: raw.timeout === undefined ? CLI_DEFAULTS.timeoutSeconds * 1000 : parseTimeout(raw.timeout),

@@ -69,13 +69,14 @@ export async function runGuest(req: RunRequest): Promise<number> {
 async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: ScheduleRun, signals: RunSignals, runVm: RunVm): Promise<number> {
   const { guest, config } = req;
   const { files } = outputs;
-  const top = config.top === null ? null : new TopView({ intervalMs: config.top.intervalMs, title: `piosim top  ${guest.path}  ${config.vcpus} vCPU${config.vcpus === 1 ? '' : 's'}` });
+  const top = config.top === null ? null : new TopView({ intervalMs: config.top.intervalMs, title: `piosim top  ${guest.path}  ${config.vcpus} vCPU${config.vcpus === 1 ? '' : 's'}${config.threads < config.vcpus ? ` on ${config.threads} thread${config.threads === 1 ? '' : 's'}` : ''}` });
   let result: VmResult;
   try {
     const serial = files.serial!;
     const options: VmOptions = {
       guest: guest.bytes,
       vcpus: config.vcpus,
+      threads: config.threads,
       memoryBytes: config.memoryBytes,
       wait: config.wait,
       stringBatch: config.stringBatch,
@@ -145,6 +146,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
       guestBytes: guest.bytes.length,
       options: {
         vcpus: config.vcpus,
+        threads: config.threads,
         wait: config.wait,
         stringBatch: config.stringBatch,
         timeoutMs: config.timeoutMs,

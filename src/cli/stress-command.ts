@@ -43,6 +43,7 @@ export function registerStressCommand(program: Command, setStatus: (status: numb
     .option('--duration <seconds>', `run for SECONDS of guest time (default ${STRESS_DEFAULTS.durationSeconds})`)
     .option('--accesses <n>', 'instead of a duration: N accesses per vCPU')
     .option('--wait <mode>', 'how the vCPUs and the io loop wait: spin, block or adaptive (default adaptive)')
+    .option('--threads <k>', 'worker threads running the vCPUs, 1 to the vCPU count; fewer than the vCPUs multiplexes them (default: one per vCPU)')
     .option('--string-batch <mode>', 'INS/OUTS elements per exit: page, kvm or 1 (default page)')
     .option('--seed <n>', 'seed of the order of the mix (default 1)')
     .option('--no-breakdown', 'do not time queue / device / completion (their timestamps cost a little on every exit)')

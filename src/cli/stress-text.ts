@@ -10,7 +10,7 @@ export function formatStressText(report: StressReport, roundTrip: LatencySummary
   const lines: string[] = [];
   const mix = STRESS_KINDS.filter((k) => p.mix[k] > 0).map((k) => `${k}=${p.mix[k]}`).join(',');
   const end = p.accesses !== null ? `${p.accesses} accesses per vCPU` : `${p.durationMs! / 1000} s`;
-  lines.push(`piosim stress: ${p.vcpus} vCPUs, mix ${mix}, sizes ${p.sizes.join(',')}, ports ${p.ports} at 0x${p.portBase.toString(16)}, `
+  lines.push(`piosim stress: ${p.vcpus} vCPUs${p.threads < p.vcpus ? ` on ${p.threads} threads` : ''}, mix ${mix}, sizes ${p.sizes.join(',')}, ports ${p.ports} at 0x${p.portBase.toString(16)}, `
     + `think ${p.thinkInstructions}, ${end}, wait ${p.wait}, string-batch ${p.stringBatch}${mix.includes('ins') || mix.includes('outs') ? `, string-count ${p.stringCount}` : ''}`);
   const v = report.verification;
   lines.push(`verification: ${v.summary}`);

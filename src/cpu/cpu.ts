@@ -1,6 +1,6 @@
 import { CPU_ENGINES, GUEST_LOAD_ADDRESS, type CpuEngine, type RegisterSnapshot } from '../types.js';
 import type { GuestMemory } from './memory.js';
-import type { PortIo } from './port-io.js';
+import { EXIT_IN_FLIGHT, type PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
 import { runSlice } from './run-loop.js';
 import { DEFAULT_JIT_THRESHOLD, JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
@@ -14,6 +14,11 @@ export const RUN_BUDGET = 0;
 export const RUN_HALT = 1;
 export const RUN_FAULT = 2;
 export const RUN_STOP = 3;
+/**
+ * The instruction at IP posted a port access as an exit and did not retire (the PortIo threw
+ * EXIT_IN_FLIGHT): run again once the exit is completed, and the instruction finishes with its result.
+ */
+export const RUN_EXIT = 4;
 
 /** Default entry point: the boot-sector load address 0000:7C00. */
 export const DEFAULT_ENTRY_IP = GUEST_LOAD_ADDRESS;
@@ -108,6 +113,7 @@ export class Cpu extends CpuState {
       // A fault does not retire; HALT and an instruction that ended with a stop request do.
       done = this.jit !== null ? runJitSlice(this, this.jit, budget) : runSlice(this, budget);
     } catch (e) {
+      if (e === EXIT_IN_FLIGHT) return this.exitInFlight();
       // A bug in the interpreter must not take the worker down: report it as a guest fault.
       this.pending = RUN_FAULT;
       this.faultMessage = `internal error: ${e instanceof Error ? e.message : String(e)}`;
@@ -116,6 +122,21 @@ export class Cpu extends CpuState {
     this.retiredInSlice = 0; // between slices, `instructions` alone is the boundary's index
     if (this.pending === PENDING_NONE) return RUN_BUDGET;
     return this.takePending();
+  }
+
+  /**
+   * The port access of the instruction at startIp was posted and not waited for: nothing of the
+   * instruction retires. Every path to a port access stores the accessing instruction's index in
+   * retiredInSlice first (run-loop.ts, translate.ts), so the count of what retired before it is
+   * exact; the decode state a prefix left is reset as the instruction's end would have.
+   */
+  private exitInFlight(): number {
+    this.instructions += this.retiredInSlice;
+    this.retiredInSlice = 0;
+    this.ip = this.startIp;
+    resetDecodeState(this);
+    this.pending = PENDING_NONE;
+    return RUN_EXIT;
   }
 
   /** Translation statistics (engine 'jit'), else null. */

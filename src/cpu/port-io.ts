@@ -31,3 +31,16 @@ export interface PortIo {
   /** OUTS batch: write the `count` elements in dataPage[0 .. count*size) to `port`. */
   stringOut(port: number, size: AccessSize, count: number, qualification: number): void;
 }
+
+/**
+ * What a PortIo throws (never an Error: no stack is captured) when it has posted an access as an
+ * exit and will not wait for it (a multiplexed worker, src/exit/vcpu-group.ts): the instruction
+ * does not retire. Cpu.run catches it, puts IP and the decode state back at the instruction and
+ * returns RUN_EXIT with the instructions before it retired; once the completion has arrived the
+ * vCPU runs the same instruction again, and the PortIo answers that second call from the
+ * completed access instead of exiting again (KVM's emulator_pio_in re-entry: complete_userspace_io).
+ * An instruction must therefore change no guest-visible state before its port access, and do the
+ * same access again when re-run: IN/OUT change nothing before it; OUTS only fills the data page;
+ * INS writes memory only after it.
+ */
+export const EXIT_IN_FLIGHT: { readonly exitInFlight: true } = Object.freeze({ exitInFlight: true });

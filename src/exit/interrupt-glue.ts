@@ -1,7 +1,7 @@
 import type { InterruptController } from '../devices/interrupts.js';
 import {
   REQ_INTR, REQ_TIMER, RP_REQUEST, RP_SERVICE, RP_SERVICE_VALUE, SERVICE_ABORTED, SERVICE_DONE, SERVICE_INTA,
-  SERVICE_TIMERS, type RunPage,
+  SERVICE_TIMERS, type RunPage, notifyRequest
 } from './run-page.js';
 import type { VirtualDeviceClock } from './device-clock.js';
 
@@ -74,7 +74,7 @@ export class InterruptGlue {
     this.page.timerDeadline[0] = deadlineNs;
     // Publishes the deadline written above; wakes a vCPU 0 halted with no deadline so far.
     Atomics.or(this.f, RP_REQUEST, REQ_TIMER);
-    Atomics.notify(this.f, RP_REQUEST);
+    notifyRequest(this.f);
   }
 
   /** The VM is stopping: answer a pending request as aborted and end the loop. */
@@ -91,7 +91,7 @@ export class InterruptGlue {
     if (high) {
       Atomics.or(this.f, RP_REQUEST, REQ_INTR);
       // Wakes vCPU 0 if it sleeps in HLT (it waits on its request word).
-      Atomics.notify(this.f, RP_REQUEST);
+      notifyRequest(this.f);
     } else {
       Atomics.and(this.f, RP_REQUEST, ~REQ_INTR);
     }

@@ -8,7 +8,7 @@ import { RequestRing } from './request-ring.js';
 import {
   RP_COUNT, RP_DEVICE, RP_DEVICE_BASE, RP_DIRECTION, RP_PORT, RP_QUALIFICATION, RP_SEQUENCE, RP_SIZE,
   RP_SLEEPING, RP_STATE, RP_STRING, RP_VALUE, STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_DONE_STOP,
-  STATE_EXIT_PENDING, type RunPage,
+  STATE_EXIT_PENDING, SLEEPING_ON_WORKER, wakeSleeper, type RunPage,
 } from './run-page.js';
 import { sharedNowMs } from './shared-clock.js';
 import { DoorbellWaiter } from './wait.js';
@@ -292,10 +292,12 @@ export class IoLoop {
     // The store publishes the IN result written above; the vCPU reads it after seeing the state.
     // RP_SLEEPING is read after the store: pairs with the vCPU's RP_SLEEPING store before its
     // Atomics.wait, so one of the two sides always sees the other.
+    // A multiplexed worker sleeping on its doorbell says so in the same word (SLEEPING_ON_WORKER).
     const base = page.base;
-    if (page.atomics.storeThenLoad(base + RP_STATE, state, base + RP_SLEEPING) !== 0) {
-      page.wokenAt[0] = sharedNowMs(); // for the vCPU's halt polling (src/exit/wait.ts)
-      Atomics.notify(page.fields, RP_STATE, 1);
+    const sleeping = page.atomics.storeThenLoad(base + RP_STATE, state, base + RP_SLEEPING);
+    if (sleeping !== 0) {
+      if (sleeping !== SLEEPING_ON_WORKER) page.wokenAt[0] = sharedNowMs(); // for the vCPU's halt polling (src/exit/wait.ts)
+      wakeSleeper(page.fields, sleeping);
     }
   }
 
@@ -306,6 +308,7 @@ export class IoLoop {
       if (page.vcpu === this.inService) continue;
       if (Atomics.compareExchange(page.fields, RP_STATE, STATE_EXIT_PENDING, STATE_EXIT_ABORTED) === STATE_EXIT_PENDING) {
         Atomics.notify(page.fields, RP_STATE);
+        wakeSleeper(page.fields, SLEEPING_ON_WORKER); // a no-op unless a multiplexed worker runs it
         this.aborted++;
       }
     }

@@ -1,6 +1,6 @@
 // The module binding, not the global: see src/exit/shared-clock.ts.
 import { performance } from 'node:perf_hooks';
-import type { PortIo } from '../cpu/port-io.js';
+import { EXIT_IN_FLIGHT, type PortIo } from '../cpu/port-io.js';
 import { PiosimError } from '../errors.js';
 import type { AtomicKernel } from './atomic-kernel.js';
 import { DATA_PAGE_BYTES, DIR_IN, DIR_OUT, type AccessSize, type StringBatchMode, type WaitMode } from '../types.js';
@@ -67,6 +67,21 @@ export class RunPagePortIo implements PortIo {
   private timeAllLeft = LATENCY_TIME_ALL_FIRST;
   private readonly maxOutElements: readonly number[];
   private readonly maxInElements: readonly number[];
+  /**
+   * Set by a multiplexed worker (src/exit/vcpu-group.ts) while it runs this vCPU among others: an
+   * exit is posted and not waited for; the PortIo throws EXIT_IN_FLIGHT and the instruction does
+   * not retire. When the worker runs the instruction again (after the completion arrived), the
+   * access is answered from the completed exit (resume). Clear: every exit waits (one thread per
+   * vCPU, and single-stepping).
+   */
+  deferExits = false;
+  /** An exit was posted and not waited for: the next access must be the same one, re-run (resume). */
+  private inFlight = false;
+  /** The read-section token of the access being made (held across an exit in flight). */
+  private token = 0;
+  /** For the exit in flight: when it was posted (performance.now(), or the shared clock with the breakdown), -1 if untimed. */
+  private flightT0 = -1;
+  private flightWeight = 1;
 
   constructor(
     private readonly page: RunPage,
@@ -97,6 +112,7 @@ export class RunPagePortIo implements PortIo {
   }
 
   portIn(port: number, size: AccessSize, qualification: number): number {
+    if (this.inFlight) return this.resumeIn(port, size);
     const r = this.router;
     if (r === null) return this.exitIn(port, size, qualification, -1);
     const token = r.lock();
@@ -108,12 +124,14 @@ export class RunPagePortIo implements PortIo {
       r.unlock(token);
       return v;
     }
+    this.token = token;
     const v = this.exitIn(port, size, qualification, at);
     r.unlockAfterExit(token);
     return v;
   }
 
   portOut(port: number, size: AccessSize, value: number, qualification: number): void {
+    if (this.inFlight) { this.resume(DIR_OUT, port, size, 1, 0); return; }
     const r = this.router;
     if (r === null) { this.exitOut(port, size, value, qualification, -1); return; }
     const token = r.lock();
@@ -124,11 +142,16 @@ export class RunPagePortIo implements PortIo {
       r.unlock(token);
       return;
     }
+    this.token = token;
     this.exitOut(port, size, value, qualification, at);
     r.unlockAfterExit(token);
   }
 
   stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
+    if (this.inFlight) {
+      if (this.resume(DIR_IN, port, size, count, 1) === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
+      return;
+    }
     this.checkBatch(size, count);
     const r = this.router;
     if (r === null) { this.exitStringIn(port, size, count, qualification, -1); return; }
@@ -140,11 +163,13 @@ export class RunPagePortIo implements PortIo {
       r.unlock(token);
       return;
     }
+    this.token = token;
     this.exitStringIn(port, size, count, qualification, at);
     r.unlockAfterExit(token);
   }
 
   stringOut(port: number, size: AccessSize, count: number, qualification: number): void {
+    if (this.inFlight) { this.resume(DIR_OUT, port, size, count, 1); return; }
     this.checkBatch(size, count);
     const r = this.router;
     if (r === null) { this.exitStringOut(port, size, count, qualification, -1); return; }
@@ -156,6 +181,7 @@ export class RunPagePortIo implements PortIo {
       r.unlock(token);
       return;
     }
+    this.token = token;
     this.exitStringOut(port, size, count, qualification, at);
     r.unlockAfterExit(token);
   }
@@ -270,6 +296,7 @@ export class RunPagePortIo implements PortIo {
     const timedAll = this.timeAllLeft > 0;
     if (timedAll) this.timeAllLeft--;
     const timed = timedAll || this.sampler.next();
+    if (this.deferExits) this.post(pos, seq, timed, timedAll ? 1 : this.sampler.weight); // throws
     let state: number;
     if (timed && this.breakdown !== null) {
       state = this.timedWithBreakdown(pos, seq, timedAll ? 1 : this.sampler.weight);
@@ -287,6 +314,67 @@ export class RunPagePortIo implements PortIo {
     const stopTarget = this.stopTarget;
     if ((state !== STATE_EXIT_DONE || this.k.load(this.requestWord) !== 0) && stopTarget !== null) stopTarget.requestStop();
     return state;
+  }
+
+  /**
+   * A multiplexed worker's exit: publish it, remember how to time it, and leave the instruction
+   * (EXIT_IN_FLIGHT) with the read section still held; resume() finishes it when the instruction
+   * runs again.
+   */
+  private post(pos: number, seq: number, timed: boolean, weight: number): never {
+    const b = this.breakdown;
+    if (timed && b !== null) this.page.stamps[0] = 0; // see timedWithBreakdown
+    this.flightT0 = !timed ? -1 : b !== null ? b.clock.nowMs() : performance.now();
+    this.flightWeight = weight;
+    this.inFlight = true;
+    this.ring.publish(pos, this.page.vcpu, seq);
+    if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_AFTER_PUBLISH);
+    throw EXIT_IN_FLIGHT;
+  }
+
+  /**
+   * The instruction whose exit is in flight runs again: check it makes the same access (KVM's
+   * emulator_pio_in check of vcpu->arch.pio), take the completion (waiting for it if it has not
+   * come, as when single-stepping), time it, leave the read section, and return the completion
+   * state. The IN value, for resumeIn, is in RP_VALUE; an INS batch in the data page.
+   */
+  private resume(dir: number, port: number, size: number, count: number, string: number): number {
+    const f = this.f;
+    if (f[RP_DIRECTION] !== dir || f[RP_PORT] !== port || f[RP_SIZE] !== size || f[RP_COUNT] !== count || f[RP_STRING] !== string) {
+      throw new PiosimError('host', `vCPU ${this.page.vcpu} re-ran the instruction of its exit in flight but made another access ` +
+        `(${dir === DIR_IN ? 'IN' : 'OUT'} ${count} x ${size} at port 0x${port.toString(16)}, posted ${f[RP_DIRECTION] === DIR_IN ? 'IN' : 'OUT'} ` +
+        `${f[RP_COUNT]} x ${f[RP_SIZE]} at port 0x${f[RP_PORT].toString(16)})`);
+    }
+    this.inFlight = false;
+    let state = Atomics.load(f, RP_STATE);
+    if (state === STATE_EXIT_PENDING) state = this.waiter.wait();
+    const t0 = this.flightT0;
+    if (t0 >= 0) {
+      const b = this.breakdown;
+      if (b !== null) {
+        const t3 = b.clock.nowMs();
+        recordLatencyNs(this.latency, (t3 - t0) * 1e6, this.flightWeight);
+        const t1 = this.page.stamps[0]!;
+        if (state !== STATE_EXIT_ABORTED && t1 !== 0) b.recorder.record(t0, t1, this.page.stamps[1]!, t3, this.flightWeight);
+      } else {
+        recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, this.flightWeight);
+      }
+    }
+    if (this.router !== null) this.router.unlockAfterExit(this.token);
+    // As in exit(): a pending request ends the slice right after this instruction.
+    const stopTarget = this.stopTarget;
+    if ((state !== STATE_EXIT_DONE || this.k.load(this.requestWord) !== 0) && stopTarget !== null) stopTarget.requestStop();
+    return state;
+  }
+
+  private resumeIn(port: number, size: AccessSize): number {
+    const v = this.resume(DIR_IN, port, size, 1, 0) === STATE_EXIT_ABORTED ? -1 : this.f[RP_VALUE];
+    return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
+  }
+
+  /** True while an exit is in flight: the vCPU may run again only once RP_STATE has left STATE_EXIT_PENDING. */
+  get exitInFlight(): boolean {
+    return this.inFlight;
   }
 
   /** Publish the exit and wait for its completion: the push's slot store publishes the io fields written before it. */

@@ -109,6 +109,21 @@ export const RP_SERVICE_VALUE = 39;
  * each step of an exit; in this group because the vCPU reads the line every exit anyway.
  */
 export const RP_FAULT_INJECT = 40;
+// Multiplexed workers (VmOptions.threads < vcpus; src/exit/vcpu-group.ts). Written once by the main thread
+// before the workers start (RP_WORKER_HOME), or rarely (the doorbell): in the signal group.
+/**
+ * 0: this vCPU has a worker thread of its own. Otherwise 1 + the index of the vCPU whose run page
+ * holds the doorbell of the worker that runs this vCPU (the worker's first vCPU): the main thread
+ * wakes that worker there (wakeSleeper, notifyRequest).
+ */
+export const RP_WORKER_HOME = 41;
+/**
+ * In the home page only: the worker's doorbell. A multiplexed worker with nothing runnable sleeps
+ * on it; the io loop bumps it when it completes an exit of one of the worker's vCPUs that the
+ * worker sleeps on (RP_SLEEPING = SLEEPING_ON_WORKER), the main thread whenever it changes a
+ * request word of one of them (notifyRequest).
+ */
+export const RP_WORKER_DOORBELL = 42;
 // vCPU group (byte 256): written by the vCPU only; the main thread reads it for statistics. Not in
 // the signal group's 128-byte pair of lines: the spatial prefetcher fetches lines in pairs, so the
 // main thread's read of RP_SLEEPING after every completion would pull the counters' line too.
@@ -176,6 +191,11 @@ export const STATE_EXIT_ABORTED = 3;
  * round trip; this state carries a stop decided in between.)
  */
 export const STATE_EXIT_DONE_STOP = 4;
+
+/** RP_SLEEPING: the vCPU's own thread sleeps on RP_STATE (notify it there). */
+export const SLEEPING_ON_STATE = 1;
+/** RP_SLEEPING: the vCPU's multiplexed worker sleeps on its doorbell (RP_WORKER_HOME, RP_WORKER_DOORBELL). */
+export const SLEEPING_ON_WORKER = 2;
 
 export const EXIT_REASON_NONE = 0;
 /** Same number as KVM_EXIT_IO. */
@@ -283,4 +303,38 @@ export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
     timerDeadline: new Float64Array(buffer, base + RP_TIMER_DEADLINE_F64 * 4, 1),
     stamps: new Float64Array(buffer, base + RP_PICKED_AT_F64 * 4, 2),
   };
+}
+
+/** The run page (header) of the vCPU whose page holds `f`'s worker doorbell, or null when `f`'s vCPU has a thread of its own. */
+function homeOf(f: Int32Array): Int32Array | null {
+  const home = Atomics.load(f, RP_WORKER_HOME);
+  if (home === 0) return null;
+  return new Int32Array(f.buffer, (home - 1) * RUN_PAGE_STRIDE_BYTES, RUN_PAGE_FIELDS);
+}
+
+/** Bump and notify the doorbell of the multiplexed worker running `f`'s vCPU (no-op for a vCPU with its own thread). */
+export function ringWorkerOf(f: Int32Array): void {
+  const home = homeOf(f);
+  if (home === null) return;
+  Atomics.add(home, RP_WORKER_DOORBELL, 1);
+  Atomics.notify(home, RP_WORKER_DOORBELL);
+}
+
+/**
+ * After a change of `f`'s RP_REQUEST by another thread: wake whoever waits for it, the vCPU's own
+ * thread (on RP_REQUEST) or its multiplexed worker (on the doorbell). Rare: stops, holds, control
+ * calls, INTR and timer edges.
+ */
+export function notifyRequest(f: Int32Array): void {
+  Atomics.notify(f, RP_REQUEST);
+  ringWorkerOf(f);
+}
+
+/**
+ * The io loop found `sleeping` (RP_SLEEPING's value) after publishing a completion in `f`: wake
+ * the vCPU's thread on RP_STATE, or its worker on the doorbell.
+ */
+export function wakeSleeper(f: Int32Array, sleeping: number): void {
+  if (sleeping === SLEEPING_ON_WORKER) ringWorkerOf(f);
+  else Atomics.notify(f, RP_STATE, 1);
 }

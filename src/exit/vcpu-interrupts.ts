@@ -144,11 +144,19 @@ export class VcpuInterrupts {
   haltWait(): void {
     const f = this.f;
     const req = Atomics.load(f, RP_REQUEST);
-    if ((req & ~REQ_GUEST_SIGNALS) !== 0 || (req & (REQ_INTR | REQ_TIMER)) !== 0) return;
-    if (this.deadlineReached || (this.virtualClock && this.deadlineNs !== Infinity)) return;
+    if (!this.haltIdle(req)) return;
     f[RP_HALT_WAITS]++;
     // RP_LIFECYCLE is LIFECYCLE_WAITING already: the vCPU loop sets it for the whole halt.
     Atomics.wait(f, RP_REQUEST, req, WAIT_SLICE_MS);
+  }
+
+  /**
+   * In HLT with IF=1 and request word `req`: true when nothing is there to do (haltWait would
+   * sleep). A multiplexed worker (src/exit/vcpu-group.ts) runs its other vCPUs instead of sleeping.
+   */
+  haltIdle(req: number): boolean {
+    if ((req & ~REQ_GUEST_SIGNALS) !== 0 || (req & (REQ_INTR | REQ_TIMER)) !== 0) return false;
+    return !(this.deadlineReached || (this.virtualClock && this.deadlineNs !== Infinity));
   }
 
   /**

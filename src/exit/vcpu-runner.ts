@@ -4,22 +4,22 @@ import type { PortIo } from '../cpu/port-io.js';
 import { GuestMemory } from '../cpu/memory.js';
 import { exposeVcpuControl, type VcpuControlApi, type VcpuStats } from '../control.js';
 import type { RegisterSnapshot } from '../types.js';
-import { useAtomicKernelModule } from './atomic-kernel.js';
 import { createLatencyHistogram, encodeLatency } from './latency.js';
 import { BreakdownRecorder, SharedClock } from './latency-breakdown.js';
 import { RequestRing } from './request-ring.js';
+import { useAtomicKernelModule } from './atomic-kernel.js';
 import {
-  LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_RUNNING, LIFECYCLE_SERVICING, LIFECYCLE_WAITING,
-  LIFECYCLE_STOPPED, REQ_GUEST_SIGNALS, REQ_PAUSE, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
+  LIFECYCLE_RUNNING, LIFECYCLE_SERVICING, LIFECYCLE_WAITING, REQ_GUEST_SIGNALS, REQ_PAUSE, REQ_STOP, RP_EXITS_FAST_IN, RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN,
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_SLEEPS, RP_SPIN_BUDGET_NS, RP_STRING_ELEMENTS,
-  ROUTER_COUNTERS, RP_THREAD_ID, runPageOf,
+  ROUTER_COUNTERS, RP_THREAD_ID, ringWorkerOf, runPageOf, type RunPage,
 } from './run-page.js';
+import { runVcpuGroup } from './vcpu-group.js';
 import { VcpuRouter } from '../bus/vcpu-router.js';
 import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
 import { VcpuTraceWriter } from '../report/vcpu-trace-ring.js';
 import { SIGNALS_FAULT, SIGNALS_STOP, VcpuInterrupts, VirtualTimePortIo, type InterruptCore } from './vcpu-interrupts.js';
-import { ZERO_REGISTERS, type VcpuEndState, type VcpuFault, type VcpuTask, type VcpuTaskResult } from './vcpu-task.js';
+import { lifecycleOf, ZERO_REGISTERS, type VcpuEndState, type VcpuFault, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './vcpu-task.js';
 
 /** The interpreter as the vCPU loop drives it (src/cpu/cpu.ts Cpu satisfies it). */
 export interface VcpuCore extends InterruptCore {
@@ -42,6 +42,8 @@ export interface VcpuRunCodes {
   halt: number;
   fault: number;
   stop: number;
+  /** The instruction's exit is in flight (only with RunPagePortIo.deferExits): run it again once completed. */
+  exit: number;
 }
 
 export type VcpuCoreFactory = (memory: GuestMemory, io: PortIo, vcpu: number) => VcpuCore;
@@ -55,141 +57,233 @@ const waitAsync = (Atomics as unknown as {
 }).waitAsync;
 
 /**
- * The body of a vCPU task (docs/DESIGN.md): build memory, PortIo and CPU over the shared buffers,
- * then loop run slices, checking the request word between slices (the exit path also kicks the
- * CPU when a request is pending). Guest signals in the word (INTR, a new virtual-clock deadline)
- * are handled at that boundary (src/exit/vcpu-interrupts.ts); HLT with IF=1 sleeps there until
- * one arrives. Leaves the guest loop for the event loop only when asked: stop, pause, a control
- * call. Ends on HLT with IF=0, a stop or a fault. Never throws: a guest fault or an internal
- * error ends the task with a result saying so.
+ * One vCPU as a worker runs it: memory, PortIo, core, interrupts and control plane over the shared
+ * buffers, and how it ended. A worker holds one (a thread per vCPU: runVcpuTask's own loop) or
+ * several (src/exit/vcpu-group.ts). Never throws out of open() or result(): a failure is recorded
+ * as the vCPU's end state 'error'.
  */
-export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult> {
-  // Before the first kernel is made (runPageOf below): the main thread's compiled module.
-  useAtomicKernelModule(task.atomicKernel);
-  const histogram = createLatencyHistogram();
-  let breakdown: BreakdownRecorder | null = null;
-  const page = runPageOf(task.runPages, task.vcpu);
-  const f = page.fields;
-  let core: VcpuCore | null = null;
-  let memory: GuestMemory | null = null;
-  let state: VcpuEndState = 'error';
-  let error: string | null = null;
-  /** Set when single-stepping ran into HLT or a fault: the task ends once it is resumed. */
-  let endedWhileStepping: VcpuEndState | null = null;
-  try {
-    Atomics.store(f, RP_THREAD_ID, threadId);
-    memory = new GuestMemory(task.ram, new Int32Array(task.lockWord, 0, 1), task.codeMap);
-    const modules = await loadVmInVcpuModules(task.inVcpuModules);
-    const router = new VcpuRouter(task.bus, task.vcpu, modules, f, ROUTER_COUNTERS);
-    const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, histogram, task.latencySampleShift, router);
-    // vCPU 0 is the virtual clock's source: it publishes the time of each port access.
-    const virtualClock = task.clock === 'virtual' && task.vcpu === 0;
-    const timedIo = virtualClock ? new VirtualTimePortIo(io, page) : null;
-    if (task.latencyBreakdown !== undefined) {
-      breakdown = new BreakdownRecorder();
-      io.breakdown = { recorder: breakdown, clock: new SharedClock(task.latencyBreakdown.baseMs) };
-    }
-    if (task.trace !== undefined) io.trace = new VcpuTraceWriter(task.trace.rings, task.vcpu, task.trace.capacity);
-    const cpu = makeCore(memory, timedIo ?? io, task.vcpu);
-    core = cpu;
-    io.stopTarget = cpu;
-    cpu.reset(task.entryIp);
-    const irq = new VcpuInterrupts(page, cpu, virtualClock, task.virtualStartNs ?? 0);
-    if (timedIo !== null) timedIo.time = irq;
+export class VcpuSession {
+  readonly vcpu: number;
+  readonly f: Int32Array;
+  readonly page: RunPage;
+  readonly histogram = createLatencyHistogram();
+  breakdown: BreakdownRecorder | null = null;
+  core: VcpuCore | null = null;
+  io: RunPagePortIo | null = null;
+  irq: VcpuInterrupts | null = null;
+  memory: GuestMemory | null = null;
+  state: VcpuEndState = 'error';
+  error: string | null = null;
+  /** Set when single-stepping ran into HLT or a fault: the vCPU ends once it is resumed. */
+  endedWhileStepping: VcpuEndState | null = null;
+  /** In HLT with IF=1: waiting for an interrupt, not running guest code. */
+  halted = false;
 
-    const api: VcpuControlApi = {
-      getRegisters: () => cpu.getRegisters(),
-      setRegisters: (partial) => cpu.setRegisters(partial),
-      pause: () => { Atomics.or(f, RP_REQUEST, REQ_PAUSE); },
-      resume: () => { Atomics.and(f, RP_REQUEST, ~REQ_PAUSE); },
-      singleStep: () => {
-        if ((Atomics.load(f, RP_REQUEST) & REQ_PAUSE) === 0) throw new Error(`vCPU ${task.vcpu} is not paused; pause it before single-stepping`);
-        if (endedWhileStepping !== null) throw new Error(`vCPU ${task.vcpu} has ${endedWhileStepping === 'halted' ? 'halted' : 'faulted'}`);
-        const status = cpu.run(1);
-        if (status === codes.halt) endedWhileStepping = 'halted';
-        else if (status === codes.fault) endedWhileStepping = 'fault';
-        return cpu.getRegisters();
-      },
-      stats: () => statsOf(task.vcpu, f, cpu),
+  constructor(
+    private readonly task: VcpuTask,
+    private readonly member: VcpuMember,
+    private readonly makeCore: VcpuCoreFactory,
+    private readonly codes: VcpuRunCodes,
+  ) {
+    this.vcpu = member.vcpu;
+    this.page = runPageOf(task.runPages, member.vcpu);
+    this.f = this.page.fields;
+  }
+
+  /** Build everything and expose the control plane; false (with the error recorded) on a failure. */
+  async open(): Promise<boolean> {
+    const { task, vcpu, page, f, codes } = this;
+    try {
+      Atomics.store(f, RP_THREAD_ID, threadId);
+      const memory = new GuestMemory(task.ram, new Int32Array(task.lockWord, 0, 1), task.codeMap);
+      this.memory = memory;
+      const modules = await loadVmInVcpuModules(task.inVcpuModules);
+      const router = new VcpuRouter(task.bus, vcpu, modules, f, ROUTER_COUNTERS);
+      const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, this.histogram, task.latencySampleShift, router);
+      this.io = io;
+      // vCPU 0 is the virtual clock's source: it publishes the time of each port access.
+      const virtualClock = task.clock === 'virtual' && vcpu === 0;
+      const timedIo = virtualClock ? new VirtualTimePortIo(io, page) : null;
+      if (task.latencyBreakdown !== undefined) {
+        this.breakdown = new BreakdownRecorder();
+        io.breakdown = { recorder: this.breakdown, clock: new SharedClock(task.latencyBreakdown.baseMs) };
+      }
+      if (task.trace !== undefined) io.trace = new VcpuTraceWriter(task.trace.rings, vcpu, task.trace.capacity);
+      const cpu = this.makeCore(memory, timedIo ?? io, vcpu);
+      this.core = cpu;
+      io.stopTarget = cpu;
+      cpu.reset(task.entryIp);
+      const irq = new VcpuInterrupts(page, cpu, virtualClock, virtualClock ? task.virtualStartNs ?? 0 : 0);
+      this.irq = irq;
+      if (timedIo !== null) timedIo.time = irq;
+
+      const api: VcpuControlApi = {
+        getRegisters: () => { this.finishExitInFlight(); return cpu.getRegisters(); },
+        setRegisters: (partial) => { this.finishExitInFlight(); cpu.setRegisters(partial); },
+        pause: () => { Atomics.or(f, RP_REQUEST, REQ_PAUSE); },
+        resume: () => { Atomics.and(f, RP_REQUEST, ~REQ_PAUSE); ringWorkerOf(f); },
+        singleStep: () => {
+          if ((Atomics.load(f, RP_REQUEST) & REQ_PAUSE) === 0) throw new Error(`vCPU ${vcpu} is not paused; pause it before single-stepping`);
+          if (this.endedWhileStepping !== null) throw new Error(`vCPU ${vcpu} has ${this.endedWhileStepping === 'halted' ? 'halted' : 'faulted'}`);
+          // A step is one whole instruction: its exit is waited for here.
+          this.finishExitInFlight();
+          const deferred = io.deferExits;
+          io.deferExits = false;
+          let status: number;
+          try {
+            status = cpu.run(1);
+          } finally {
+            io.deferExits = deferred;
+          }
+          if (status === codes.halt) this.endedWhileStepping = 'halted';
+          else if (status === codes.fault) this.endedWhileStepping = 'fault';
+          return cpu.getRegisters();
+        },
+        stats: () => { this.finishExitInFlight(); return statsOf(vcpu, f, cpu); },
+      };
+      exposeVcpuControl(api, this.member.control);
+      Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
+      return true;
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+  }
+
+  /**
+   * A multiplexed worker serves control calls between turns, when this vCPU may have an exit in
+   * flight (its instruction not retired). A thread of its own never shows a vCPU inside an exit,
+   * so finish it first: wait for the completion and re-run the instruction, then answer.
+   * vcpu-group.ts sees the exit is no longer in flight and does not run it again.
+   */
+  finishExitInFlight(): void {
+    const io = this.io;
+    if (io === null || !io.exitInFlight) return;
+    const deferred = io.deferExits;
+    io.deferExits = false;
+    try {
+      this.core!.run(1);
+    } finally {
+      io.deferExits = deferred;
+    }
+  }
+
+  /** An internal failure: the vCPU ends with state 'error'. */
+  fail(e: unknown): void {
+    this.state = 'error';
+    this.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+
+  /** The end: publish the lifecycle, close the control plane, and say how the vCPU ended. */
+  result(): VcpuTaskResult {
+    this.member.control.close();
+    const state = this.state;
+    Atomics.store(this.f, RP_LIFECYCLE, lifecycleOf(state));
+    let registers = ZERO_REGISTERS;
+    let fault: VcpuFault | null = null;
+    let instructions = 0;
+    let exceptions: number[] = [];
+    let error = this.error;
+    try {
+      const core = this.core;
+      if (core !== null) {
+        registers = core.getRegisters();
+        instructions = core.instructions;
+        exceptions = Array.from(core.exceptionCounts);
+        if (state === 'fault') fault = core.fault;
+      }
+    } catch (e) {
+      error ??= `reading the final state failed: ${String(e)}`;
+    }
+    return {
+      vcpu: this.vcpu, state, instructions, registers, fault, error,
+      memoryOutOfRange: this.memory?.outOfRange ?? 0,
+      exceptions,
+      latency: encodeLatency(this.histogram),
+      ...(this.breakdown !== null ? { breakdown: this.breakdown.encode() } : {}),
     };
-    exposeVcpuControl(api, task.control);
+  }
+}
 
-    Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
-    const slice = task.sliceInstructions;
-    /** In HLT with IF=1: waiting for an interrupt, not running guest code. */
-    let halted = false;
-    for (;;) {
-      if (!halted) {
-        const budget = irq.budget(slice);
-        const status = budget > 0 ? cpu.run(budget) : codes.budget;
-        if (status === codes.halt) {
-          // HLT with IF=0 ends the vCPU (nothing could wake it); with IF=1 it waits for an interrupt.
-          if (!cpu.interruptFlag) { state = 'halted'; break; }
-          halted = true;
-          // Published for the whole halt, also while the virtual clock skips to its deadlines
-          // (src/vm.ts endIfIdle reads it): the guest runs no instruction until an interrupt.
-          Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
-        } else if (status === codes.fault) {
-          state = 'fault';
-          break;
-        }
+/**
+ * The body of a vCPU task (docs/DESIGN.md): one session per member. A task of several vCPUs is
+ * multiplexed (src/exit/vcpu-group.ts); a task of one runs the loop below, its own thread
+ * waiting in each exit. Resolves with one result per member; never rejects on purpose.
+ */
+export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult[]> {
+  // Before the first kernel is made (the sessions' runPageOf): the main thread's compiled module.
+  useAtomicKernelModule(task.atomicKernel);
+  const sessions = task.members.map((m) => new VcpuSession(task, m, makeCore, codes));
+  if (sessions.length > 1) {
+    await runVcpuGroup(sessions, task.sliceInstructions, task.wait, codes);
+  } else {
+    const s = sessions[0]!;
+    if (await s.open()) {
+      try {
+        await runOwnThread(s, task.sliceInstructions, codes);
+      } catch (e) {
+        s.fail(e);
       }
-      let req = Atomics.load(f, RP_REQUEST);
-      if ((req & REQ_GUEST_SIGNALS) !== 0 || irq.deadlineReached || halted) {
-        const r = irq.atBoundary(halted);
-        if (r.signals === SIGNALS_FAULT) { state = 'fault'; break; }
-        if (r.signals === SIGNALS_STOP) { state = halted ? 'halted' : 'stopped'; break; }
-        if (r.delivered) {
-          halted = false;
-          Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
-        }
-        if (halted) irq.haltWait();
-        req = Atomics.load(f, RP_REQUEST);
+    }
+  }
+  return sessions.map((s) => s.result());
+}
+
+/**
+ * A vCPU on a thread of its own: loop run slices, checking the request word between slices (the
+ * exit path also kicks the CPU when a request is pending). Guest signals in the word (INTR, a new
+ * virtual-clock deadline) are handled at that boundary (src/exit/vcpu-interrupts.ts); HLT with
+ * IF=1 sleeps there until one arrives. Leaves the guest loop for the event loop only when asked:
+ * stop, pause, a control call. Ends on HLT with IF=0, a stop or a fault (s.state).
+ */
+async function runOwnThread(s: VcpuSession, slice: number, codes: VcpuRunCodes): Promise<void> {
+  const f = s.f;
+  const cpu = s.core!;
+  const irq = s.irq!;
+  for (;;) {
+    if (!s.halted) {
+      const budget = irq.budget(slice);
+      const status = budget > 0 ? cpu.run(budget) : codes.budget;
+      if (status === codes.halt) {
+        // HLT with IF=0 ends the vCPU (nothing could wake it); with IF=1 it waits for an interrupt.
+        if (!cpu.interruptFlag) { s.state = 'halted'; return; }
+        s.halted = true;
+        // Published for the whole halt, also while the virtual clock skips to its deadlines
+        // (src/vm.ts endIfIdle reads it): the guest runs no instruction until an interrupt.
+        Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
+      } else if (status === codes.fault) {
+        s.state = 'fault';
+        return;
       }
-      if ((req & ~REQ_GUEST_SIGNALS) === 0) continue;
-      // A vCPU stopped in HLT ends as halted: that is where the guest was.
-      if ((req & REQ_STOP) !== 0) { state = halted ? 'halted' : 'stopped'; break; }
-      Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_SERVICING);
-      await serviceRequests(f);
-      if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { state = halted ? 'halted' : 'stopped'; break; }
-      if (endedWhileStepping !== null) { state = endedWhileStepping; break; }
-      Atomics.store(f, RP_LIFECYCLE, halted ? LIFECYCLE_WAITING : LIFECYCLE_RUNNING);
     }
-  } catch (e) {
-    state = 'error';
-    error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  } finally {
-    task.control.close();
-  }
-  Atomics.store(f, RP_LIFECYCLE, lifecycleOf(state));
-  let registers = ZERO_REGISTERS;
-  let fault: VcpuFault | null = null;
-  let instructions = 0;
-  let exceptions: number[] = [];
-  try {
-    if (core !== null) {
-      registers = core.getRegisters();
-      instructions = core.instructions;
-      exceptions = Array.from(core.exceptionCounts);
-      if (state === 'fault') fault = core.fault;
+    let req = Atomics.load(f, RP_REQUEST);
+    if ((req & REQ_GUEST_SIGNALS) !== 0 || irq.deadlineReached || s.halted) {
+      const r = irq.atBoundary(s.halted);
+      if (r.signals === SIGNALS_FAULT) { s.state = 'fault'; return; }
+      if (r.signals === SIGNALS_STOP) { s.state = s.halted ? 'halted' : 'stopped'; return; }
+      if (r.delivered) {
+        s.halted = false;
+        Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
+      }
+      if (s.halted) irq.haltWait();
+      req = Atomics.load(f, RP_REQUEST);
     }
-  } catch (e) {
-    error ??= `reading the final state failed: ${String(e)}`;
+    if ((req & ~REQ_GUEST_SIGNALS) === 0) continue;
+    // A vCPU stopped in HLT ends as halted: that is where the guest was.
+    if ((req & REQ_STOP) !== 0) { s.state = s.halted ? 'halted' : 'stopped'; return; }
+    Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_SERVICING);
+    await serviceRequests(f);
+    if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { s.state = s.halted ? 'halted' : 'stopped'; return; }
+    if (s.endedWhileStepping !== null) { s.state = s.endedWhileStepping; return; }
+    Atomics.store(f, RP_LIFECYCLE, s.halted ? LIFECYCLE_WAITING : LIFECYCLE_RUNNING);
   }
-  return {
-    vcpu: task.vcpu, state, instructions, registers, fault, error,
-    memoryOutOfRange: memory?.outOfRange ?? 0,
-    exceptions,
-    latency: encodeLatency(histogram),
-    ...(breakdown !== null ? { breakdown: breakdown.encode() } : {}),
-  };
 }
 
 /**
  * Stay out of the guest loop while the request word asks for it (control calls in flight,
  * pause), letting the event loop deliver comlink messages; return on a clear word or a stop.
  */
-async function serviceRequests(f: Int32Array): Promise<void> {
+export async function serviceRequests(f: Int32Array): Promise<void> {
   for (;;) {
     // Guest signals (REQ_INTR, REQ_TIMER) are the guest loop's business, not a reason to stay out.
     const req = Atomics.load(f, RP_REQUEST);
@@ -200,14 +294,6 @@ async function serviceRequests(f: Int32Array): Promise<void> {
   }
 }
 
-function lifecycleOf(state: VcpuEndState): number {
-  switch (state) {
-    case 'halted': return LIFECYCLE_HALTED;
-    case 'stopped': return LIFECYCLE_STOPPED;
-    case 'fault': return LIFECYCLE_FAULT;
-    case 'error': return LIFECYCLE_ERROR;
-  }
-}
 
 function statsOf(vcpu: number, f: Int32Array, cpu: VcpuCore): VcpuStats {
   const fastIn = f[RP_EXITS_FAST_IN], fastOut = f[RP_EXITS_FAST_OUT];

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { CpuEngine, RegisterSnapshot, StringBatchMode, WaitMode } from '../types.js';
 import type { ClockMode } from './device-clock.js';
+import { LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_STOPPED } from './run-page.js';
 
 /**
  * The messages between src/vm.ts and the vCPU worker (workers/vcpu.ts): one piscina task per vCPU,
@@ -8,7 +9,12 @@ import type { ClockMode } from './device-clock.js';
  * transferred (transferList).
  */
 export interface VcpuTask {
-  vcpu: number;
+  /**
+   * The vCPUs this task runs and their control planes: one (a thread per vCPU), or several
+   * multiplexed on this worker (VmOptions.threads, src/exit/vcpu-group.ts). The task resolves
+   * with one result per member, in this order.
+   */
+  members: VcpuMember[];
   /** vCPUs in the VM (CPUID leaf 1 reports it). */
   vcpus: number;
   /** Guest RAM, shared by every vCPU. */
@@ -46,8 +52,6 @@ export interface VcpuTask {
    * power-on, the time reached so far when the task starts after a VM reset.
    */
   virtualStartNs?: number;
-  /** comlink endpoint of this vCPU's control plane (src/control.ts). */
-  control: MessagePort;
   /**
    * With the device trace on: the vCPUs' trace rings (src/report/vcpu-trace-ring.ts) and records
    * per ring; accesses that do not exit are recorded there. Absent: not recorded.
@@ -58,6 +62,13 @@ export interface VcpuTask {
    * timed exits are split into queue / device / completion. Absent: off.
    */
   latencyBreakdown?: { baseMs: number };
+}
+
+/** One vCPU of a task. */
+export interface VcpuMember {
+  vcpu: number;
+  /** comlink endpoint of this vCPU's control plane (src/control.ts); transferred. */
+  control: MessagePort;
 }
 
 /** How a vCPU task ended. 'error' is an internal failure of the worker (a host failure). */
@@ -94,3 +105,13 @@ export const ZERO_REGISTERS: RegisterSnapshot = {
   eax: 0, ebx: 0, ecx: 0, edx: 0, esi: 0, edi: 0, ebp: 0, esp: 0,
   eip: 0, eflags: 0, cs: 0, ds: 0, es: 0, ss: 0, fs: 0, gs: 0,
 };
+
+/** The RP_LIFECYCLE value of a vCPU that ended so. */
+export function lifecycleOf(state: VcpuEndState): number {
+  switch (state) {
+    case 'halted': return LIFECYCLE_HALTED;
+    case 'stopped': return LIFECYCLE_STOPPED;
+    case 'fault': return LIFECYCLE_FAULT;
+    case 'error': return LIFECYCLE_ERROR;
+  }
+}

@@ -121,7 +121,7 @@ export function formatSummary(result: VmResult, status: number, facts: SummaryFa
       : describeOutcome(result.outcome);
   return [
     `piosim: ${ending} -> exit status ${status}`,
-    `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'}, ${result.wallMs.toFixed(1)} ms wall, ` +
+    `${result.vcpus.length} vCPU${result.vcpus.length === 1 ? '' : 's'} on ${threadsText(result)}, ${result.wallMs.toFixed(1)} ms wall, ` +
       `of which start-up ${result.startupMs.toFixed(1)} ms; peak RSS ${(facts.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
       `unassigned ports: ${result.unassigned.reads} reads, ${result.unassigned.writes} writes` +
       (result.resets > 0 ? `; ${plural(result.resets, 'VM reset')} (counts below are over every boot)` : ''),
@@ -188,4 +188,10 @@ export function traceLine(result: Pick<VmResult, 'trace'>): string[] {
   const lost = t.dropped > 0 ? `; ${t.dropped} DROPPED (a vCPU's trace ring was full: the trace misses them)` : '';
   const late = t.late > 0 ? `; ${t.late} written out of time order` : '';
   return [`device trace: ${t.vcpuRecords} records of accesses without an exit${lost}${late}`];
+}
+
+/** Which mode ran: "threads 2 (multiplexed)", or "a thread each". */
+function threadsText(result: VmResult): string {
+  const k = result.threads ?? result.vcpus.length;
+  return k < result.vcpus.length ? `threads ${k} (multiplexed)` : 'a thread each';
 }

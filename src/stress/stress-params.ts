@@ -3,7 +3,7 @@ import { PiosimError } from '../errors.js';
 import { MAX_VCPUS, type AccessSize, type StringBatchMode, type WaitMode } from '../types.js';
 import { quoteArg } from '../cli/quote.js';
 // The run command's own parsers, so the shared options mean and refuse exactly the same.
-import { parseStringBatch, parseTimeout, parseVcpus, parseWait } from '../cli/options.js';
+import { parseStringBatch, parseThreads, parseTimeout, parseVcpus, parseWait } from '../cli/options.js';
 import { MAX_STRING_COUNT, STRESS_DEVICE_PORTS } from './stress-layout.js';
 
 /** The access kinds a stress mix draws from, as the guest's op kinds (stress-layout.ts OP_*). */
@@ -32,6 +32,8 @@ export interface StressParameters {
   /** Accesses per vCPU, or null with `durationMs`. */
   accesses: number | null;
   wait: WaitMode;
+  /** Worker threads running the vCPUs, 1..vcpus (VmOptions.threads). */
+  threads: number;
   stringBatch: StringBatchMode;
   /** Seed of the op table's order. */
   seed: number;
@@ -53,6 +55,7 @@ export interface StressOptions {
   duration?: string;
   accesses?: string;
   wait?: string;
+  threads?: string;
   stringBatch?: string;
   seed?: string;
   /** commander's --no-breakdown: false when given. */
@@ -162,6 +165,7 @@ export function resolveStressParameters(raw: StressOptions): StressParameters {
     durationMs,
     accesses,
     wait: raw.wait === undefined ? STRESS_DEFAULTS.wait : parseWait(raw.wait),
+    threads: raw.threads === undefined ? vcpus : parseThreads(raw.threads, vcpus),
     stringBatch: raw.stringBatch === undefined ? STRESS_DEFAULTS.stringBatch : parseStringBatch(raw.stringBatch),
     seed: raw.seed === undefined ? STRESS_DEFAULTS.seed : integer('--seed', raw.seed, 0, 0xffffffff),
     breakdown: raw.breakdown !== false,

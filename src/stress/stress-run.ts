@@ -67,6 +67,7 @@ export async function runStress(params: StressParameters, options: StressRunOpti
   const vmOptions: VmOptions = {
     guest: image,
     vcpus: params.vcpus,
+    threads: params.threads,
     wait: params.wait,
     stringBatch: params.stringBatch,
     latencyBreakdown: params.breakdown,

@@ -42,6 +42,12 @@ describe('piosim bad input: status 2 and a clear message', () => {
     it(`--vcpus ${JSON.stringify(v)}`, () =>
       expectUsageError(['run', 'guest.bin', '--vcpus', v], /--vcpus must be an integer from 1 to 64/));
   }
+  for (const [vcpus, k] of [['4', '0'], ['4', '5'], ['1', '2'], ['4', 'two'], ['4', '1.5'], ['4', '']]) {
+    it(`--vcpus ${vcpus} --threads ${JSON.stringify(k)}`, () =>
+      expectUsageError(['run', 'guest.bin', '--vcpus', vcpus!, '--threads', k!], new RegExp(`--threads must be an integer from 1 to the vCPU count \\(${vcpus}\\)`)));
+  }
+  it('--threads on stress', () =>
+    expectUsageError(['stress', '--vcpus', '2', '--threads', '3'], /--threads must be an integer from 1 to the vCPU count \(2\), got 3/));
   it('--wait', () => expectUsageError(['run', 'guest.bin', '--wait', 'sleepy'], /--wait must be one of spin, block, adaptive, got "sleepy"/));
   it('--string-batch', () =>
     expectUsageError(['run', 'guest.bin', '--string-batch', '2'], /--string-batch must be one of page, kvm, 1, got "2"/));

@@ -49,7 +49,7 @@ describe('option parsing', () => {
 
   it('fills defaults', () => {
     expect(resolveRunConfig({})).toEqual({
-      vcpus: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', onVcpuFault: 'stop', cpu: 'jit', outputs: {},
+      vcpus: 1, threads: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', onVcpuFault: 'stop', cpu: 'jit', outputs: {},
       inVcpuModules: [],
       disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null, defaultDevices: true, devices: [], reboot: true, machine: null, traceLimit: null,
       top: null, quiet: false,

@@ -19,9 +19,10 @@ async function untilRunning(vm: Vm, i: number): Promise<void> {
  *   7C06: out 0xe0, al   7C08: inc ebx   7C0A: test ecx, ecx   7C0D: jz 7C06   7C0F: hlt
  */
 describe('control plane', () => {
-  for (const wait of ['adaptive', 'block', 'spin'] as const) {
-    it(`pause, getRegisters, singleStep, setRegisters, stats, resume (${wait})`, async () => {
-      const vm = new Vm({ guest: runtimeGuest('control'), vcpus: 2, wait, timeoutMs: 30_000 });
+  // threads 1: both vCPUs multiplexed on one worker (src/exit/vcpu-group.ts); the same answers.
+  for (const [wait, threads] of [['adaptive', 2], ['block', 2], ['spin', 2], ['adaptive', 1], ['block', 1]] as const) {
+    it(`pause, getRegisters, singleStep, setRegisters, stats, resume (${wait}${threads === 1 ? ', both vCPUs on one thread' : ''})`, async () => {
+      const vm = new Vm({ guest: runtimeGuest('control'), vcpus: 2, threads, wait, timeoutMs: 30_000 });
       const done = vm.run();
       const cpu = vm.vcpu(1);
       await untilRunning(vm, 0);
