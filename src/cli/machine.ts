@@ -1,6 +1,6 @@
 import { ManualDeviceClock } from '../exit/device-clock.js';
 import type { InVcpuDeviceModule } from '../bus/in-vcpu-device.js';
-import { createDefaultBus } from '../devices/index.js';
+import { createDefaultDevices, type DeviceSpec } from '../devices/index.js';
 import { inVcpuModuleRegistry, loadInVcpuModule } from '../devices/in-vcpu/index.js';
 import { isPiosimError, PiosimError } from '../errors.js';
 import type { IoPortEntry } from '../report/ioports.js';
@@ -30,8 +30,17 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Loads and plugs the modules of `specTexts` (each as given to --in-vcpu-module). */
-export async function prepareMachine(specTexts: readonly string[]): Promise<Machine> {
+/** The devices the machine is built from: --device, --no-default-devices and --machine, resolved. */
+export interface MachineLayout {
+  devices: readonly DeviceSpec[];
+  defaultDevices: boolean;
+}
+
+/**
+ * Loads and plugs the modules of `specTexts` (each as given to --in-vcpu-module) on a bus with
+ * the devices of `layout` (default: the default PC), as the VM will have them.
+ */
+export async function prepareMachine(specTexts: readonly string[], layout: MachineLayout = { devices: [], defaultDevices: true }): Promise<Machine> {
   const specs: InVcpuModuleSpec[] = specTexts.map(parseInVcpuModuleSpec);
   const loaded: InVcpuDeviceModule[] = [];
   for (const spec of specs) {
@@ -41,9 +50,10 @@ export async function prepareMachine(specTexts: readonly string[]): Promise<Mach
   const modules = inVcpuModuleRegistry(loaded);
   // A bus like the VM's: its devices' callbacks are never called here (nothing runs).
   const clock = new ManualDeviceClock();
-  const bus = createDefaultBus(
+  const { bus } = createDefaultDevices(
     { serialWrite: () => {}, requestExit: () => {}, nowNs: () => clock.nowNs(), createTimer: (cb) => clock.createTimer(cb) },
     { inVcpuModules: [...modules.values()] },
+    { devices: [...layout.devices], defaultDevices: layout.defaultDevices },
   );
   const devices: InVcpuDevicePlug[] = [];
   specs.forEach((spec, i) => {

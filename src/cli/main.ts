@@ -40,7 +40,7 @@ import { registerStressCommand } from './stress-command.js';
  *   piosim top GUEST [options]       the same, with the live view of --top (src/cli/top-view.ts)
  *   piosim demo [options]            run the embedded demo guest (guests/demo.bin), 4 vCPUs by default
  *   piosim stress [options]          a contention experiment on the built-in stress guest (src/cli/stress-command.ts)
- *   piosim ioports [--in-vcpu-module SPEC]...   print the machine's port map, like /proc/ioports
+ *   piosim ioports [machine options]   print the machine's port map, like /proc/ioports
  *   piosim trace | compare-qemu ...  the tools of src/cli/tool-commands.ts
  * Exit statuses: src/cli/exit-status.ts.
  */
@@ -102,7 +102,7 @@ async function prepareRun(opts: OptionValues, defaultVcpus: number, guestPath: s
   const config = resolveRunConfig(rawOptions(opts), defaultVcpus);
   checkTopTerminal(config.top !== null, config.outputs.serial);
   const guest = loadGuest(guestPath, config.memoryBytes);
-  const machine = await prepareMachine(config.inVcpuModules);
+  const machine = await prepareMachine(config.inVcpuModules, config);
   const hotplug = config.hotplug === undefined ? undefined : readHotplugSchedule(config.hotplug, { inVcpuModules: machine.modules });
   return { guest, config, machine, ...(hotplug ? { hotplug } : {}) };
 }
@@ -177,14 +177,27 @@ function buildProgram(setStatus: (status: number) => void): Command {
   registerStressCommand(program, setStatus, ver);
 
   withExamples(program
-    .command('ioports'), ['piosim ioports', 'piosim ioports --in-vcpu-module examples/in-vcpu-scratch.mjs,base=0x500'])
+    .command('ioports'), [
+    'piosim ioports',
+    'piosim ioports --machine examples/machines/pc.json --device uart,base=0x3e8,irq=5',
+    'piosim ioports --in-vcpu-module examples/in-vcpu-scratch.mjs,base=0x500',
+  ])
     .description('print the machine\'s port map like /proc/ioports, each range with its route: main, in-vcpu, coalesced or ioeventfd')
     .option('--in-vcpu-module <spec>', IN_VCPU_MODULE_HELP, collect, [])
+    .option('--machine <file>', 'the machine from a JSON description (docs/schema/machine.schema.json), as piosim run takes it')
+    .option('--device <spec>', 'add a device: NAME[,base=0x...][,irq=N] (repeatable), as piosim run takes it', collect, [])
+    .option('--no-default-devices', 'start from no devices: only those given with --device')
     .option('--json <file>', 'write the port map as JSON (docs/schema/ioports.schema.json); - is stdout, instead of the text')
     .action(async (opts: OptionValues) => {
-      const { inVcpuModule, json } = opts as { inVcpuModule: string[]; json?: string };
+      const { inVcpuModule, json, machine: machineFile, device, defaultDevices } = opts as {
+        inVcpuModule: string[]; json?: string; machine?: string; device: string[]; defaultDevices: boolean;
+      };
       checkJsonTarget(json, []);
-      const machine = await prepareMachine(inVcpuModule);
+      // The same checks and the same layout as piosim run's (src/cli/options.ts).
+      const layout = resolveRunConfig({
+        device, defaultDevices, ...(machineFile !== undefined ? { machine: machineFile } : {}),
+      });
+      const machine = await prepareMachine(inVcpuModule, layout);
       if (json !== undefined) writeJsonDocument(json, ioportsJson(machine.table, ver));
       if (json !== '-') process.stdout.write(formatIoPorts(machine.table));
       setStatus(0);

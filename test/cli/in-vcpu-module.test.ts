@@ -150,4 +150,34 @@ describe('piosim ioports', () => {
     expect(r.stderr).toMatch(/overlaps "debug-exit"/);
     expect(r.stdout).toBe('');
   });
+
+  it('prints the machine run would have: --machine, --device and --no-default-devices', () => {
+    const defaults = runCli(['ioports']);
+    const file = runCli(['ioports', '--machine', path.join(ROOT, 'examples', 'machines', 'pc.json')]);
+    expect(file.status, file.stderr).toBe(0);
+    expect(file.stdout).toBe(defaults.stdout); // pc.json is the default machine written out
+    const added = runCli(['ioports', '--device', 'uart,base=0x3e8,irq=5']);
+    expect(added.status, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(/\n {2}03e8-03ef : uart@0x3e8 \(main\)\n/);
+    const bare = runCli(['ioports', '--no-default-devices', '--device', 'testdev']);
+    expect(bare.status, bare.stderr).toBe(0);
+    expect(bare.stdout).toBe('  00e0-00e3 : testdev (main)\n');
+  });
+
+  it('refuses a bad machine with status 2, as run does', () => {
+    const overlap = runCli(['ioports', '--device', 'uart,base=0x3f8']);
+    expect(overlap.status).toBe(2);
+    expect(overlap.stderr).toMatch(/--device uart,base=0x3f8: ports 0x3f8-0x3ff overlap uart at 0x3f8/);
+    expect(overlap.stdout).toBe('');
+    const missing = runCli(['ioports', '--machine', '/nonexistent/machine.json']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--machine "\/nonexistent\/machine\.json": no such file/);
+  });
+
+  it('checks a module against the machine run will have, not the default one', () => {
+    // 0x3e8 is free on the default PC, taken here by a second UART.
+    const r = runCli(['ioports', '--device', 'uart,base=0x3e8,irq=5', '--in-vcpu-module', `${EXAMPLE},base=0x3e8`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/overlaps "uart@0x3e8"/);
+  });
 });
