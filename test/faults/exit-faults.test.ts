@@ -168,7 +168,10 @@ describe('faults on the main thread side', () => {
   });
 
   it('a device stalled past the watchdog: the run ends as a timeout, cleanly', async () => {
-    const r = await run({ wait: 'block', timeoutMs: 100 }, (_vm, n) => { if (n === 20) stall(400); });
+    // Stalls again and again: --timeout counts guest time from the moment every vCPU is in its
+    // guest, which the stalled thread may only notice after the first stall; one stall alone let a
+    // fast host finish the guest before the watchdog was armed.
+    const r = await run({ wait: 'block', timeoutMs: 100 }, (_vm, n) => { if (n % 100 === 20) stall(200); });
     expect(r.result.outcome).toEqual({ kind: 'timeout', timeoutMs: 100 });
     // The watchdog is a timer on the stalled thread: a vCPU that started late may have finished first.
     for (const v of r.result.vcpus) expect(['stopped', 'halted']).toContain(v.state);
