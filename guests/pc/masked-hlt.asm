@@ -10,17 +10,10 @@ bits 16
 org 0x7c00
 
 %include "pic-init.inc"
+%include "boot.inc"
 
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    mov eax, 1
-    cpuid
-    shr ebx, 24                     ; initial APIC ID = vCPU index
-    jnz done
+    BOOT_VCPU0_ONLY done
     PIC_INIT 0xef, 0xff             ; IRQ 4 open, everything else masked
     mov al, 0x34                    ; counter 0, LSB then MSB, mode 2, binary
     out 0x43, al

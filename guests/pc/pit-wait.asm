@@ -11,17 +11,10 @@ COUNT      equ 1193                 ; 1193 / 1.193182 MHz = 999.85 us
 TICKS      equ 10
 
 %include "pic-init.inc"
+%include "boot.inc"
 
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    mov eax, 1
-    cpuid
-    shr ebx, 24                     ; initial APIC ID = vCPU index
-    jnz done
+    BOOT_VCPU0_ONLY done
     mov word [0x20 * 4], irq0
     mov word [0x20 * 4 + 2], 0
     PIC_INIT 0xfe, 0xff

@@ -16,16 +16,10 @@ org 0x7c00
 RESETS     equ 3
 COUNT_AT   equ 0x70                 ; a CMOS byte no BIOS or QEMU uses
 
+%include "boot.inc"
+
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    mov eax, 1
-    cpuid
-    shr ebx, 24                     ; initial APIC ID = vCPU index
-    jnz other_vcpu
+    BOOT_VCPU0_ONLY other_vcpu
     cmp byte [marker], 0
     jne stale_ram
     mov byte [marker], 1

@@ -15,17 +15,10 @@ CMOS_INDEX equ 0x70
 CMOS_DATA  equ 0x71
 
 %include "pic-init.inc"
+%include "boot.inc"
 
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    mov eax, 1
-    cpuid
-    shr ebx, 24                     ; initial APIC ID = vCPU index
-    jnz done
+    BOOT_VCPU0_ONLY done
     mov word [0x28 * 4], irq8
     mov word [0x28 * 4 + 2], 0
     PIC_INIT 0xfb, 0xfe

@@ -109,13 +109,7 @@ class VcpuGroup {
       for (let j = 0, i = first; j < n; j++, i = i + 1 === n ? 0 : i + 1) {
         const m = members[i]!;
         if (m.ended) continue;
-        let t: number;
-        try {
-          t = this.turn(m);
-        } catch (e) {
-          m.s.fail(e);
-          t = this.end(m, 'error');
-        }
+        const t = this.safeTurn(m);
         if (t === TURN_RAN) {
           ran = true;
           // A vCPU that ran its slice out (guest code, perhaps a spin on a lock a waiting vCPU
@@ -147,16 +141,19 @@ class VcpuGroup {
     let ended = 0;
     for (const m of this.members) {
       if (m.ended || !m.waitingExit || Atomics.load(m.s.f, RP_STATE) === STATE_EXIT_PENDING) continue;
-      let t: number;
-      try {
-        t = this.turn(m);
-      } catch (e) {
-        m.s.fail(e);
-        t = this.end(m, 'error');
-      }
-      if (t === TURN_ENDED) ended++;
+      if (this.safeTurn(m) === TURN_ENDED) ended++;
     }
     return ended;
+  }
+
+  /** A turn; an internal error ends that vCPU alone (state 'error'), never the thread's others. */
+  private safeTurn(m: Member): number {
+    try {
+      return this.turn(m);
+    } catch (e) {
+      m.s.fail(e);
+      return this.end(m, 'error');
+    }
   }
 
   /** Members with an exit in flight. */
