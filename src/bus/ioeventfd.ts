@@ -48,10 +48,6 @@ interface ListenerState {
   onSignal: ((count: number) => void) | undefined;
 }
 
-type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number, timeoutMs?: number): WaitAsyncResult;
-}).waitAsync;
 
 /**
  * The main thread's doorbells: allocation of indices and one listener loop per live doorbell.
@@ -137,7 +133,7 @@ export class DoorbellListeners {
       // Re-read after publishing `sleeping` (see the file comment): a signal added before the
       // store is seen here, one added after it notifies.
       if (Atomics.load(w, at + DB_COUNT) === seen && !state.stop) {
-        const r = waitAsync(w, at + DB_COUNT, seen);
+        const r = Atomics.waitAsync(w, at + DB_COUNT, seen);
         if (r.async) await r.value;
       }
       Atomics.store(w, at + DB_SLEEPING, 0);

@@ -5,10 +5,6 @@ import {
 } from './run-page.js';
 import type { VirtualDeviceClock } from './device-clock.js';
 
-type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number): WaitAsyncResult;
-}).waitAsync;
 
 /**
  * The main thread's half of interrupts and virtual time, for vCPU 0 (interrupts go to vCPU 0),
@@ -112,7 +108,7 @@ export class InterruptGlue {
         continue;
       }
       // NONE, or DONE / ABORTED not yet reset by the vCPU: sleep until the word changes and is notified.
-      const r = waitAsync(f, RP_SERVICE, kind);
+      const r = Atomics.waitAsync(f, RP_SERVICE, kind);
       if (r.async) await r.value;
     }
   }

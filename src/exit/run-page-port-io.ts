@@ -79,8 +79,8 @@ export class RunPagePortIo implements PortIo {
   private inFlight = false;
   /** The read-section token of the access being made (held across an exit in flight). */
   private token = 0;
-  /** For the exit in flight: when it was posted (performance.now(), or the shared clock with the breakdown), -1 if untimed. */
-  private flightT0 = -1;
+  /** For the exit in flight: startTiming()'s t0, or UNTIMED. */
+  private flightT0 = UNTIMED;
   private flightWeight = 1;
 
   constructor(
@@ -112,7 +112,7 @@ export class RunPagePortIo implements PortIo {
   }
 
   portIn(port: number, size: AccessSize, qualification: number): number {
-    if (this.inFlight) return this.resumeIn(port, size);
+    if (this.inFlight) return this.completedIn(this.resume(DIR_IN, port, size, 1, 0), size);
     const r = this.router;
     if (r === null) return this.exitIn(port, size, qualification, -1);
     const token = r.lock();
@@ -148,10 +148,7 @@ export class RunPagePortIo implements PortIo {
   }
 
   stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
-    if (this.inFlight) {
-      if (this.resume(DIR_IN, port, size, count, 1) === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
-      return;
-    }
+    if (this.inFlight) { this.completedStringIn(this.resume(DIR_IN, port, size, count, 1), size, count); return; }
     this.checkBatch(size, count);
     const r = this.router;
     if (r === null) { this.exitStringIn(port, size, count, qualification, -1); return; }
@@ -212,9 +209,17 @@ export class RunPagePortIo implements PortIo {
     this.fill(DIR_IN, port, size, 1, qualification, 0, at);
     f[RP_VALUE] = 0;
     f[RP_EXITS_FAST_IN]++;
-    // An aborted exit (VM shutting down) reads as all ones, like an unassigned port.
-    const v = this.exit(pos) === STATE_EXIT_ABORTED ? -1 : f[RP_VALUE];
-    return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
+    return this.completedIn(this.exit(pos), size);
+  }
+
+  /** The value an IN's completed exit returns: an aborted one (VM shutting down) reads as all ones, like an unassigned port. */
+  private completedIn(state: number, size: AccessSize): number {
+    return mask(state === STATE_EXIT_ABORTED ? -1 : this.f[RP_VALUE], size);
+  }
+
+  /** An INS batch's completed exit: an aborted one leaves all ones in the data page, as for IN. */
+  private completedStringIn(state: number, size: AccessSize, count: number): void {
+    if (state === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
   }
 
   private exitOut(port: number, size: AccessSize, value: number, qualification: number, at: number): void {
@@ -234,7 +239,7 @@ export class RunPagePortIo implements PortIo {
     this.fill(DIR_IN, port, size, count, qualification, 1, at);
     f[RP_EXITS_STRING_IN]++;
     f[RP_STRING_ELEMENTS] += count;
-    if (this.exit(pos) === STATE_EXIT_ABORTED) this.dataPage.fill(0xff, 0, count * size);
+    this.completedStringIn(this.exit(pos), size, count);
   }
 
   private exitStringOut(port: number, size: AccessSize, count: number, qualification: number, at: number): void {
@@ -295,25 +300,56 @@ export class RunPagePortIo implements PortIo {
     // Short runs time every exit; long ones a random sample (src/exit/latency.ts).
     const timedAll = this.timeAllLeft > 0;
     if (timedAll) this.timeAllLeft--;
-    const timed = timedAll || this.sampler.next();
-    if (this.deferExits) this.post(pos, seq, timed, timedAll ? 1 : this.sampler.weight); // throws
-    let state: number;
-    if (timed && this.breakdown !== null) {
-      state = this.timedWithBreakdown(pos, seq, timedAll ? 1 : this.sampler.weight);
-    } else {
-      const t0 = timed ? performance.now() : 0;
-      state = this.publishAndWait(pos, seq);
-      if (timed) recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, timedAll ? 1 : this.sampler.weight);
-    }
-    // A signal-like kick: a pending request (stop, pause, control call, INTR, a new timer
-    // deadline) ends the current run slice right after this instruction. Looked at after the
-    // completion, so a request the serving of this exit made (a device raising an IRQ) is seen
-    // at this very boundary: the interrupt follows the OUT that caused it, on every run. The
-    // word is written rarely, so the load is a hit in this core's cache. An aborted exit, or one
-    // served as the VM began stopping, leaves the guest loop at once too.
+    const t0 = timedAll || this.sampler.next() ? this.startTiming() : UNTIMED;
+    const weight = timedAll ? 1 : this.sampler.weight;
+    if (this.deferExits) this.post(pos, seq, t0, weight); // throws
+    const state = this.publishAndWait(pos, seq);
+    this.finishTiming(t0, weight, state);
+    this.kickIfRequested(state);
+    return state;
+  }
+
+  /**
+   * A signal-like kick: a pending request (stop, pause, control call, INTR, a new timer
+   * deadline) ends the current run slice right after this instruction. Looked at after the
+   * completion, so a request the serving of this exit made (a device raising an IRQ) is seen
+   * at this very boundary: the interrupt follows the OUT that caused it, on every run. The
+   * word is written rarely, so the load is a hit in this core's cache. An aborted exit, or one
+   * served as the VM began stopping, leaves the guest loop at once too.
+   */
+  private kickIfRequested(state: number): void {
     const stopTarget = this.stopTarget;
     if ((state !== STATE_EXIT_DONE || this.k.load(this.requestWord) !== 0) && stopTarget !== null) stopTarget.requestStop();
-    return state;
+  }
+
+  /**
+   * A timed exit's start, before it is published: performance.now(), or with the latency
+   * breakdown the shared clock (t0), with the main thread's stamp cleared so that an exit
+   * completed without being served (aborted) leaves it 0.
+   */
+  private startTiming(): number {
+    const b = this.breakdown;
+    if (b === null) return performance.now();
+    this.page.stamps[0] = 0;
+    return b.clock.nowMs();
+  }
+
+  /**
+   * A timed exit's end (t0 from startTiming, or UNTIMED): its round trip into the histogram and,
+   * with the breakdown, its queue / device / completion split from the main thread's stamps (t1,
+   * t2, published with the completion's state store).
+   */
+  private finishTiming(t0: number, weight: number, state: number): void {
+    if (t0 === UNTIMED) return;
+    const b = this.breakdown;
+    if (b === null) {
+      recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, weight);
+      return;
+    }
+    const t3 = b.clock.nowMs();
+    recordLatencyNs(this.latency, (t3 - t0) * 1e6, weight);
+    const t1 = this.page.stamps[0]!;
+    if (state !== STATE_EXIT_ABORTED && t1 !== 0) b.recorder.record(t0, t1, this.page.stamps[1]!, t3, weight);
   }
 
   /**
@@ -321,10 +357,8 @@ export class RunPagePortIo implements PortIo {
    * (EXIT_IN_FLIGHT) with the read section still held; resume() finishes it when the instruction
    * runs again.
    */
-  private post(pos: number, seq: number, timed: boolean, weight: number): never {
-    const b = this.breakdown;
-    if (timed && b !== null) this.page.stamps[0] = 0; // see timedWithBreakdown
-    this.flightT0 = !timed ? -1 : b !== null ? b.clock.nowMs() : performance.now();
+  private post(pos: number, seq: number, t0: number, weight: number): never {
+    this.flightT0 = t0;
     this.flightWeight = weight;
     this.inFlight = true;
     this.ring.publish(pos, this.page.vcpu, seq);
@@ -336,7 +370,7 @@ export class RunPagePortIo implements PortIo {
    * The instruction whose exit is in flight runs again: check it makes the same access (KVM's
    * emulator_pio_in check of vcpu->arch.pio), take the completion (waiting for it if it has not
    * come, as when single-stepping), time it, leave the read section, and return the completion
-   * state. The IN value, for resumeIn, is in RP_VALUE; an INS batch in the data page.
+   * state. The IN value is in RP_VALUE (completedIn); an INS batch in the data page.
    */
   private resume(dir: number, port: number, size: number, count: number, string: number): number {
     const f = this.f;
@@ -348,28 +382,10 @@ export class RunPagePortIo implements PortIo {
     this.inFlight = false;
     let state = Atomics.load(f, RP_STATE);
     if (state === STATE_EXIT_PENDING) state = this.waiter.wait();
-    const t0 = this.flightT0;
-    if (t0 >= 0) {
-      const b = this.breakdown;
-      if (b !== null) {
-        const t3 = b.clock.nowMs();
-        recordLatencyNs(this.latency, (t3 - t0) * 1e6, this.flightWeight);
-        const t1 = this.page.stamps[0]!;
-        if (state !== STATE_EXIT_ABORTED && t1 !== 0) b.recorder.record(t0, t1, this.page.stamps[1]!, t3, this.flightWeight);
-      } else {
-        recordLatencyNs(this.latency, (performance.now() - t0) * 1e6, this.flightWeight);
-      }
-    }
+    this.finishTiming(this.flightT0, this.flightWeight, state);
     if (this.router !== null) this.router.unlockAfterExit(this.token);
-    // As in exit(): a pending request ends the slice right after this instruction.
-    const stopTarget = this.stopTarget;
-    if ((state !== STATE_EXIT_DONE || this.k.load(this.requestWord) !== 0) && stopTarget !== null) stopTarget.requestStop();
+    this.kickIfRequested(state);
     return state;
-  }
-
-  private resumeIn(port: number, size: AccessSize): number {
-    const v = this.resume(DIR_IN, port, size, 1, 0) === STATE_EXIT_ABORTED ? -1 : this.f[RP_VALUE];
-    return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
   }
 
   /** True while an exit is in flight: the vCPU may run again only once RP_STATE has left STATE_EXIT_PENDING. */
@@ -384,25 +400,10 @@ export class RunPagePortIo implements PortIo {
     if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_AFTER_PUBLISH);
     return this.waiter.wait();
   }
-
-  /**
-   * A timed round trip with the latency breakdown on: t0 and t3 on the shared clock, t1 and t2 from
-   * the main thread's stamps in the run page (published with the completion's state store).
-   */
-  private timedWithBreakdown(pos: number, seq: number, weight: number): number {
-    const { recorder, clock } = this.breakdown!;
-    const stamps = this.page.stamps;
-    // Cleared before the push: an exit completed without being served (aborted) leaves it 0.
-    stamps[0] = 0;
-    const t0 = clock.nowMs();
-    const state = this.publishAndWait(pos, seq);
-    const t3 = clock.nowMs();
-    recordLatencyNs(this.latency, (t3 - t0) * 1e6, weight);
-    const t1 = stamps[0]!;
-    if (state !== STATE_EXIT_ABORTED && t1 !== 0) recorder.record(t0, t1, stamps[1]!, t3, weight);
-    return state;
-  }
 }
+
+/** An exit's t0 when it is not timed (the clocks start at 0 and only go up). */
+const UNTIMED = -1;
 
 /** Elements per string exit for a batching mode (docs/DESIGN.md, "One port access"). */
 export function batchLimit(mode: StringBatchMode, size: number, isIn: boolean): number {

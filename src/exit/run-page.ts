@@ -305,19 +305,29 @@ export function runPageOf(memory: WebAssembly.Memory, vcpu: number): RunPage {
   };
 }
 
-/** The run page (header) of the vCPU whose page holds `f`'s worker doorbell, or null when `f`'s vCPU has a thread of its own. */
-function homeOf(f: Int32Array): Int32Array | null {
-  const home = Atomics.load(f, RP_WORKER_HOME);
-  if (home === 0) return null;
-  return new Int32Array(f.buffer, (home - 1) * RUN_PAGE_STRIDE_BYTES, RUN_PAGE_FIELDS);
+/**
+ * A view of all the run pages of `f`'s memory, made once per memory (per thread), not per call:
+ * the io loop rings a doorbell on completions, where a view per call would be an allocation per exit.
+ */
+let pagesBuffer: ArrayBufferLike | null = null;
+let pagesWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
+function allPagesOf(f: Int32Array): Int32Array<ArrayBufferLike> {
+  if (f.buffer !== pagesBuffer) {
+    pagesBuffer = f.buffer;
+    pagesWords = new Int32Array(f.buffer);
+  }
+  return pagesWords;
 }
 
 /** Bump and notify the doorbell of the multiplexed worker running `f`'s vCPU (no-op for a vCPU with its own thread). */
 export function ringWorkerOf(f: Int32Array): void {
-  const home = homeOf(f);
-  if (home === null) return;
-  Atomics.add(home, RP_WORKER_DOORBELL, 1);
-  Atomics.notify(home, RP_WORKER_DOORBELL);
+  const home = Atomics.load(f, RP_WORKER_HOME);
+  if (home === 0) return;
+  // The doorbell is in the run page of the worker's first vCPU (home - 1).
+  const words = allPagesOf(f);
+  const doorbell = (home - 1) * (RUN_PAGE_STRIDE_BYTES / 4) + RP_WORKER_DOORBELL;
+  Atomics.add(words, doorbell, 1);
+  Atomics.notify(words, doorbell);
 }
 
 /**

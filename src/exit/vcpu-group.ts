@@ -316,7 +316,7 @@ class VcpuGroup {
     const seen = Atomics.load(home, RP_WORKER_DOORBELL);
     this.flagSleeping(SLEEPING_ON_WORKER);
     if (!this.anyReady()) {
-      const r = waitAsync(home, RP_WORKER_DOORBELL, seen, SERVICE_POLL_MS);
+      const r = Atomics.waitAsync(home, RP_WORKER_DOORBELL, seen, SERVICE_POLL_MS);
       if (r.async) await r.value;
       else await yieldToEventLoop();
     } else {
@@ -340,7 +340,3 @@ class VcpuGroup {
  */
 const SERVICE_POLL_MS = 10;
 
-type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number, timeoutMs?: number): WaitAsyncResult;
-}).waitAsync;

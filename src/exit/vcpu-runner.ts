@@ -51,10 +51,6 @@ export type VcpuCoreFactory = (memory: GuestMemory, io: PortIo, vcpu: number) =>
 /** How long a servicing vCPU sleeps on its request word before looking again (a safety net). */
 const SERVICE_WAIT_MS = 100;
 
-type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number, timeoutMs?: number): WaitAsyncResult;
-}).waitAsync;
 
 /**
  * One vCPU as a worker runs it: memory, PortIo, core, interrupts and control plane over the shared
@@ -288,7 +284,7 @@ export async function serviceRequests(f: Int32Array): Promise<void> {
     // Guest signals (REQ_INTR, REQ_TIMER) are the guest loop's business, not a reason to stay out.
     const req = Atomics.load(f, RP_REQUEST);
     if ((req & ~REQ_GUEST_SIGNALS) === 0 || (req & REQ_STOP) !== 0) return;
-    const r = waitAsync(f, RP_REQUEST, req, SERVICE_WAIT_MS);
+    const r = Atomics.waitAsync(f, RP_REQUEST, req, SERVICE_WAIT_MS);
     if (r.async) await r.value;
     else await yieldToEventLoop(); // the word changed under us: let messages in, then look again
   }

@@ -218,10 +218,6 @@ export const MAIN_SPIN_SLICE_MS = 1;
 /** Longest a main-thread sleep lasts without a doorbell (a safety net; shutdown rings the doorbell). */
 export const MAIN_SLEEP_TIMEOUT_MS = 50;
 
-type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number, timeoutMs?: number): WaitAsyncResult;
-}).waitAsync;
 
 /**
  * Main-thread side: wait for the next descriptor in the request ring without blocking the event
@@ -274,7 +270,7 @@ export class DoorbellWaiter {
     // Flag first, then re-check: pairs with the producer's doorbell add + flag read (request-ring.ts).
     Atomics.store(w, RING_CONSUMER_SLEEPING, 1);
     if (this.ring.isEmpty()) {
-      const r = waitAsync(w, RING_DOORBELL, seen, MAIN_SLEEP_TIMEOUT_MS);
+      const r = Atomics.waitAsync(w, RING_DOORBELL, seen, MAIN_SLEEP_TIMEOUT_MS);
       if (r.async) {
         this.sleeps++;
         await r.value;
