@@ -4,7 +4,6 @@ import {
   LIFECYCLE_RUNNING, LIFECYCLE_SERVICING, LIFECYCLE_WAITING, REQ_GUEST_SIGNALS, REQ_STOP, RP_HALT_WAITS, RP_LIFECYCLE,
   RP_REQUEST, RP_SLEEPING, RP_SLEEPS, RP_STATE, RP_WORKER_DOORBELL, SLEEPING_ON_WORKER, STATE_EXIT_PENDING,
 } from './run-page.js';
-import { SIGNALS_FAULT, SIGNALS_STOP } from './vcpu-interrupts.js';
 import { lifecycleOf, type VcpuEndState } from './vcpu-task.js';
 import type { VcpuRunCodes, VcpuSession } from './vcpu-runner.js';
 
@@ -189,7 +188,7 @@ class VcpuGroup {
     const codes = this.codes;
     if (m.parked) {
       const req = Atomics.load(f, RP_REQUEST) | this.stopBit;
-      if ((req & REQ_STOP) !== 0) return this.end(m, s.halted ? 'halted' : 'stopped');
+      if ((req & REQ_STOP) !== 0) return this.end(m, s.stoppedState);
       if ((req & ~REQ_GUEST_SIGNALS) !== 0) return TURN_PARKED;
       m.parked = false;
       if (s.endedWhileStepping !== null) return this.end(m, s.endedWhileStepping);
@@ -230,26 +229,13 @@ class VcpuGroup {
         m.waitingExit = true;
         return TURN_RAN;
       }
-      if (status === codes.halt) {
-        // HLT with IF=0 ends the vCPU (nothing could wake it); with IF=1 it waits for an interrupt.
-        if (!cpu.interruptFlag) return this.end(m, 'halted');
-        s.halted = true;
-        // Published for the whole halt, also while the virtual clock skips to its deadlines
-        // (src/vm.ts endIfIdle reads it): the guest runs no instruction until an interrupt.
-        Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
-      } else if (status === codes.fault) {
-        return this.end(m, 'fault');
-      }
+      const end = s.afterSlice(status);
+      if (end !== null) return this.end(m, end);
     }
     let req = Atomics.load(f, RP_REQUEST) | this.stopBit;
     if ((req & REQ_GUEST_SIGNALS) !== 0 || irq.deadlineReached || s.halted) {
-      const r = irq.atBoundary(s.halted);
-      if (r.signals === SIGNALS_FAULT) return this.end(m, 'fault');
-      if (r.signals === SIGNALS_STOP) return this.end(m, s.halted ? 'halted' : 'stopped');
-      if (r.delivered) {
-        s.halted = false;
-        Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
-      }
+      const end = s.takeSignals();
+      if (end !== null) return this.end(m, end);
       req = Atomics.load(f, RP_REQUEST) | this.stopBit;
       if (s.halted && irq.haltIdle(req)) {
         f[RP_HALT_WAITS]++;
@@ -266,7 +252,7 @@ class VcpuGroup {
       return TURN_RAN;
     }
     // A vCPU stopped in HLT ends as halted: that is where the guest was.
-    if ((req & REQ_STOP) !== 0) return this.end(m, s.halted ? 'halted' : 'stopped');
+    if ((req & REQ_STOP) !== 0) return this.end(m, s.stoppedState);
     Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_SERVICING);
     m.parked = true;
     return TURN_PARKED;

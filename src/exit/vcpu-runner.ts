@@ -164,6 +164,44 @@ export class VcpuSession {
     }
   }
 
+  /**
+   * The vCPU loop's step after a run slice (shared by a thread of its own, runOwnThread, and a
+   * multiplexed turn, vcpu-group.ts): HLT with IF=0 ends the vCPU (nothing could wake it); with
+   * IF=1 it waits for an interrupt, LIFECYCLE_WAITING published for the whole halt, also while the
+   * virtual clock skips to its deadlines (src/vm.ts endIfIdle reads it); a fault ends it. Returns
+   * the end state, or null to go on.
+   */
+  afterSlice(status: number): VcpuEndState | null {
+    if (status === this.codes.halt) {
+      if (!this.core!.interruptFlag) return 'halted';
+      this.halted = true;
+      Atomics.store(this.f, RP_LIFECYCLE, LIFECYCLE_WAITING);
+      return null;
+    }
+    return status === this.codes.fault ? 'fault' : null;
+  }
+
+  /**
+   * The vCPU loop's guest signals at a boundary (INTR, a virtual-clock deadline; or halted):
+   * src/exit/vcpu-interrupts.ts delivers what is due; an interrupt taken ends a halt. Returns the
+   * end state (a fault in delivery, or a stop), or null to go on.
+   */
+  takeSignals(): VcpuEndState | null {
+    const r = this.irq!.atBoundary(this.halted);
+    if (r.signals === SIGNALS_FAULT) return 'fault';
+    if (r.signals === SIGNALS_STOP) return this.stoppedState;
+    if (r.delivered) {
+      this.halted = false;
+      Atomics.store(this.f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
+    }
+    return null;
+  }
+
+  /** How a stopped vCPU ends: a vCPU stopped in HLT ends as halted, that is where the guest was. */
+  get stoppedState(): VcpuEndState {
+    return this.halted ? 'halted' : 'stopped';
+  }
+
   /** An internal failure: the vCPU ends with state 'error'. */
   fail(e: unknown): void {
     this.state = 'error';
@@ -239,37 +277,21 @@ async function runOwnThread(s: VcpuSession, slice: number, codes: VcpuRunCodes):
   for (;;) {
     if (!s.halted) {
       const budget = irq.budget(slice);
-      const status = budget > 0 ? cpu.run(budget) : codes.budget;
-      if (status === codes.halt) {
-        // HLT with IF=0 ends the vCPU (nothing could wake it); with IF=1 it waits for an interrupt.
-        if (!cpu.interruptFlag) { s.state = 'halted'; return; }
-        s.halted = true;
-        // Published for the whole halt, also while the virtual clock skips to its deadlines
-        // (src/vm.ts endIfIdle reads it): the guest runs no instruction until an interrupt.
-        Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_WAITING);
-      } else if (status === codes.fault) {
-        s.state = 'fault';
-        return;
-      }
+      const end = s.afterSlice(budget > 0 ? cpu.run(budget) : codes.budget);
+      if (end !== null) { s.state = end; return; }
     }
     let req = Atomics.load(f, RP_REQUEST);
     if ((req & REQ_GUEST_SIGNALS) !== 0 || irq.deadlineReached || s.halted) {
-      const r = irq.atBoundary(s.halted);
-      if (r.signals === SIGNALS_FAULT) { s.state = 'fault'; return; }
-      if (r.signals === SIGNALS_STOP) { s.state = s.halted ? 'halted' : 'stopped'; return; }
-      if (r.delivered) {
-        s.halted = false;
-        Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_RUNNING);
-      }
+      const end = s.takeSignals();
+      if (end !== null) { s.state = end; return; }
       if (s.halted) irq.haltWait();
       req = Atomics.load(f, RP_REQUEST);
     }
     if ((req & ~REQ_GUEST_SIGNALS) === 0) continue;
-    // A vCPU stopped in HLT ends as halted: that is where the guest was.
-    if ((req & REQ_STOP) !== 0) { s.state = s.halted ? 'halted' : 'stopped'; return; }
+    if ((req & REQ_STOP) !== 0) { s.state = s.stoppedState; return; }
     Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_SERVICING);
     await serviceRequests(f);
-    if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { s.state = s.halted ? 'halted' : 'stopped'; return; }
+    if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { s.state = s.stoppedState; return; }
     if (s.endedWhileStepping !== null) { s.state = s.endedWhileStepping; return; }
     Atomics.store(f, RP_LIFECYCLE, s.halted ? LIFECYCLE_WAITING : LIFECYCLE_RUNNING);
   }
