@@ -340,6 +340,10 @@ export class IoBus {
       if (this.onAccess !== null) this.traceBatch(vcpu, 'in', port, size, count, data, reg.name);
       return;
     }
+    if (device !== null && reg.pieces[size] === size && this.onAccess === null) {
+      readEachElement(device, offset, size, count, data);
+      return;
+    }
     for (let e = 0, o = 0; e < count; e++, o += size) storeLe(data, o, size, this.readFrom(reg, vcpu, offset, port, size));
   }
 
@@ -356,6 +360,10 @@ export class IoBus {
     if (device !== null && device.writeString !== undefined && reg.pieces[size] === size) {
       device.writeString(offset, size, count, data);
       if (this.onAccess !== null) this.traceBatch(vcpu, 'out', port, size, count, data, reg.name);
+      return;
+    }
+    if (device !== null && reg.pieces[size] === size && this.onAccess === null) {
+      writeEachElement(device, offset, size, count, data);
       return;
     }
     for (let e = 0, o = 0; e < count; e++, o += size) this.writeTo(reg, vcpu, offset, port, size, loadLe(data, o, size));
@@ -668,6 +676,44 @@ export class IoBus {
   }
 }
 
+
+/*
+ * A string batch to a bus device without a whole-batch handler, at a size it implements and with
+ * no device trace: one read() or write() per element, as the general path makes, without its
+ * per-element piece and trace checks. The handler is taken once and called as a plain function
+ * value: `device.read(...)` here would be a property lookup at a call site every device type
+ * passes through (megamorphic), per element.
+ */
+
+function readEachElement(device: PioDevice, offset: number, size: AccessSize, count: number, data: Uint8Array): void {
+  const read = device.read;
+  if (size === 1) {
+    for (let e = 0; e < count; e++) data[e] = read.call(device, offset, 1);
+  } else if (size === 2) {
+    for (let o = 0, end = count * 2; o < end; o += 2) {
+      const v = read.call(device, offset, 2);
+      data[o] = v; data[o + 1] = v >>> 8;
+    }
+  } else {
+    for (let o = 0, end = count * 4; o < end; o += 4) {
+      const v = read.call(device, offset, 4);
+      data[o] = v; data[o + 1] = v >>> 8; data[o + 2] = v >>> 16; data[o + 3] = v >>> 24;
+    }
+  }
+}
+
+function writeEachElement(device: PioDevice, offset: number, size: AccessSize, count: number, data: Uint8Array): void {
+  const write = device.write;
+  if (size === 1) {
+    for (let e = 0; e < count; e++) write.call(device, offset, 1, data[e]!);
+  } else if (size === 2) {
+    for (let o = 0, end = count * 2; o < end; o += 2) write.call(device, offset, 2, data[o]! | (data[o + 1]! << 8));
+  } else {
+    for (let o = 0, end = count * 4; o < end; o += 4) {
+      write.call(device, offset, 4, (data[o]! | (data[o + 1]! << 8) | (data[o + 2]! << 16) | (data[o + 3]! << 24)) >>> 0);
+    }
+  }
+}
 
 /** Widest implemented size that fits in `size`; `size` itself when none does. */
 function pieceSize(impl: readonly AccessSize[], size: AccessSize): AccessSize {

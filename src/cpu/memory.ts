@@ -135,6 +135,59 @@ export class GuestMemory {
   }
 
   /**
+   * INS's bulk store: `count` elements of `size` bytes from data[0 ..) into RAM bytes
+   * [lo, lo + count*size), element i at lo + i*size, or with `reversed` (DF=1, the instruction
+   * walks down) at lo + (count-1-i)*size; bytes inside each element stay little-endian. Returns
+   * false, storing nothing, when any byte lies outside RAM: the caller then stores element by
+   * element, so the out-of-range rules (and the count) are those of write().
+   */
+  storeElements(lo: number, data: Uint8Array, count: number, size: number, reversed: boolean): boolean {
+    const length = count * size;
+    if (!(lo >= 0 && lo + length <= this.size)) return false;
+    const b = this.bytes;
+    if (!reversed || count === 1) {
+      b.set(length === data.length ? data : data.subarray(0, length), lo);
+    } else if (size === 1) {
+      for (let i = 0, a = lo + count - 1; i < count; i++, a--) b[a] = data[i]!;
+    } else {
+      for (let i = 0, a = lo + length - size; i < length; i += size, a -= size) {
+        for (let k = 0; k < size; k++) b[a + k] = data[i + k]!;
+      }
+    }
+    this.storedRange(lo, lo + length - 1);
+    return true;
+  }
+
+  /**
+   * OUTS's bulk load, the mirror of storeElements: data[i*size ..] gets the element at
+   * lo + i*size, or with `reversed` at lo + (count-1-i)*size. Returns false, loading nothing,
+   * when any byte lies outside RAM (the caller then reads element by element).
+   */
+  loadElements(lo: number, data: Uint8Array, count: number, size: number, reversed: boolean): boolean {
+    const length = count * size;
+    if (!(lo >= 0 && lo + length <= this.size)) return false;
+    const b = this.bytes;
+    if (!reversed || count === 1) {
+      data.set(b.subarray(lo, lo + length), 0);
+    } else if (size === 1) {
+      for (let i = 0, a = lo + count - 1; i < count; i++, a--) data[i] = b[a]!;
+    } else {
+      for (let i = 0, a = lo + length - size; i < length; i += size, a -= size) {
+        for (let k = 0; k < size; k++) data[i + k] = b[a + k]!;
+      }
+    }
+    return true;
+  }
+
+  /** After a bulk store to bytes [a, last] (inside RAM): invalidate translations from every page it touched. */
+  private storedRange(a: number, last: number): void {
+    const marks = this.marks;
+    for (let p = a >>> CODE_PAGE_SHIFT, q = last >>> CODE_PAGE_SHIFT; p <= q; p++) {
+      if (marks[p] !== 0) this.code.codeWritten(p);
+    }
+  }
+
+  /**
    * Atomic compare-and-swap of `size` bytes at `a`: stores `next` if memory still holds
    * `expected` and returns true; false means another vCPU changed it (re-read and retry).
    * Out-of-range addresses behave like plain accesses (nothing to race with).

@@ -56,24 +56,19 @@ export function stringIo(c: CpuState, size: AccessSize, isIn: boolean): void {
   const mem = c.mem;
   const step = down ? -size : size;
   const wrap = a32 ? 0xffffffff : 0xffff;
+  // The batch's elements are contiguous in linear space unless the index register wraps inside
+  // it (a16 past 0xFFFF or below 0, a32 past 4 GiB): then it goes element by element.
+  const span = n * size;
+  const contiguous = down ? off - (n - 1) * size >= 0 : off + span - 1 <= wrap;
+  const lo = base + (down ? off - (n - 1) * size : off);
+  const endOff = a32 ? (off + n * step) >>> 0 : (off + n * step) & wrap;
   if (isIn) {
     c.io.stringIn(port, size, n, q);
-    for (let i = 0, p = 0; i < n; i++, p += size) {
-      if (size === 1) mem.write8(base + off, dp[p]);
-      else if (size === 2) mem.write16(base + off, dp[p] | (dp[p + 1] << 8));
-      else mem.write32(base + off, (dp[p] | (dp[p + 1] << 8) | (dp[p + 2] << 16) | (dp[p + 3] << 24)) >>> 0);
-      off = a32 ? (off + step) >>> 0 : (off + step) & wrap;
-    }
+    if (contiguous && mem.storeElements(lo, dp, n, size, down)) off = endOff;
+    else off = storeEachElement(c, base, off, size, n, step, a32, dp);
   } else {
-    for (let i = 0, p = 0; i < n; i++, p += size) {
-      const v = mem.read(base + off, size);
-      dp[p] = v;
-      if (size > 1) {
-        dp[p + 1] = v >>> 8;
-        if (size === 4) { dp[p + 2] = v >>> 16; dp[p + 3] = v >>> 24; }
-      }
-      off = a32 ? (off + step) >>> 0 : (off + step) & wrap;
-    }
+    if (contiguous && mem.loadElements(lo, dp, n, size, down)) off = endOff;
+    else off = loadEachElement(c, base, off, size, n, step, a32, dp);
     c.io.stringOut(port, size, n, q);
   }
   if (a32) c.r32[idxReg] = off;
@@ -84,4 +79,38 @@ export function stringIo(c: CpuState, size: AccessSize, isIn: boolean): void {
     else c.r16[ECX << 1] = left;
     if (left !== 0) c.ip = c.startIp;
   }
+}
+
+/**
+ * INS's store of a batch element by element, for a batch that wraps its index register or
+ * touches bytes outside RAM (each element then follows write()'s rules); returns the new offset.
+ */
+function storeEachElement(
+  c: CpuState, base: number, off: number, size: number, n: number, step: number, a32: boolean, dp: Uint8Array,
+): number {
+  const mem = c.mem;
+  for (let i = 0, p = 0; i < n; i++, p += size) {
+    if (size === 1) mem.write8(base + off, dp[p]!);
+    else if (size === 2) mem.write16(base + off, dp[p]! | (dp[p + 1]! << 8));
+    else mem.write32(base + off, (dp[p]! | (dp[p + 1]! << 8) | (dp[p + 2]! << 16) | (dp[p + 3]! << 24)) >>> 0);
+    off = a32 ? (off + step) >>> 0 : (off + step) & 0xffff;
+  }
+  return off;
+}
+
+/** OUTS's load of a batch element by element (the mirror of storeEachElement); returns the new offset. */
+function loadEachElement(
+  c: CpuState, base: number, off: number, size: number, n: number, step: number, a32: boolean, dp: Uint8Array,
+): number {
+  const mem = c.mem;
+  for (let i = 0, p = 0; i < n; i++, p += size) {
+    const v = mem.read(base + off, size);
+    dp[p] = v;
+    if (size > 1) {
+      dp[p + 1] = v >>> 8;
+      if (size === 4) { dp[p + 2] = v >>> 16; dp[p + 3] = v >>> 24; }
+    }
+    off = a32 ? (off + step) >>> 0 : (off + step) & 0xffff;
+  }
+  return off;
 }
