@@ -168,6 +168,17 @@ describe('INS/OUTS bulk copy equals the element-by-element reference', () => {
   });
 });
 
+describe('a bulk INS store invalidates translated code', () => {
+  it('every marked 256-byte code page the batch touches gets a new generation, unmarked ones do not', () => {
+    const mem = new GuestMemory(new ArrayBuffer(0x4000));
+    const gen0 = [0x10, 0x11, 0x14, 0x20].map((p) => mem.code.markForTranslation(p));
+    // Bytes 0x1080 .. 0x147f: code pages 0x10 to 0x14; DF=1 order changes nothing here.
+    expect(mem.storeElements(0x1080, new Uint8Array(0x400).fill(0x90), 0x100, 4, true)).toBe(true);
+    const gens = [0x10, 0x11, 0x14, 0x20].map((p) => mem.code.markForTranslation(p));
+    expect(gens.map((g, i) => g !== gen0[i])).toEqual([true, true, true, false]);
+  });
+});
+
 function readLe(d: Uint8Array, o: number, size: number): number {
   let v = 0;
   for (let b = size - 1; b >= 0; b--) v = v * 256 + d[o + b]!;
