@@ -6,19 +6,20 @@
  * its measured loop, counted from per-vCPU counters read at its edges.
  */
 import type { WaitMode } from '../src/types.js';
+import type { VcpuPriority } from '../src/exit/thread-priority.js';
 import { iterationsFor, scaleRun, type ScaleSample } from './scale-run.js';
 
 export type PortLayout = 'shared' | 'per-vcpu';
 
-export interface ScalingConfig { vcpus: number; ports: PortLayout; wait: WaitMode }
+export interface ScalingConfig { vcpus: number; ports: PortLayout; wait: WaitMode; vcpuPriority: VcpuPriority }
 
 export function scalingKey(c: ScalingConfig): string {
-  return `${c.vcpus} vCPU ${c.ports} ${c.wait}`;
+  return `${c.vcpus} vCPU ${c.ports} ${c.wait} priority ${c.vcpuPriority}`;
 }
 
 /** One timed run of a configuration, `iterations` measured exits per vCPU after `warmup`. */
 export function scalingRun(c: ScalingConfig, warmup: number, iterations: number): Promise<ScaleSample> {
-  return scaleRun({ vcpus: c.vcpus, wait: c.wait, portPerVcpu: c.ports === 'per-vcpu', warmup, iterations });
+  return scaleRun({ vcpus: c.vcpus, wait: c.wait, vcpuPriority: c.vcpuPriority, portPerVcpu: c.ports === 'per-vcpu', warmup, iterations });
 }
 
 /**

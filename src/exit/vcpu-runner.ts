@@ -14,6 +14,7 @@ import {
   ROUTER_COUNTERS, RP_THREAD_ID, ringWorkerOf, runPageOf, type RunPage,
 } from './run-page.js';
 import { runVcpuGroup } from './vcpu-group.js';
+import { setOwnThreadNice } from './thread-priority.js';
 import { VcpuRouter } from '../bus/vcpu-router.js';
 import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
@@ -247,6 +248,8 @@ export class VcpuSession {
 export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult[]> {
   // Before the first kernel is made (the sessions' runPageOf): the main thread's compiled module.
   useAtomicKernelModule(task.atomicKernel);
+  // First, so that even start-up competes with the io loop at the thread's final priority.
+  const threadNice = task.vcpuNice !== 0 ? setOwnThreadNice(task.vcpuNice) : undefined;
   const sessions = task.members.map((m) => new VcpuSession(task, m, makeCore, codes));
   if (sessions.length > 1) {
     await runVcpuGroup(sessions, task.sliceInstructions, task.wait, codes);
@@ -260,7 +263,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
       }
     }
   }
-  return sessions.map((s) => s.result());
+  return sessions.map((s) => (threadNice !== undefined ? { ...s.result(), threadNice } : s.result()));
 }
 
 /**
