@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { vcpuNiceFor, vcpuPriorityReport, type ThreadNiceOutcome } from './exit/thread-priority.js';
 import { VcpuControl } from './control.js';
@@ -83,6 +84,12 @@ export class Vm {
   private readonly vcpuNice: number;
   /** How it went, per worker thread (its task's first result; a reset's tasks overwrite their boot's). */
   private readonly threadNice: (ThreadNiceOutcome | undefined)[] = [];
+  /**
+   * vCPUs on threads of their own, more runnable threads than cores: a vCPU yields its core to a
+   * sibling woken and waiting for one (src/exit/sibling-yield.ts). PIOSIM_SIBLING_YIELD=0 turns it
+   * off, to measure what it is worth (README, "Benchmarks").
+   */
+  private readonly yieldToSiblings: boolean;
   private outcome: VmOutcome | null = null;
   private settled = 0;
   private started = false;
@@ -126,6 +133,8 @@ export class Vm {
     this.options = fillVmOptions(options);
     const o = this.options;
     this.vcpuNice = vcpuNiceFor(o.vcpuPriority, o.threads);
+    this.yieldToSiblings = o.threads === o.vcpus && o.vcpus > 1 && o.threads + 1 > availableParallelism()
+      && process.env.PIOSIM_SIBLING_YIELD !== '0';
     this.ram = new SharedArrayBuffer(o.memoryBytes);
     new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);
     // From this thread's pool; back to it at the end of run().
@@ -372,7 +381,7 @@ export class Vm {
       const task: VcpuTask = {
         members, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
         bus: this.memories.bus, atomicKernel, inVcpuModules: o.inVcpuModules,
-        lockWord: this.lockWord, wait: o.wait, vcpuNice: this.vcpuNice, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
+        lockWord: this.lockWord, wait: o.wait, vcpuNice: this.vcpuNice, yieldToSiblings: this.yieldToSiblings, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT,
         stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap: this.codeMap,
       };

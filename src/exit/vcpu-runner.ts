@@ -15,6 +15,7 @@ import {
 } from './run-page.js';
 import { runVcpuGroup } from './vcpu-group.js';
 import { setOwnThreadNice } from './thread-priority.js';
+import { SiblingYield } from './sibling-yield.js';
 import { VcpuRouter } from '../bus/vcpu-router.js';
 import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
@@ -98,6 +99,11 @@ export class VcpuSession {
       const router = new VcpuRouter(task.bus, vcpu, modules, f, ROUTER_COUNTERS);
       const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, this.histogram, task.latencySampleShift, router);
       this.io = io;
+      if (task.yieldToSiblings && task.members.length === 1 && task.vcpus > 1) {
+        const siblings: Int32Array[] = [];
+        for (let j = 0; j < task.vcpus; j++) if (j !== vcpu) siblings.push(runPageOf(task.runPages, j).fields);
+        io.siblingYield = new SiblingYield(siblings);
+      }
       // vCPU 0 is the virtual clock's source: it publishes the time of each port access.
       const virtualClock = task.clock === 'virtual' && vcpu === 0;
       const timedIo = virtualClock ? new VirtualTimePortIo(io, page) : null;

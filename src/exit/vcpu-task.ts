@@ -38,6 +38,11 @@ export interface VcpuTask {
    * (src/exit/thread-priority.ts); 0: its priority is left alone.
    */
   vcpuNice: number;
+  /**
+   * A vCPU on a thread of its own yields its core to a sibling that was woken and waits for one
+   * (src/exit/sibling-yield.ts): set when the threads outnumber the cores.
+   */
+  yieldToSiblings: boolean;
   stringBatch: StringBatchMode;
   /** Where every vCPU starts (0000:entryIp). */
   entryIp: number;
