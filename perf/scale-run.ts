@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PioDevice } from '../src/bus/device.js';
 import type { AccessSize, WaitMode } from '../src/types.js';
+import type { VcpuPriority } from '../src/exit/thread-priority.js';
 import { projectRoot, Vm } from '../src/vm.js';
 import type { LatencySummary, VmHandle, VmResult } from '../src/vm-api.js';
 
@@ -47,6 +48,8 @@ export interface ScaleRunOptions {
   iterations: number;
   /** Worker threads (VmOptions.threads); absent: a thread per vCPU. */
   threads?: number;
+  /** VmOptions.vcpuPriority; absent: the VM's default ('auto'). */
+  vcpuPriority?: VcpuPriority;
 }
 
 /** What one run measured, inside its window. */
@@ -94,6 +97,7 @@ export async function scaleRun(o: ScaleRunOptions): Promise<ScaleSample> {
   const vm = new Vm({
     guest: scaleGuest(o), vcpus: o.vcpus, wait: o.wait, timeoutMs: 600_000, customDevices: devices,
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.vcpuPriority !== undefined ? { vcpuPriority: o.vcpuPriority } : {}),
     onStart: (h) => { handle = h; },
     // The UART's writes are served on the main thread in order: at the last 'S' every vCPU is in
     // its measured loop, at the first 'E' one has left it.

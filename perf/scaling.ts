@@ -6,19 +6,36 @@
  * its measured loop, counted from per-vCPU counters read at its edges.
  */
 import type { WaitMode } from '../src/types.js';
+import type { VcpuPriority } from '../src/exit/thread-priority.js';
 import { iterationsFor, scaleRun, type ScaleSample } from './scale-run.js';
 
 export type PortLayout = 'shared' | 'per-vcpu';
 
-export interface ScalingConfig { vcpus: number; ports: PortLayout; wait: WaitMode }
+export interface ScalingConfig {
+  vcpus: number; ports: PortLayout; wait: WaitMode; vcpuPriority: VcpuPriority;
+  /** The overcommit directed yield (src/exit/sibling-yield.ts); false: off, as PIOSIM_SIBLING_YIELD=0. */
+  siblingYield: boolean;
+}
 
 export function scalingKey(c: ScalingConfig): string {
-  return `${c.vcpus} vCPU ${c.ports} ${c.wait}`;
+  return `${c.vcpus} vCPU ${c.ports} ${c.wait} priority ${c.vcpuPriority}${c.siblingYield ? '' : ' no-yield'}`;
 }
 
 /** One timed run of a configuration, `iterations` measured exits per vCPU after `warmup`. */
-export function scalingRun(c: ScalingConfig, warmup: number, iterations: number): Promise<ScaleSample> {
-  return scaleRun({ vcpus: c.vcpus, wait: c.wait, portPerVcpu: c.ports === 'per-vcpu', warmup, iterations });
+export async function scalingRun(c: ScalingConfig, warmup: number, iterations: number): Promise<ScaleSample> {
+  // The VM reads the switch when it is built (src/vm.ts): set for this run only.
+  const before = process.env.PIOSIM_SIBLING_YIELD;
+  if (!c.siblingYield) process.env.PIOSIM_SIBLING_YIELD = '0';
+  try {
+    return await scaleRunOf(c, warmup, iterations);
+  } finally {
+    if (before === undefined) delete process.env.PIOSIM_SIBLING_YIELD;
+    else process.env.PIOSIM_SIBLING_YIELD = before;
+  }
+}
+
+function scaleRunOf(c: ScalingConfig, warmup: number, iterations: number): Promise<ScaleSample> {
+  return scaleRun({ vcpus: c.vcpus, wait: c.wait, vcpuPriority: c.vcpuPriority, portPerVcpu: c.ports === 'per-vcpu', warmup, iterations });
 }
 
 /**

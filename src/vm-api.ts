@@ -7,6 +7,7 @@ import type { InVcpuDeviceRef, PlugOptions } from './bus/io-bus.js';
 import type { DeviceContext, PioDevice } from './bus/device.js';
 import type { InterruptController } from './devices/interrupts.js';
 import type { ClockMode } from './exit/device-clock.js';
+import type { VcpuPriority, VcpuPriorityReport } from './exit/thread-priority.js';
 import type { LatencyBreakdownReport } from './exit/latency-breakdown.js';
 import type { LatencyBucket } from './exit/latency.js';
 import type { ExitTimeline } from './report/exit-timeline.js';
@@ -49,6 +50,15 @@ export interface VmOptions {
    * its other vCPUs while the exit is served (docs/DESIGN.md, "Multiplexed vCPUs").
    */
   threads?: number;
+  /**
+   * Scheduling priority of the vCPU worker threads (src/exit/thread-priority.ts): 'auto' (the
+   * default) raises their nice value to +10 when the runnable threads (the workers and the main
+   * thread) outnumber the cores, so spinning vCPUs never starve the io loop every exit waits for;
+   * an integer -20..19 sets that nice value (negative ones need CAP_SYS_NICE); 0 leaves it alone.
+   * Linux only: elsewhere, or when refused, the threads keep their priority and
+   * VmResult.vcpuPriority.failures says why.
+   */
+  vcpuPriority?: VcpuPriority;
   /** Guest RAM in bytes, default 1 MiB. */
   memoryBytes?: number;
   /** Default 'adaptive'. */
@@ -271,6 +281,8 @@ export interface VmResult {
   wallMs: number;
   /** Worker threads that ran the vCPUs (VmOptions.threads; equal to the vCPU count: a thread each). */
   threads: number;
+  /** The vCPU threads' scheduling priority as applied (VmOptions.vcpuPriority). */
+  vcpuPriority: VcpuPriorityReport;
   /** Worker start-up: from run() until every vCPU was in its guest (wallMs when they never all were). */
   startupMs: number;
   /**

@@ -4,6 +4,7 @@ import { MAX_VCPU_TRACE_CAPACITY } from './report/vcpu-trace-ring.js';
 import type { InVcpuDevicePlug, VmDeviceSpec, VmOptions } from './vm-api.js';
 import { CLOCK_MODES, type ClockMode } from './exit/device-clock.js';
 import { planMachine, type DeviceSpec } from './devices/machine-spec.js';
+import { isVcpuPriority, MAX_NICE, MIN_NICE, type VcpuPriority } from './exit/thread-priority.js';
 
 // Defined in types.ts, so that parsing options never loads the interpreter.
 export { GUEST_LOAD_ADDRESS, MAX_VCPUS };
@@ -21,6 +22,7 @@ export interface FilledVmOptions {
   vcpus: number;
   /** Worker threads, 1..vcpus (vcpus: a thread per vCPU). */
   threads: number;
+  vcpuPriority: VcpuPriority;
   memoryBytes: number;
   wait: WaitMode;
   stringBatch: StringBatchMode;
@@ -54,6 +56,7 @@ export interface FilledVmOptions {
 
 export const VM_DEFAULTS = {
   vcpus: 1,
+  vcpuPriority: 'auto' as VcpuPriority,
   memoryBytes: 1024 * 1024,
   wait: 'adaptive' as WaitMode,
   stringBatch: 'page' as StringBatchMode,
@@ -94,6 +97,8 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
   if (!Number.isInteger(threads) || threads < 1 || threads > vcpus) {
     throw badOption('threads', threads, `an integer from 1 to the vCPU count (${vcpus})`);
   }
+  const vcpuPriority = options.vcpuPriority ?? VM_DEFAULTS.vcpuPriority;
+  if (!isVcpuPriority(vcpuPriority)) throw badOption('vcpuPriority', vcpuPriority, `"auto" or an integer nice value from ${MIN_NICE} to ${MAX_NICE} (0: leave it alone)`);
   const memoryBytes = options.memoryBytes ?? VM_DEFAULTS.memoryBytes;
   if (!Number.isInteger(memoryBytes) || memoryBytes < MIN_MEMORY_BYTES || memoryBytes > MAX_MEMORY_BYTES) {
     throw badOption('memoryBytes', memoryBytes, `an integer from ${MIN_MEMORY_BYTES} to ${MAX_MEMORY_BYTES}`);
@@ -187,7 +192,7 @@ export function fillVmOptions(options: VmOptions): FilledVmOptions {
     disk: disk === undefined ? null : { path: disk, writeback: diskWriteback },
     rtcBaseMs: rtcBaseMs ?? null,
     serialIn: serialIn ?? null,
-    guest, vcpus, threads, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException, cpu,
+    guest, vcpus, threads, vcpuPriority, memoryBytes, wait, stringBatch, timeoutMs, startupTimeoutMs, stopOnException, cpu,
     inVcpuModules: [...inVcpuModules], inVcpuDevices: inVcpuDevices.map((d) => ({ ...d })), onWorkerDeath, clock, customDevices, interruptController,
     serialWrite: optionalFunction('serialWrite', options.serialWrite),
     onDeviceAccess: optionalFunction('onDeviceAccess', options.onDeviceAccess),

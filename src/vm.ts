@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { vcpuNiceFor, vcpuPriorityReport, type ThreadNiceOutcome } from './exit/thread-priority.js';
 import { VcpuControl } from './control.js';
 import { codeMapBytes } from './cpu/code-map.js';
 import { createDefaultDevices, type DefaultDevices, type MachineHost } from './devices/index.js';
@@ -78,6 +80,16 @@ export class Vm {
   private readonly results: (VcpuTaskResult | null)[];
   private readonly crashed: (string | null)[];
   private pool: Piscina<VcpuTask, VcpuTaskResult[]> | null = null;
+  /** The nice value every vCPU thread sets for itself (VmOptions.vcpuPriority; 0: left alone). */
+  private readonly vcpuNice: number;
+  /** How it went, per worker thread (its task's first result; a reset's tasks overwrite their boot's). */
+  private readonly threadNice: (ThreadNiceOutcome | undefined)[] = [];
+  /**
+   * vCPUs on threads of their own, more runnable threads than cores: a vCPU yields its core to a
+   * sibling woken and waiting for one (src/exit/sibling-yield.ts). PIOSIM_SIBLING_YIELD=0 turns it
+   * off, to measure what it is worth (README, "Benchmarks").
+   */
+  private readonly yieldToSiblings: boolean;
   private outcome: VmOutcome | null = null;
   private settled = 0;
   private started = false;
@@ -120,6 +132,9 @@ export class Vm {
   constructor(options: VmOptions) {
     this.options = fillVmOptions(options);
     const o = this.options;
+    this.vcpuNice = vcpuNiceFor(o.vcpuPriority, o.threads);
+    this.yieldToSiblings = o.threads === o.vcpus && o.vcpus > 1 && o.threads + 1 > availableParallelism()
+      && process.env.PIOSIM_SIBLING_YIELD !== '0';
     this.ram = new SharedArrayBuffer(o.memoryBytes);
     new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);
     // From this thread's pool; back to it at the end of run().
@@ -366,7 +381,7 @@ export class Vm {
       const task: VcpuTask = {
         members, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
         bus: this.memories.bus, atomicKernel, inVcpuModules: o.inVcpuModules,
-        lockWord: this.lockWord, wait: o.wait, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
+        lockWord: this.lockWord, wait: o.wait, vcpuNice: this.vcpuNice, yieldToSiblings: this.yieldToSiblings, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT,
         stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap: this.codeMap,
       };
@@ -377,6 +392,7 @@ export class Vm {
       const vcpus = members.map((m) => m.vcpu);
       pool.run(task, { transferList: members.map((m) => m.control) }).then(
         (results) => vcpus.forEach((i, k) => {
+          if (k === 0) this.threadNice[t] = results[0]?.threadNice;
           const r = results[k];
           if (r !== undefined) this.onTaskResult(i, r);
           else this.onTaskCrash(i, new Error('the worker returned no result for it'));
@@ -719,6 +735,7 @@ export class Vm {
       outcome: this.outcome ?? { kind: 'host-failure', message: 'the VM ended without an outcome' },
       wallMs,
       threads: this.options.threads,
+      vcpuPriority: vcpuPriorityReport(this.options.vcpuPriority, this.vcpuNice, this.threadNice),
       startupMs,
       resets: this.resets,
       vcpus,

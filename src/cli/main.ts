@@ -67,6 +67,7 @@ function addRunOptions(cmd: Command, defaultVcpus: number): Command {
   return cmd
     .option('--vcpus <n>', `vCPUs, 1 to ${MAX_VCPUS} (default ${defaultVcpus})`)
     .option('--threads <k>', 'worker threads running the vCPUs, 1 to the vCPU count; fewer than the vCPUs multiplexes them (default: one per vCPU)')
+    .option('--vcpu-priority <nice>', 'scheduling priority of the vCPU threads: auto (nice +10 when the threads outnumber the cores, so the io loop is never starved), a nice value -20 to 19, or 0 to leave it alone (default auto)')
     .option('--serial <file>', 'write the guest serial output to FILE (default: stdout)')
     .option('--trace <file>', 'device trace, JSON lines: one line per device access')
     .option('--exit-trace <file>', 'exit trace, JSON lines: one line per VM exit')

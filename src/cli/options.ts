@@ -8,12 +8,14 @@ import { readMachineFile } from './machine-file.js';
 import { parseDeviceSpec, planMachine, type DeviceSpec } from '../devices/machine-spec.js';
 import { GUEST_LOAD_ADDRESS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../vm-options.js';
 import { CLOCK_MODES, type ClockMode } from '../exit/device-clock.js';
+import { MAX_NICE, MIN_NICE, type VcpuPriority } from '../exit/thread-priority.js';
 import { CPU_ENGINES, MAX_VCPUS, STRING_BATCH_MODES, WAIT_MODES, type CpuEngine, type StringBatchMode, type WaitMode } from '../types.js';
 
 /** Options as commander hands them over: every value a string, every one optional. */
 export interface RawRunOptions {
   vcpus?: string;
   threads?: string;
+  vcpuPriority?: string;
   serial?: string;
   trace?: string;
   exitTrace?: string;
@@ -69,6 +71,8 @@ export interface RunConfig {
   vcpus: number;
   /** Worker threads running the vCPUs, 1..vcpus (vcpus: a thread each). */
   threads: number;
+  /** The vCPU threads' scheduling priority (VmOptions.vcpuPriority): 'auto' or a nice value, 0 = off. */
+  vcpuPriority: VcpuPriority;
   wait: WaitMode;
   stringBatch: StringBatchMode;
   /** 0 = no watchdog. */
@@ -156,6 +160,17 @@ export function parseThreads(text: string, vcpus: number): number {
   return n;
 }
 
+/** --vcpu-priority: auto, or a nice value -20..19 (0: leave the threads' priority alone). */
+export function parseVcpuPriority(text: string): VcpuPriority {
+  const t = text.trim();
+  if (t === 'auto') return 'auto';
+  const expected = `auto or an integer nice value from ${MIN_NICE} to ${MAX_NICE} (0 = off)`;
+  if (!/^[+-]?\d+$/.test(t)) throw bad(`--vcpu-priority must be ${expected}, got ${quoteArg(text)}`);
+  const n = Number(t);
+  if (n < MIN_NICE || n > MAX_NICE) throw bad(`--vcpu-priority must be ${expected}, got ${Number.isSafeInteger(n) ? n : quoteArg(t)}`);
+  return n === 0 ? 0 : n; // never -0
+}
+
 export function parseWait(text: string): WaitMode {
   if ((WAIT_MODES as readonly string[]).includes(text)) return text as WaitMode;
   throw bad(`--wait must be one of ${WAIT_MODES.join(', ')}, got ${quoteArg(text)}`);
@@ -229,6 +244,7 @@ export function resolveRunConfig(raw: RawRunOptions, defaultVcpus: number = CLI_
   const config: RunConfig = {
     vcpus,
     threads: raw.threads === undefined ? vcpus : parseThreads(raw.threads, vcpus),
+    vcpuPriority: raw.vcpuPriority === undefined ? 'auto' : parseVcpuPriority(raw.vcpuPriority),
     wait: raw.wait === undefined ? CLI_DEFAULTS.wait : parseWait(raw.wait),
     stringBatch: raw.stringBatch === undefined ? CLI_DEFAULTS.stringBatch : parseStringBatch(raw.stringBatch),
     timeoutMs: raw.timeout === undefined ? CLI_DEFAULTS.timeoutSeconds * 1000 : parseTimeout(raw.timeout),

@@ -77,6 +77,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
       guest: guest.bytes,
       vcpus: config.vcpus,
       threads: config.threads,
+      vcpuPriority: config.vcpuPriority,
       memoryBytes: config.memoryBytes,
       wait: config.wait,
       stringBatch: config.stringBatch,
@@ -147,6 +148,7 @@ async function runAndReport(req: RunRequest, outputs: Outputs, hotplug: Schedule
       options: {
         vcpus: config.vcpus,
         threads: config.threads,
+        vcpuPriority: config.vcpuPriority,
         wait: config.wait,
         stringBatch: config.stringBatch,
         timeoutMs: config.timeoutMs,

@@ -14,6 +14,8 @@ import {
   ROUTER_COUNTERS, RP_THREAD_ID, ringWorkerOf, runPageOf, type RunPage,
 } from './run-page.js';
 import { runVcpuGroup } from './vcpu-group.js';
+import { setOwnThreadNice } from './thread-priority.js';
+import { SiblingYield } from './sibling-yield.js';
 import { VcpuRouter } from '../bus/vcpu-router.js';
 import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
@@ -97,6 +99,11 @@ export class VcpuSession {
       const router = new VcpuRouter(task.bus, vcpu, modules, f, ROUTER_COUNTERS);
       const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, this.histogram, task.latencySampleShift, router);
       this.io = io;
+      if (task.yieldToSiblings && task.members.length === 1 && task.vcpus > 1) {
+        const siblings: Int32Array[] = [];
+        for (let j = 0; j < task.vcpus; j++) if (j !== vcpu) siblings.push(runPageOf(task.runPages, j).fields);
+        io.siblingYield = new SiblingYield(siblings);
+      }
       // vCPU 0 is the virtual clock's source: it publishes the time of each port access.
       const virtualClock = task.clock === 'virtual' && vcpu === 0;
       const timedIo = virtualClock ? new VirtualTimePortIo(io, page) : null;
@@ -247,6 +254,8 @@ export class VcpuSession {
 export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, codes: VcpuRunCodes): Promise<VcpuTaskResult[]> {
   // Before the first kernel is made (the sessions' runPageOf): the main thread's compiled module.
   useAtomicKernelModule(task.atomicKernel);
+  // First, so that even start-up competes with the io loop at the thread's final priority.
+  const threadNice = task.vcpuNice !== 0 ? setOwnThreadNice(task.vcpuNice) : undefined;
   const sessions = task.members.map((m) => new VcpuSession(task, m, makeCore, codes));
   if (sessions.length > 1) {
     await runVcpuGroup(sessions, task.sliceInstructions, task.wait, codes);
@@ -260,7 +269,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
       }
     }
   }
-  return sessions.map((s) => s.result());
+  return sessions.map((s) => (threadNice !== undefined ? { ...s.result(), threadNice } : s.result()));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { CpuEngine, RegisterSnapshot, StringBatchMode, WaitMode } from '../types.js';
 import type { ClockMode } from './device-clock.js';
+import type { ThreadNiceOutcome } from './thread-priority.js';
 import { LIFECYCLE_ERROR, LIFECYCLE_FAULT, LIFECYCLE_HALTED, LIFECYCLE_STOPPED } from './run-page.js';
 
 /**
@@ -32,6 +33,16 @@ export interface VcpuTask {
   /** One Int32 word: the guest-invisible spinlock for LOCKed accesses crossing 8-byte lines. */
   lockWord: SharedArrayBuffer;
   wait: WaitMode;
+  /**
+   * The nice value this worker thread sets for itself before running its vCPUs
+   * (src/exit/thread-priority.ts); 0: its priority is left alone.
+   */
+  vcpuNice: number;
+  /**
+   * A vCPU on a thread of its own yields its core to a sibling that was woken and waits for one
+   * (src/exit/sibling-yield.ts): set when the threads outnumber the cores.
+   */
+  yieldToSiblings: boolean;
   stringBatch: StringBatchMode;
   /** Where every vCPU starts (0000:entryIp). */
   entryIp: number;
@@ -97,6 +108,8 @@ export interface VcpuTaskResult {
   exceptions: number[];
   /** Round-trip histogram, encodeLatency's text form (src/exit/latency.ts). */
   latency: string;
+  /** How setting the thread's nice value went (task.vcpuNice non-zero); the same for every member of a task. */
+  threadNice?: ThreadNiceOutcome;
   /** With task.latencyBreakdown: BreakdownRecorder.encode()'s text (src/exit/latency-breakdown.ts). */
   breakdown?: string;
 }

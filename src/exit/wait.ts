@@ -202,6 +202,8 @@ export class CompletionWaiter {
       Atomics.wait(f, RP_STATE, STATE_EXIT_PENDING);
     }
     Atomics.store(f, RP_SLEEPING, 0);
+    // A sibling may have yielded its core to us (src/exit/sibling-yield.ts): it can go on.
+    Atomics.notify(f, RP_SLEEPING);
     return state;
   }
 }

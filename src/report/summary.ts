@@ -190,8 +190,15 @@ export function traceLine(result: Pick<VmResult, 'trace'>): string[] {
   return [`device trace: ${t.vcpuRecords} records of accesses without an exit${lost}${late}`];
 }
 
-/** Which mode ran: "threads 2 (multiplexed)", or "a thread each". */
+/**
+ * Which mode ran: "threads 2 (multiplexed)", or "a thread each"; and the threads' priority when
+ * it was changed ("at nice 10"), or why it could not be ("nice 10 refused: ...").
+ */
 function threadsText(result: VmResult): string {
   const k = result.threads ?? result.vcpus.length;
-  return k < result.vcpus.length ? `threads ${k} (multiplexed)` : 'a thread each';
+  const mode = k < result.vcpus.length ? `threads ${k} (multiplexed)` : 'a thread each';
+  const p = result.vcpuPriority;
+  if (p === undefined || p.nice === 0) return mode;
+  if (p.failures.length === 0) return `${mode} at nice ${p.nice} (--vcpu-priority ${p.requested})`;
+  return `${mode}, nice ${p.nice} set on ${p.threadsSet} of ${k} (${p.failures.join('; ')})`;
 }

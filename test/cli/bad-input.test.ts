@@ -46,6 +46,11 @@ describe('piosim bad input: status 2 and a clear message', () => {
     it(`--vcpus ${vcpus} --threads ${JSON.stringify(k)}`, () =>
       expectUsageError(['run', 'guest.bin', '--vcpus', vcpus!, '--threads', k!], new RegExp(`--threads must be an integer from 1 to the vCPU count \\(${vcpus}\\)`)));
   }
+  for (const nice of ['high', '20', '-21', '1.5', '']) {
+    it(`--vcpu-priority ${JSON.stringify(nice)}`, () =>
+      expectUsageError(['run', 'guest.bin', '--vcpu-priority', nice],
+        /--vcpu-priority must be auto or an integer nice value from -20 to 19 \(0 = off\), got /));
+  }
   it('--threads on stress', () =>
     expectUsageError(['stress', '--vcpus', '2', '--threads', '3'], /--threads must be an integer from 1 to the vCPU count \(2\), got 3/));
   it('--wait', () => expectUsageError(['run', 'guest.bin', '--wait', 'sleepy'], /--wait must be one of spin, block, adaptive, got "sleepy"/));

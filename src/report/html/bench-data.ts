@@ -48,6 +48,10 @@ export interface BenchScalingRow {
   vcpus: number;
   ports: 'shared' | 'per-vcpu';
   wait: string;
+  /** VmOptions.vcpuPriority of the runs ('auto' or a nice value); absent in results from before it. */
+  vcpuPriority?: string;
+  /** Whether the overcommit directed yield was on (src/exit/sibling-yield.ts); absent in results from before it. */
+  siblingYield?: boolean;
   /** More runnable threads (vCPUs + the main thread) than the host has cores: placement decides. */
   overcommitted: boolean;
   warmup: number;
