@@ -34,7 +34,10 @@ export interface InVcpuDeviceModule {
 /** What an in-vCPU device is given: the vCPU running it (-1 on the main thread), the shared clock and fast atomics. */
 export interface InVcpuContext {
   readonly vcpu: number;
-  /** Nanoseconds on the clock every thread of the process reads alike (src/exit/shared-clock.ts). */
+  /**
+   * Nanoseconds on the clock every thread of the process reads alike (src/exit/shared-clock.ts,
+   * sharedNowNs: the host's monotonic clock, from an unspecified start). Only differences mean anything.
+   */
   nowNs(): number;
   /**
    * Sequentially consistent operations on the words of `state` (the array create() was given),

@@ -1,4 +1,4 @@
-import { sharedNowMs } from '../exit/shared-clock.js';
+import { sharedNowNs } from '../exit/shared-clock.js';
 import { IN_VCPU_STATE_BYTES } from './bus-memory.js';
 import { atomicKernelFor, type AtomicKernel } from '../exit/atomic-kernel.js';
 import type { InVcpuContext, StateAtomics } from './in-vcpu-device.js';
@@ -17,7 +17,7 @@ export function inVcpuContext(vcpu: number, memory: WebAssembly.Memory | null = 
   const buffer = memory === null ? null : memory.buffer;
   return {
     vcpu,
-    nowNs: () => sharedNowMs() * 1e6,
+    nowNs: sharedNowNs,
     atomicsFor: (state) => (kernel !== null && state.buffer === buffer ? new KernelStateAtomics(kernel, state) : new JsStateAtomics(state)),
   };
 }

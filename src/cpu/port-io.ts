@@ -30,7 +30,23 @@ export interface PortIo {
   stringIn(port: number, size: AccessSize, count: number, qualification: number): void;
   /** OUTS batch: write the `count` elements in dataPage[0 .. count*size) to `port`. */
   stringOut(port: number, size: AccessSize, count: number, qualification: number): void;
+  /**
+   * Optional, for translated code (src/cpu/jit/translate.ts): a non-string IN served only if it
+   * needs no exit (an in-vCPU device). Returns the value (0 .. 2^32-1), or NOT_SERVED, and then the
+   * instruction must be completed by portIn with the same port and size, at once: the PortIo may
+   * keep state (the read section it entered) for that call. Lets a block go on past an in-vCPU
+   * access instead of ending at it.
+   */
+  tryIn?(port: number, size: AccessSize): number;
+  /**
+   * Optional: a non-string OUT served only if it needs no exit (in-vCPU, coalesced, ioeventfd);
+   * false means portOut must follow at once with the same arguments, as for tryIn.
+   */
+  tryOut?(port: number, size: AccessSize, value: number): boolean;
 }
+
+/** What tryIn returns when the access needs an exit (values are never negative). */
+export const NOT_SERVED = -1;
 
 /**
  * What a PortIo throws (never an Error: no stack is captured) when it has posted an access as an

@@ -1,6 +1,6 @@
 // The module binding, not the global: see src/exit/shared-clock.ts.
 import { performance } from 'node:perf_hooks';
-import { EXIT_IN_FLIGHT, type PortIo } from '../cpu/port-io.js';
+import { EXIT_IN_FLIGHT, NOT_SERVED, type PortIo } from '../cpu/port-io.js';
 import { PiosimError } from '../errors.js';
 import type { AtomicKernel } from './atomic-kernel.js';
 import { DATA_PAGE_BYTES, DIR_IN, DIR_OUT, type AccessSize, type StringBatchMode, type WaitMode } from '../types.js';
@@ -82,6 +82,13 @@ export class RunPagePortIo implements PortIo {
   private inFlight = false;
   /** The read-section token of the access being made (held across an exit in flight). */
   private token = 0;
+  /**
+   * tryIn/tryOut found a record that needs an exit and left the read section held (token) with the
+   * record it found (heldAt), for the portIn/portOut that must follow: the exit then costs no
+   * second lock and lookup, and goes to the device the try saw.
+   */
+  private held = false;
+  private heldAt = -1;
   /** For the exit in flight: startTiming()'s t0, or UNTIMED. */
   private flightT0 = UNTIMED;
   private flightWeight = 1;
@@ -118,6 +125,7 @@ export class RunPagePortIo implements PortIo {
     if (this.inFlight) return this.completedIn(this.resume(DIR_IN, port, size, 1, 0), size);
     const r = this.router;
     if (r === null) return this.exitIn(port, size, qualification, -1);
+    if (this.held) return this.heldExitIn(r, port, size, qualification);
     const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
@@ -137,6 +145,7 @@ export class RunPagePortIo implements PortIo {
     if (this.inFlight) { this.resume(DIR_OUT, port, size, 1, 0); return; }
     const r = this.router;
     if (r === null) { this.exitOut(port, size, value, qualification, -1); return; }
+    if (this.held) { this.heldExitOut(r, port, size, value, qualification); return; }
     const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) !== ROUTE_MAIN && r.out(at, port, size, value)) {
@@ -147,6 +156,61 @@ export class RunPagePortIo implements PortIo {
     }
     this.token = token;
     this.exitOut(port, size, value, qualification, at);
+    r.unlockAfterExit(token);
+  }
+
+  /**
+   * Translated code's IN (PortIo.tryIn): an in-vCPU device's value, as portIn serves it, or
+   * NOT_SERVED. On NOT_SERVED with a router the read section stays held for the portIn that follows.
+   */
+  tryIn(port: number, size: AccessSize): number {
+    const r = this.router;
+    if (this.inFlight || r === null) return NOT_SERVED; // portIn resumes the exit, or exits
+    const token = r.lock();
+    const at = r.find(token, port, size);
+    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
+      if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_IN_READ_SECTION);
+      const v = r.inVcpuRead(at, port, size);
+      if (this.trace !== null) this.trace.record(DIR_IN, port, size, v, VIA_IN_VCPU, r.device(at));
+      r.unlock(token);
+      return v >>> 0;
+    }
+    this.token = token;
+    this.heldAt = at;
+    this.held = true;
+    return NOT_SERVED;
+  }
+
+  /** Translated code's OUT (PortIo.tryOut): true when served with no exit, as portOut serves it. */
+  tryOut(port: number, size: AccessSize, value: number): boolean {
+    const r = this.router;
+    if (this.inFlight || r === null) return false;
+    const token = r.lock();
+    const at = r.find(token, port, size);
+    if (at >= 0 && r.route(at) !== ROUTE_MAIN && r.out(at, port, size, value)) {
+      if (this.trace !== null) this.traceOut(at, port, size, value);
+      r.unlock(token);
+      return true;
+    }
+    this.token = token;
+    this.heldAt = at;
+    this.held = true;
+    return false;
+  }
+
+  /** portIn after a tryIn that left the section held: the exit to the record the try found. */
+  private heldExitIn(r: VcpuRouter, port: number, size: AccessSize, qualification: number): number {
+    this.held = false;
+    const token = this.token;
+    const v = this.exitIn(port, size, qualification, this.heldAt);
+    r.unlockAfterExit(token);
+    return v;
+  }
+
+  private heldExitOut(r: VcpuRouter, port: number, size: AccessSize, value: number, qualification: number): void {
+    this.held = false;
+    const token = this.token;
+    this.exitOut(port, size, value, qualification, this.heldAt);
     r.unlockAfterExit(token);
   }
 

@@ -241,7 +241,7 @@ export function runJitSlice(c: CpuState, jit: JitState, budget: number): number 
     const r = b.fn(done, left);
     if (r >= 0) {
       done += r;
-      // Only a port access leaves a block with something pending (a stop request): retired.
+      // Only a port access that exited leaves a block with something pending (a stop request): retired.
       if (c.pending !== 0) break;
       last = b;
       continue;

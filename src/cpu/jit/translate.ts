@@ -9,7 +9,7 @@ import { helperLength, isBlockEndingHelper } from './helper-ops.js';
  * instructions in order with the interpreter's exact semantics and returns how many retired.
  *
  * A block ends at: a control transfer (Jcc, JMP, LOOP, CALL, RET: its last instruction), a port
- * access (IN/OUT, last), the edge of its code page (256 bytes, code-map.ts) or a 64 KiB IP wrap, MAX_BLOCK
+ * access that exits (IN/OUT: decided at run time, see portAccess), the edge of its code page (256 bytes, code-map.ts) or a 64 KiB IP wrap, MAX_BLOCK
  * instructions, or an instruction this translator does not handle. *That* instruction is left to
  * the interpreter (the block stops just before it and the dispatcher runs it with runSlice): HLT,
  * INT, IRET, far transfers, anything loading a segment register or IF, string I/O, REP, LOCK,
@@ -83,12 +83,15 @@ class BlockBuilder {
   private readonly csBase: number;
   private readonly pageEnd: number;
   private readonly bytes: Uint8Array;
-  /** Ends the block: set by a control transfer, a port access or an untranslated instruction. */
+  /** Ends the block: set by a control transfer, a port access that may exit, or an untranslated instruction. */
   ended = false;
   /** The block's final branch targets the block's own start: emit it as a loop. */
   loop = false;
   /** IP of the last instruction translated (the block's startIp when it falls off its end). */
   lastIp: number;
+  /** The vCPU's PortIo can serve no-exit accesses inside the block (PortIo.tryIn / tryOut). */
+  readonly canTryIn: boolean;
+  readonly canTryOut: boolean;
 
   constructor(private readonly c: CpuState, readonly startIp: number, readonly gen: number, readonly page: number) {
     this.ip = startIp;
@@ -96,6 +99,8 @@ class BlockBuilder {
     this.csBase = c.sbase[1];
     this.bytes = c.bytes;
     this.pageEnd = Math.min((page + 1) << CODE_PAGE_SHIFT, c.memSize);
+    this.canTryIn = typeof c.io.tryIn === 'function';
+    this.canTryOut = typeof c.io.tryOut === 'function';
   }
 
   /** Byte `i` of the current instruction, or -1 outside its page / past an IP wrap. */
@@ -456,20 +461,43 @@ function imul32(b: BlockBuilder, dst: number, src: number, imm: number): void {
   b.flags.set({ kind: 'flags', size: 4, a: '', b: '', raw: '', r, cf: '', f });
 }
 
-/** IN/OUT through the vCPU's PortIo, as run-loop.ts does them; ends the block. */
+/**
+ * IN/OUT through the vCPU's PortIo, as run-loop.ts does them. When the PortIo can serve an access
+ * that needs no exit (PortIo.tryIn/tryOut: in-vCPU devices, coalesced writes, ioeventfd), the
+ * block tries that first and goes on past the instruction when it was served: a guest loop around
+ * an in-vCPU access stays inside one translated function (a self-loop when it branches back).
+ * Nothing of the CPU state is written for that path: such an access reads no CPU state (no exit,
+ * no device on the main thread, no virtual time), so the lazy flags stay in block locals. Only
+ * when the route is decided at run time to need an exit does the block write back what an exit
+ * needs and end there, exactly as before; the PortIo keeps the read section it entered for that
+ * portIn/portOut call. Without tryIn/tryOut (harnesses, the virtual-clock wrapper) every port
+ * access ends the block.
+ */
 function portAccess(b: BlockBuilder, op: number, wide: boolean, port: number, next: number): void {
-  b.ended = true;
   const size = (op & 1) === 0 ? 1 : wide ? 4 : 2;
   const isIn = (op & 2) === 0;
   const portExpr = port >= 0 ? hex(port) : 'r16[4]';
   // The qualification (exit/qualification.ts) built at run time: the DX form's port varies.
   const q = `qual(${size},${isIn},false,false,${port >= 0},${portExpr})`;
+  const reg = regExpr(size as Size, 0);
+  const tries = isIn ? b.canTryIn : b.canTryOut;
   // EFLAGS must be exact at the exit (a device or the control plane may look), and retiredInSlice
   // gives the virtual clock this instruction's index.
-  b.emit(`${b.flags.flush()}c.retiredInSlice=done+n+${b.k};c.startIp=${hex(b.ip)};c.ip=${hex(next & 0xffff)};`);
-  if (isIn) b.emit(`${regExpr(size as Size, 0)}=io.portIn(${portExpr},${size},${q});`);
-  else b.emit(`io.portOut(${portExpr},${size},${regExpr(size as Size, 0)},${q});`);
-  b.emit(`return n+${b.k + 1};`);
+  const toExit = (flags: string): string => `${flags}c.retiredInSlice=done+n+${b.k};c.startIp=${hex(b.ip)};c.ip=${hex(next & 0xffff)};` +
+    (isIn ? `${reg}=io.portIn(${portExpr},${size},${q});` : `io.portOut(${portExpr},${size},${reg},${q});`) +
+    `return n+${b.k + 1};`;
+  if (!tries) {
+    b.ended = true;
+    b.emit(toExit(b.flags.flush()));
+    return;
+  }
+  // flushCode, not flush: the served path keeps the flags lazy, so the tracker's state is unchanged.
+  if (isIn) {
+    const v = b.v(`p${b.k}`);
+    b.emit(`${v}=io.tryIn(${portExpr},${size});if(${v}<0){${toExit(b.flags.flushCode())}}${reg}=${v};`);
+  } else {
+    b.emit(`if(!io.tryOut(${portExpr},${size},${reg})){${toExit(b.flags.flushCode())}}`);
+  }
 }
 
 /**
