@@ -52,7 +52,7 @@ describe('option parsing', () => {
       vcpus: 1, threads: 1, wait: 'adaptive', stringBatch: 'page', timeoutMs: 0, memoryBytes: 1048576, stopOnException: false, clock: 'host', onVcpuFault: 'stop', cpu: 'jit', outputs: {},
       inVcpuModules: [],
       disk: null, diskWriteback: false, serialIn: null, rtcBaseMs: null, defaultDevices: true, devices: [], reboot: true, machine: null, traceLimit: null,
-      top: null, quiet: false,
+      top: null, quiet: false, vcpuPriority: 'auto',
     });
     expect(resolveRunConfig({ top: true }).top).toEqual({ intervalMs: 1000 });
     expect(resolveRunConfig({ top: true, topInterval: '0.25' }).top).toEqual({ intervalMs: 250 });
