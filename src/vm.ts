@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { vcpuNiceFor, vcpuPriorityReport, type ThreadNiceOutcome } from './exit/thread-priority.js';
+import { isOvercommitted, vcpuNiceFor, vcpuPriorityReport, type ThreadNiceOutcome } from './exit/thread-priority.js';
 import { VcpuControl } from './control.js';
 import { codeMapBytes } from './cpu/code-map.js';
 import { createDefaultDevices, type DefaultDevices, type MachineHost } from './devices/index.js';
@@ -133,7 +132,7 @@ export class Vm {
     this.options = fillVmOptions(options);
     const o = this.options;
     this.vcpuNice = vcpuNiceFor(o.vcpuPriority, o.threads);
-    this.yieldToSiblings = o.threads === o.vcpus && o.vcpus > 1 && o.threads + 1 > availableParallelism()
+    this.yieldToSiblings = o.threads === o.vcpus && o.vcpus > 1 && isOvercommitted(o.threads)
       && process.env.PIOSIM_SIBLING_YIELD !== '0';
     this.ram = new SharedArrayBuffer(o.memoryBytes);
     new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);

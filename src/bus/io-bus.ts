@@ -687,32 +687,12 @@ export class IoBus {
 
 function readEachElement(device: PioDevice, offset: number, size: AccessSize, count: number, data: Uint8Array): void {
   const read = device.read;
-  if (size === 1) {
-    for (let e = 0; e < count; e++) data[e] = read.call(device, offset, 1);
-  } else if (size === 2) {
-    for (let o = 0, end = count * 2; o < end; o += 2) {
-      const v = read.call(device, offset, 2);
-      data[o] = v; data[o + 1] = v >>> 8;
-    }
-  } else {
-    for (let o = 0, end = count * 4; o < end; o += 4) {
-      const v = read.call(device, offset, 4);
-      data[o] = v; data[o + 1] = v >>> 8; data[o + 2] = v >>> 16; data[o + 3] = v >>> 24;
-    }
-  }
+  for (let o = 0, end = count * size; o < end; o += size) storeLe(data, o, size, read.call(device, offset, size));
 }
 
 function writeEachElement(device: PioDevice, offset: number, size: AccessSize, count: number, data: Uint8Array): void {
   const write = device.write;
-  if (size === 1) {
-    for (let e = 0; e < count; e++) write.call(device, offset, 1, data[e]!);
-  } else if (size === 2) {
-    for (let o = 0, end = count * 2; o < end; o += 2) write.call(device, offset, 2, data[o]! | (data[o + 1]! << 8));
-  } else {
-    for (let o = 0, end = count * 4; o < end; o += 4) {
-      write.call(device, offset, 4, (data[o]! | (data[o + 1]! << 8) | (data[o + 2]! << 16) | (data[o + 3]! << 24)) >>> 0);
-    }
-  }
+  for (let o = 0, end = count * size; o < end; o += size) write.call(device, offset, size, loadLe(data, o, size));
 }
 
 /** Widest implemented size that fits in `size`; `size` itself when none does. */

@@ -125,43 +125,26 @@ export class RunPagePortIo implements PortIo {
     if (this.inFlight) return this.completedIn(this.resume(DIR_IN, port, size, 1, 0), size);
     const r = this.router;
     if (r === null) return this.exitIn(port, size, qualification, -1);
-    if (this.held) return this.heldExitIn(r, port, size, qualification);
-    const token = r.lock();
-    const at = r.find(token, port, size);
-    if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
-      if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_IN_READ_SECTION);
-      const v = r.inVcpuRead(at, port, size);
-      if (this.trace !== null) this.trace.record(DIR_IN, port, size, v, VIA_IN_VCPU, r.device(at));
-      r.unlock(token);
-      return v;
+    // Held: translated code's tryIn found that this access exits, and kept the section for it.
+    if (!this.held) {
+      const v = this.tryIn(port, size);
+      if (v !== NOT_SERVED) return v;
     }
-    this.token = token;
-    const v = this.exitIn(port, size, qualification, at);
-    r.unlockAfterExit(token);
-    return v;
+    return this.heldExitIn(r, port, size, qualification);
   }
 
   portOut(port: number, size: AccessSize, value: number, qualification: number): void {
     if (this.inFlight) { this.resume(DIR_OUT, port, size, 1, 0); return; }
     const r = this.router;
     if (r === null) { this.exitOut(port, size, value, qualification, -1); return; }
-    if (this.held) { this.heldExitOut(r, port, size, value, qualification); return; }
-    const token = r.lock();
-    const at = r.find(token, port, size);
-    if (at >= 0 && r.route(at) !== ROUTE_MAIN && r.out(at, port, size, value)) {
-      // Only accesses that did not exit look at the trace: a plain OUT's path does not.
-      if (this.trace !== null) this.traceOut(at, port, size, value);
-      r.unlock(token);
-      return;
-    }
-    this.token = token;
-    this.exitOut(port, size, value, qualification, at);
-    r.unlockAfterExit(token);
+    if (!this.held && this.tryOut(port, size, value)) return;
+    this.heldExitOut(r, port, size, value, qualification);
   }
 
   /**
-   * Translated code's IN (PortIo.tryIn): an in-vCPU device's value, as portIn serves it, or
-   * NOT_SERVED. On NOT_SERVED with a router the read section stays held for the portIn that follows.
+   * An IN that needs no exit (an in-vCPU device): its value, or NOT_SERVED. On NOT_SERVED with a
+   * router the read section stays held, with the record found, for the exit portIn makes. Called
+   * by portIn, and by translated code (PortIo.tryIn) so a block can go on past an in-vCPU access.
    */
   tryIn(port: number, size: AccessSize): number {
     const r = this.router;
@@ -181,13 +164,14 @@ export class RunPagePortIo implements PortIo {
     return NOT_SERVED;
   }
 
-  /** Translated code's OUT (PortIo.tryOut): true when served with no exit, as portOut serves it. */
+  /** An OUT that needs no exit (in-vCPU, coalesced, ioeventfd): true when served; else as tryIn. */
   tryOut(port: number, size: AccessSize, value: number): boolean {
     const r = this.router;
     if (this.inFlight || r === null) return false;
     const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) !== ROUTE_MAIN && r.out(at, port, size, value)) {
+      // Only accesses that did not exit look at the trace: a plain OUT's path does not.
       if (this.trace !== null) this.traceOut(at, port, size, value);
       r.unlock(token);
       return true;
@@ -198,7 +182,7 @@ export class RunPagePortIo implements PortIo {
     return false;
   }
 
-  /** portIn after a tryIn that left the section held: the exit to the record the try found. */
+  /** The exit after a tryIn that left the section held, to the record the try found. */
   private heldExitIn(r: VcpuRouter, port: number, size: AccessSize, qualification: number): number {
     this.held = false;
     const token = this.token;

@@ -51,7 +51,12 @@ export function isVcpuPriority(v: unknown): v is VcpuPriority {
  */
 export function vcpuNiceFor(priority: VcpuPriority, workerThreads: number, cores: number = availableParallelism()): number {
   if (priority !== 'auto') return priority;
-  return workerThreads + 1 > cores ? AUTO_VCPU_NICE : 0;
+  return isOvercommitted(workerThreads, cores) ? AUTO_VCPU_NICE : 0;
+}
+
+/** The runnable threads (the vCPU workers and the main thread, the io loop) outnumber the cores. */
+export function isOvercommitted(workerThreads: number, cores: number = availableParallelism()): boolean {
+  return workerThreads + 1 > cores;
 }
 
 /**

@@ -99,7 +99,7 @@ export class VcpuSession {
       const router = new VcpuRouter(task.bus, vcpu, modules, f, ROUTER_COUNTERS);
       const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, this.histogram, task.latencySampleShift, router);
       this.io = io;
-      if (task.yieldToSiblings && task.members.length === 1 && task.vcpus > 1) {
+      if (task.yieldToSiblings) {
         const siblings: Int32Array[] = [];
         for (let j = 0; j < task.vcpus; j++) if (j !== vcpu) siblings.push(runPageOf(task.runPages, j).fields);
         io.siblingYield = new SiblingYield(siblings);

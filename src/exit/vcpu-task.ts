@@ -40,7 +40,8 @@ export interface VcpuTask {
   vcpuNice: number;
   /**
    * A vCPU on a thread of its own yields its core to a sibling that was woken and waits for one
-   * (src/exit/sibling-yield.ts): set when the threads outnumber the cores.
+   * (src/exit/sibling-yield.ts): set when the threads outnumber the cores, and only with several
+   * vCPUs each on a thread of its own (the Vm decides; a task then has one member).
    */
   yieldToSiblings: boolean;
   stringBatch: StringBatchMode;

@@ -4,7 +4,7 @@ import { PORT_PM_TIMER } from '../../src/devices/in-vcpu/pm-timer.js';
 import type { AccessSize } from '../../src/types.js';
 import type { VmHandle } from '../../src/vm-api.js';
 import { Vm } from '../../src/vm.js';
-import { runtimeGuest } from './helpers.js';
+import { portLoopGuest } from '../../perf/bench-common.js';
 
 /**
  * Translated code serves an IN/OUT that needs no exit inside its block (PortIo.tryIn/tryOut,
@@ -17,18 +17,6 @@ import { runtimeGuest } from './helpers.js';
  * exit), and gets none before its plug() or after its destroy(); an in-vCPU device plugged back is
  * used again.
  */
-
-/** port-loop.bin: `mode` 0 = out dx, al; 1 = in eax, dx, at `port`, `warmup` then `iterations` times. */
-function portLoop(mode: 'in' | 'out', port: number, warmup: number, iterations: number): Uint8Array {
-  const guest = runtimeGuest('port-loop');
-  const view = new DataView(guest.buffer);
-  const end = guest.length;
-  view.setUint32(end - 16, mode === 'out' ? 0 : 1, true);
-  view.setUint32(end - 12, port, true);
-  view.setUint32(end - 8, warmup, true);
-  view.setUint32(end - 4, iterations, true);
-  return guest;
-}
 
 /** A main-thread device that counts its accesses and every one made outside its life (before plug() was called, after destroy()). */
 class LifeDevice implements PioDevice {
@@ -68,7 +56,7 @@ async function until(done: () => boolean, what: string, ms = 60_000): Promise<vo
 function startLoop(mode: 'in' | 'out', port: number) {
   let handle: VmHandle | null = null;
   const vm = new Vm({
-    guest: portLoop(mode, port, 1000, 0x7fff_ffff), vcpus: 1, cpu: 'jit', timeoutMs: 300_000,
+    guest: portLoopGuest(mode, port, 1000, 0x7fff_ffff), vcpus: 1, cpu: 'jit', timeoutMs: 300_000,
     serialWrite: () => {}, onStart: (h) => { handle = h; },
   });
   return {

@@ -1,5 +1,6 @@
 import { BYTE_REG, type CpuState } from '../state.js';
 import { CODE_PAGE_SHIFT } from '../code-map.js';
+import { NOT_SERVED } from '../port-io.js';
 import { FlagTracker, type SetterKind } from './flag-tracker.js';
 import { helperLength, isBlockEndingHelper } from './helper-ops.js';
 
@@ -494,7 +495,7 @@ function portAccess(b: BlockBuilder, op: number, wide: boolean, port: number, ne
   // flushCode, not flush: the served path keeps the flags lazy, so the tracker's state is unchanged.
   if (isIn) {
     const v = b.v(`p${b.k}`);
-    b.emit(`${v}=io.tryIn(${portExpr},${size});if(${v}<0){${toExit(b.flags.flushCode())}}${reg}=${v};`);
+    b.emit(`${v}=io.tryIn(${portExpr},${size});if(${v}===${NOT_SERVED}){${toExit(b.flags.flushCode())}}${reg}=${v};`);
   } else {
     b.emit(`if(!io.tryOut(${portExpr},${size},${reg})){${toExit(b.flags.flushCode())}}`);
   }
