@@ -17,10 +17,10 @@
  *    Without a `lockWord` the last case falls back to a private lock, atomic only within this
  *    instance: guests that keep their lock variables naturally aligned never reach it.
  *  - every store that lands in RAM tells the code map (code-map.ts) when its page holds
- *    translated code, after the bytes are written: `marks[page] !== 0` is the only cost a store
- *    to a data page pays.
+ *    translated code, after the bytes are written: testing the page word's MARK bit is the only
+ *    cost a store to a data page pays.
  */
-import { CODE_PAGE_SHIFT, CodeMap } from './code-map.js';
+import { CODE_PAGE_SHIFT, CodeMap, MARK } from './code-map.js';
 
 export class GuestMemory {
   readonly bytes: Uint8Array;
@@ -34,7 +34,8 @@ export class GuestMemory {
   private readonly lockWord: Int32Array;
   /** Translated-code pages and their generations, shared by every vCPU of the VM. */
   readonly code: CodeMap;
-  private readonly marks: Uint8Array;
+  /** The code map's page words (generation and MARK), read by every store. */
+  private readonly codeWords: Int32Array;
 
   /** `codeMap`: the VM's shared code-map buffer (codeMapBytes(size)); a private one when absent. */
   constructor(buffer: SharedArrayBuffer | ArrayBuffer, lockWord?: Int32Array, codeMap?: SharedArrayBuffer) {
@@ -46,15 +47,15 @@ export class GuestMemory {
     this.i64 = this.size >= 8 ? new BigInt64Array(buffer, 0, this.size >>> 3) : null;
     this.lockWord = lockWord ?? new Int32Array(1);
     this.code = new CodeMap(this.size, codeMap);
-    this.marks = this.code.marks;
+    this.codeWords = this.code.words;
   }
 
   /** After a store to bytes [a, last] (both inside RAM): invalidate translations from their pages. */
   private stored(a: number, last: number): void {
     const p = a >>> CODE_PAGE_SHIFT;
-    if (this.marks[p] !== 0) this.code.codeWritten(p);
+    if ((this.codeWords[p] & MARK) !== 0) this.code.codeWritten(p);
     const q = last >>> CODE_PAGE_SHIFT;
-    if (q !== p && this.marks[q] !== 0) this.code.codeWritten(q);
+    if (q !== p && (this.codeWords[q] & MARK) !== 0) this.code.codeWritten(q);
   }
 
   read8(a: number): number {
@@ -85,7 +86,7 @@ export class GuestMemory {
   write8(a: number, v: number): void {
     if (a >= 0 && a < this.size) {
       this.bytes[a] = v;
-      if (this.marks[a >>> CODE_PAGE_SHIFT] !== 0) this.code.codeWritten(a >>> CODE_PAGE_SHIFT);
+      if ((this.codeWords[a >>> CODE_PAGE_SHIFT] & MARK) !== 0) this.code.codeWritten(a >>> CODE_PAGE_SHIFT);
     } else this.outOfRange++;
   }
 
@@ -181,9 +182,9 @@ export class GuestMemory {
 
   /** After a bulk store to bytes [a, last] (inside RAM): invalidate translations from every page it touched. */
   private storedRange(a: number, last: number): void {
-    const marks = this.marks;
+    const words = this.codeWords;
     for (let p = a >>> CODE_PAGE_SHIFT, q = last >>> CODE_PAGE_SHIFT; p <= q; p++) {
-      if (marks[p] !== 0) this.code.codeWritten(p);
+      if ((words[p] & MARK) !== 0) this.code.codeWritten(p);
     }
   }
 

@@ -1,4 +1,4 @@
-import { CODE_PAGE_SHIFT } from '../code-map.js';
+import { CODE_PAGE_SHIFT, MARK } from '../code-map.js';
 import { deliverException, PENDING_EXCEPTION } from '../exceptions.js';
 import { HANDLERS } from '../execute.js';
 import { PARITY } from '../flags.js';
@@ -24,8 +24,8 @@ import { translateBlock } from './translate.js';
  *    and are invisible outside this loop.
  *
  * Cache: one Map per vCPU from linear address to block. A block is valid while (a) its page's
- * generation in the shared code map equals the one it was translated under (self-modifying or
- * cross-modified code bumps it: code-map.ts), checked at every entry, and (b) it was translated
+ * word in the shared code map still matches the stamp it was translated under (self-modifying or
+ * cross-modified code bumps the generation: code-map.ts), checked at every entry, and (b) it was translated
  * for the same IP (the same linear address can be reached as different CS:IP pairs, and the
  * block's code holds IPs). Chaining: each block remembers the block that followed it last time,
  * so the common successor is found without a Map lookup, and a block branching to itself loops
@@ -43,13 +43,13 @@ type BlockFn = (done: number, left: number) => number;
 /**
  * A translated entry (CS:IP) in the cache, or, with fn null, an entry the translator cannot start
  * at (its first instruction is left to the interpreter; the instruction after it is an entry of
- * its own). Valid while its page's generation is the one it was translated under.
+ * its own). Valid while its page's word matches the stamp it was translated under.
  */
 interface Block {
   ip: number;
   linear: number;
   page: number;
-  gen: number;
+  stamp: number;
   /** Instructions on the straight path; 0 for an interpreter-only entry. */
   count: number;
   fn: BlockFn | null;
@@ -92,6 +92,12 @@ export interface JitStats {
   invalidations: number;
   /** Instructions run by the interpreter: cold code, and what the translator does not handle. */
   interpreted: number;
+  /**
+   * Translations dropped before they ran because a store that missed the page's mark changed
+   * their bytes while they were made and the generation did not move (code-map.ts,
+   * store->load reordering).
+   */
+  raced: number;
 }
 
 /**
@@ -105,7 +111,7 @@ export interface JitStats {
  */
 export class JitState {
   readonly cache = new Map<number, Block>();
-  readonly stats: JitStats = { blocksTranslated: 0, translateNs: 0, cacheHits: 0, invalidations: 0, interpreted: 0 };
+  readonly stats: JitStats = { blocksTranslated: 0, translateNs: 0, cacheHits: 0, invalidations: 0, interpreted: 0, raced: 0 };
   /** Tags this vCPU's counters in HEAT: 1..65535. */
   readonly epoch = nextEpoch();
   /** Invalidations per code page (thrash guard); made at the first one, as most guests never have any. */
@@ -117,7 +123,7 @@ export class JitState {
     if (!Number.isInteger(threshold) || threshold < 1 || threshold > MAX_JIT_THRESHOLD) {
       throw new RangeError(`jitThreshold: expected an integer from 1 to ${MAX_JIT_THRESHOLD}, got ${threshold}`);
     }
-    this.factoryArgs = [c, c.r8, c.r16, c.r32, c.sbase, c.mem, c.mem.code.gens, c.io,
+    this.factoryArgs = [c, c.r8, c.r16, c.r32, c.sbase, c.mem, c.mem.code.words, c.io,
       PARITY, carryFlag, condition, HANDLERS, encodeIoQualification];
   }
 
@@ -125,13 +131,13 @@ export class JitState {
   cached(linear: number, ip: number): Block | null {
     const old = this.cache.get(linear);
     if (old === undefined || old.ip !== ip) return null;
-    if (Atomics.load(this.c.mem.code.gens, old.page) === old.gen) {
+    if ((Atomics.load(this.c.mem.code.words, old.page) | MARK) === old.stamp) {
       if (old.fn !== null) this.stats.cacheHits++;
       return old;
     }
     if (old.fn !== null) {
       this.stats.invalidations++;
-      const inv = this.invalidated ??= new Uint8Array(this.c.mem.code.gens.length);
+      const inv = this.invalidated ??= new Uint8Array(this.c.mem.code.words.length);
       if (inv[old.page] < 255) inv[old.page]++;
     }
     this.cache.delete(linear);
@@ -163,12 +169,12 @@ export class JitState {
     const c = this.c;
     const page = linear >>> CODE_PAGE_SHIFT;
     const started = process.hrtime.bigint();
-    const gen = c.mem.code.markForTranslation(page); // before the bytes are read (code-map.ts)
-    const src = translateBlock(c, gen, page);
+    const stamp = c.mem.code.markForTranslation(page); // before the bytes are read (code-map.ts)
+    const src = translateBlock(c, stamp, page);
     let fn: BlockFn | null = null;
     if (src.count > 0) {
       // Compiled once per block; the factory binds the vCPU's registers, memory and helpers.
-      const factory = new Function('c', 'r8', 'r16', 'r32', 'sbase', 'mem', 'gens', 'io', 'PARITY', 'carryFlag', 'condition', 'H', 'qual',
+      const factory = new Function('c', 'r8', 'r16', 'r32', 'sbase', 'mem', 'words', 'io', 'PARITY', 'carryFlag', 'condition', 'H', 'qual',
         `"use strict";return function block_${linear.toString(16)}(done,left){${src.body}}`) as (...a: unknown[]) => BlockFn;
       // PIOSIM_JIT_DUMP=1 prints every block's source to stderr (for debugging the translator).
       if (process.env.PIOSIM_JIT_DUMP !== undefined) process.stderr.write(`block ${linear.toString(16)}:\n${src.body}\n`);
@@ -176,10 +182,27 @@ export class JitState {
       this.stats.blocksTranslated++;
     }
     this.stats.translateNs += Number(process.hrtime.bigint() - started);
-    const b: Block = { ip, linear, page, gen, count: src.count, fn, next: null };
+    // Compiling took far longer than a store waits in a store buffer: a store that missed the mark
+    // has landed by now, so comparing the bytes decoded with RAM settles the race (code-map.ts).
+    // A mismatch gives the block a stamp no word can match: dropped at its first entry.
+    let blockStamp = stamp;
+    if (src.count > 0 && !sameBytes(c.bytes, linear, src.code)) {
+      // Still current: the store missed the mark (otherwise it bumped the generation, as usual).
+      if (c.mem.code.current(page, stamp)) this.stats.raced++;
+      blockStamp = stamp & ~MARK;
+    }
+    const b: Block = { ip, linear, page, stamp: blockStamp, count: src.count, fn, next: null };
     this.cache.set(linear, b);
     return b;
   }
+}
+
+/** Whether RAM from `at` on still holds `code`. */
+function sameBytes(ram: Uint8Array, at: number, code: Uint8Array): boolean {
+  for (let i = 0; i < code.length; i++) {
+    if (ram[at + i] !== code[i]) return false;
+  }
+  return true;
 }
 
 /** RUN_FAULT (cpu.ts): a fault does not retire. */
@@ -191,7 +214,7 @@ const PENDING_FAULT = 2;
  */
 export function runJitSlice(c: CpuState, jit: JitState, budget: number): number {
   const sbase = c.sbase;
-  const gens = c.mem.code.gens;
+  const words = c.mem.code.words;
   const epoch = jit.epoch;
   const threshold = jit.threshold;
   let done = 0;
@@ -203,7 +226,7 @@ export function runJitSlice(c: CpuState, jit: JitState, budget: number): number 
     let b: Block;
     const chained: Block | null = last !== null ? last.next : null;
     if (chained !== null && chained.linear === linear && chained.ip === ip &&
-        Atomics.load(gens, chained.page) === chained.gen) { // other vCPUs' rewrites are seen here
+        (Atomics.load(words, chained.page) | MARK) === chained.stamp) { // other vCPUs' rewrites are seen here
       b = chained;
       if (b.fn !== null) jit.stats.cacheHits++;
     } else {

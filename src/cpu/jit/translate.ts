@@ -1,5 +1,5 @@
 import { BYTE_REG, type CpuState } from '../state.js';
-import { CODE_PAGE_SHIFT } from '../code-map.js';
+import { CODE_PAGE_SHIFT, MARK } from '../code-map.js';
 import { NOT_SERVED } from '../port-io.js';
 import { FlagTracker, type SetterKind } from './flag-tracker.js';
 import { helperLength, isBlockEndingHelper } from './helper-ops.js';
@@ -42,9 +42,11 @@ export interface BlockSource {
   /** CS:IP the block starts at (IP) and its linear address. */
   ip: number;
   linear: number;
-  /** Code page and the generation it was read under. */
+  /** Code page and the stamp (code-map.ts) it was read under. */
   page: number;
-  gen: number;
+  stamp: number;
+  /** The guest bytes the translator read, from `linear` on (a private copy: see BlockBuilder.byte). */
+  code: Uint8Array;
   /** Instructions on the straight path through the block (all retire unless one stops early). */
   count: number;
   /** Body of `function (done, left)`; '' when the first instruction is not translated. */
@@ -83,7 +85,16 @@ class BlockBuilder {
   ip: number;
   private readonly csBase: number;
   private readonly pageEnd: number;
-  private readonly bytes: Uint8Array;
+  /** Linear address of the block's first byte. */
+  private readonly linear: number;
+  /**
+   * A private copy of the page from the block's start to its end, taken once: the translator
+   * decodes from it, and the dispatcher compares it with RAM after compiling (code-map.ts,
+   * store->load reordering), so what was decoded is exactly what gets checked.
+   */
+  private readonly snapshot: Uint8Array;
+  /** Bytes of `snapshot` the translator has looked at. */
+  bytesRead = 0;
   /** Ends the block: set by a control transfer, a port access that may exit, or an untranslated instruction. */
   ended = false;
   /** The block's final branch targets the block's own start: emit it as a loop. */
@@ -94,12 +105,13 @@ class BlockBuilder {
   readonly canTryIn: boolean;
   readonly canTryOut: boolean;
 
-  constructor(private readonly c: CpuState, readonly startIp: number, readonly gen: number, readonly page: number) {
+  constructor(private readonly c: CpuState, readonly startIp: number, readonly stamp: number, readonly page: number) {
     this.ip = startIp;
     this.lastIp = startIp;
     this.csBase = c.sbase[1];
-    this.bytes = c.bytes;
+    this.linear = this.csBase + startIp;
     this.pageEnd = Math.min((page + 1) << CODE_PAGE_SHIFT, c.memSize);
+    this.snapshot = c.bytes.slice(this.linear, this.pageEnd);
     this.canTryIn = typeof c.io.tryIn === 'function';
     this.canTryOut = typeof c.io.tryOut === 'function';
   }
@@ -109,7 +121,14 @@ class BlockBuilder {
     const ip = this.ip + i;
     if (ip > 0xffff) return -1;
     const a = this.csBase + ip;
-    return a < this.pageEnd ? this.bytes[a] : -1;
+    if (a >= this.pageEnd) return -1;
+    const at = a - this.linear;
+    if (at >= this.bytesRead) this.bytesRead = at + 1;
+    return this.snapshot[at]!;
+  }
+  /** The bytes the translator looked at. */
+  code(): Uint8Array {
+    return this.snapshot.subarray(0, this.bytesRead);
   }
   /** Little-endian immediate of `size` bytes at offset `i` (-1 when not all inside). */
   imm(i: number, size: number): number {
@@ -139,7 +158,7 @@ class BlockBuilder {
 
   /** After a store: leave right after this instruction if it hit this block's code page. */
   smcCheck(nextIp: string): void {
-    this.emit(`if(gens[${this.page}]!==${this.gen}){${this.exitCode(nextIp, this.ip, this.k + 1)}}`);
+    this.emit(`if((words[${this.page}]|${MARK})!==${this.stamp}){${this.exitCode(nextIp, this.ip, this.k + 1)}}`);
   }
 
   /**
@@ -239,8 +258,8 @@ class BlockBuilder {
  * Translates the block at the vCPU's current CS:IP. Never throws on guest bytes: what it cannot
  * translate ends the block.
  */
-export function translateBlock(c: CpuState, gen: number, page: number): BlockSource {
-  const b = new BlockBuilder(c, c.ip, gen, page);
+export function translateBlock(c: CpuState, stamp: number, page: number): BlockSource {
+  const b = new BlockBuilder(c, c.ip, stamp, page);
   const linear = c.sbase[1] + c.ip;
   while (!b.ended && b.k < MAX_BLOCK) {
     const before = b.out.length;
@@ -251,13 +270,14 @@ export function translateBlock(c: CpuState, gen: number, page: number): BlockSou
     b.k++;
     if (!b.ended) b.ip += len;
   }
-  if (b.k === 0) return { ip: b.startIp, linear, page, gen, count: 0, body: '' };
+  const code = b.code();
+  if (b.k === 0) return { ip: b.startIp, linear, page, stamp, code, count: 0, body: '' };
   if (!b.ended) b.emit(b.exitCode(hex(b.ip & 0xffff), b.lastIp, b.k));
   const decl = b.vars.size > 0 ? `let ${[...b.vars].join(',')};` : '';
   const body = b.loop
     ? `let n=0;${decl}for(;;){${b.out.join('\n')}}`
     : `const n=0;${decl}${b.out.join('\n')}`;
-  return { ip: b.startIp, linear, page, gen, count: b.k, body };
+  return { ip: b.startIp, linear, page, stamp, code, count: b.k, body };
 }
 
 /**
@@ -419,10 +439,11 @@ function branch(b: BlockBuilder, cond: string | null, target: number, fall: numb
   const me = b.ip;
   const retired = b.k + 1;
   if (target === b.startIp) {
-    // Chained to itself: loop while the budget allows another full round and nothing is pending.
+    // Chained to itself: loop while the budget allows another full round, nothing is pending and
+    // the code page was not rewritten (by another vCPU: the back edge is a block entry too).
     b.loop = true;
     const backEdge = b.flags.entryRead ? b.flags.flushCode() : '';
-    const stay = `n+=${retired};if(n+${retired}>left||c.pending!==0){${b.flags.flushCode()}c.ip=${hex(target)};c.startIp=${hex(me)};return n;}${backEdge}continue;`;
+    const stay = `n+=${retired};if(n+${retired}>left||c.pending!==0||(Atomics.load(words,${b.page})|${MARK})!==${b.stamp}){${b.flags.flushCode()}c.ip=${hex(target)};c.startIp=${hex(me)};return n;}${backEdge}continue;`;
     if (cond === null) b.emit(stay);
     else b.emit(`if(${cond}){${stay}}${b.flags.flushCode()}c.ip=${hex(fall)};c.startIp=${hex(me)};return n+${retired};`);
     return;

@@ -1,0 +1,20 @@
+; Cross-modifying code, the runner (vCPU 0, test/cpu/jit-cross-modify.test.ts): one self-looping
+; block, so the block translator runs the rounds inside one block function and its back edge is
+; the "next block entry". Counts in SI the rounds where AX (the code) is older than DX, the flag
+; read at the end of the previous round: only the back edge lies between that read and this
+; round's `mov ax` (the check that follows the round-counter store comes before the flag read).
+; Shared words as in runner-blocks.asm.
+bits 16
+org 0x7c00
+        xor si, si
+        xor dx, dx
+        xor cx, cx
+round:  mov ax, 0               ; the writer rewrites this immediate (RUNNER_IMM in the test)
+        cmp ax, dx
+        adc si, 0               ; CF: AX < DX, a stale round
+        inc cx
+        mov [0x6004], cx        ; the round counter the writer waits on
+        mov dx, [0x6000]
+        cmp byte [0x6002], 1
+        jne round
+        hlt
