@@ -3,7 +3,7 @@
 ; the "next block entry". Counts in SI the rounds where AX (the code) is older than DX, the flag
 ; read at the end of the previous round: only the back edge lies between that read and this
 ; round's `mov ax` (the check that follows the round-counter store comes before the flag read).
-; Shared words as in runner-blocks.asm.
+; Stops once its code holds the writer's last value. Shared words as in runner-blocks.asm.
 bits 16
 org 0x7c00
         xor si, si
@@ -15,6 +15,6 @@ round:  mov ax, 0               ; the writer rewrites this immediate (RUNNER_IMM
         inc cx
         mov [0x6004], cx        ; the round counter the writer waits on
         mov dx, [0x6000]
-        cmp byte [0x6002], 1
+        cmp ax, [0x6008]
         jne round
         hlt

@@ -18,8 +18,9 @@ import { GuestMemory } from '../../src/cpu/memory.js';
  *    the flag read in the previous round.
  * Every stale round adds one to SI, which must end at 0. The writer starts only once the runner
  * has been round its loop twice (a round counter at 0x6004), so the runner's blocks exist before
- * the first rewrite, and the runner must then see its block invalidated: the test cannot pass
- * without exercising the rewrites, however the two threads are scheduled.
+ * the first rewrite, and the runner stops only when its code holds the writer's last value: it
+ * must have seen its block invalidated, so the test cannot pass without exercising the rewrites,
+ * however the two threads are scheduled.
  */
 const RUNNERS = [
   { name: 'runner-blocks', imm: 0x7c0d },
@@ -49,6 +50,7 @@ describe.each(CASES)('cross-modifying code ($runner.name --cpu jit, writer --cpu
     mem.bytes.set(guest('writer'), 0x9000);
     expect(mem.read8(runnerGuest.imm - 1)).toBe(0xb8); // the immediate of `mov ax, imm`
     mem.write16(0x6006, runnerGuest.imm); // where the writer stores
+    mem.write16(0x6008, ROUNDS); // its last value: the runner stops when its code holds it
     const vcpus = [
       { entry: 0x7c00, engine: 'jit', iterations: 0 },
       { entry: 0x9000, engine: writerEngine, iterations: ROUNDS },
