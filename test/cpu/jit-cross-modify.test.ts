@@ -18,13 +18,13 @@ import { GuestMemory } from '../../src/cpu/memory.js';
  *    the flag read in the previous round.
  * Every stale round adds one to SI, which must end at 0. The writer starts only once the runner
  * has been round its loop twice (a round counter at 0x6004), so the runner's blocks exist before
- * the first rewrite, and the runner stops only when its code holds the writer's last value: it
- * must have seen its block invalidated, so the test cannot pass without exercising the rewrites,
- * however the two threads are scheduled.
+ * the first rewrite, and the runner stops only a round after its code held the writer's last
+ * value, through a block entry: it must have seen its block invalidated, so the test cannot pass
+ * without exercising the rewrites, however the two threads are scheduled.
  */
 const RUNNERS = [
-  { name: 'runner-blocks', imm: 0x7c0d },
-  { name: 'runner-loop', imm: 0x7c07 },
+  { name: 'runner-blocks', imm: 0x7c0f },
+  { name: 'runner-loop', imm: 0x7c09 },
 ] as const;
 const ROUNDS = 20_000;
 /** Runs per case: 1 by default; PIOSIM_XMODIFY_RUNS=N for a stress run (races are rare). */
