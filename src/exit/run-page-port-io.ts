@@ -233,19 +233,15 @@ export class RunPagePortIo implements PortIo {
 
   /**
    * The access must exit: the slice section becomes the exit's section (held until the exit
-   * completes, then released with unlockAfterExit), and the slice holds none after it: the next
-   * access that needs the table enters a new one. No section is held across an exit twice, and an
-   * exit costs no lock more than before (a slice whose accesses all exit locks once per exit).
+   * completes, then released with unlockAfterExit), kept with the record found for the
+   * portIn/portOut that follows; the slice holds none after it: the next access that needs the
+   * table enters a new one. So no section is held across an exit but the exit's own, and an exit
+   * costs no lock more than before (a slice whose accesses all exit locks once per exit).
    */
-  private handOverToExit(token: number): void {
+  private holdForExit(token: number, at: number): void {
     this.sliceHeld = false;
     this.inPort = -1;
     this.token = token;
-  }
-
-  /** As handOverToExit, for the portIn/portOut that follows a try that found no exit-free route. */
-  private holdForExit(token: number, at: number): void {
-    this.handOverToExit(token);
     this.heldAt = at;
     this.held = true;
   }
@@ -289,14 +285,18 @@ export class RunPagePortIo implements PortIo {
     this.checkBatch(size, count);
     const r = this.router;
     if (r === null) { this.exitStringIn(port, size, count, qualification, -1); return; }
-    const token = this.sliceSection(r);
+    // A batch has a section of its own (see endSlice's caller here): a slice of 4096 in-vCPU
+    // batches of up to 4096 elements each would otherwise hold one section for a long time.
+    this.endSlice();
+    const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
       r.inVcpuReadString(at, port, size, count, this.dataPage);
       if (this.trace !== null) this.traceBatch(DIR_IN, at, port, size, count);
+      r.unlock(token);
       return;
     }
-    this.handOverToExit(token);
+    this.token = token;
     this.exitStringIn(port, size, count, qualification, at);
     r.unlockAfterExit(token);
   }
@@ -306,14 +306,16 @@ export class RunPagePortIo implements PortIo {
     this.checkBatch(size, count);
     const r = this.router;
     if (r === null) { this.exitStringOut(port, size, count, qualification, -1); return; }
-    const token = this.sliceSection(r);
+    this.endSlice(); // a section per batch, as for stringIn
+    const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
       r.inVcpuWriteString(at, port, size, count, this.dataPage);
       if (this.trace !== null) this.traceBatch(DIR_OUT, at, port, size, count);
+      r.unlock(token);
       return;
     }
-    this.handOverToExit(token);
+    this.token = token;
     this.exitStringOut(port, size, count, qualification, at);
     r.unlockAfterExit(token);
   }
