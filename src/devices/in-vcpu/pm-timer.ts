@@ -90,18 +90,21 @@ export function pmTimerTicks(elapsedNs: number): number {
 class PmTimerHandler implements InVcpuDeviceHandler {
   /** The state's atomics through the bus memory's wasm kernel: two Atomics calls cost more than the rest of a read. */
   private readonly atomics: StateAtomics;
+  /** ctx.nowNs, taken once: the read calls it straight, with no load of the context. */
+  private readonly nowNs: () => number;
   constructor(
     state: Int32Array,
-    private readonly ctx: InVcpuContext,
+    ctx: InVcpuContext,
     private readonly startNs: number,
   ) {
     this.atomics = ctx.atomicsFor(state);
+    this.nowNs = ctx.nowNs;
   }
 
   read(_offset: number, size: AccessSize): number {
     // Every read reads the clock (no cached or interpolated time). A clock reading a hair before
     // the start (another thread's clock) counts as 0.
-    const elapsedNs = this.ctx.nowNs() - this.startNs;
+    const elapsedNs = this.nowNs() - this.startNs;
     const ticks = elapsedNs > 0 ? pmTimerTicks(elapsedNs) : 0;
     const value = this.raiseLast(ticks);
     const counter = value & PM_TIMER_MASK;
