@@ -138,6 +138,7 @@ export function fmtMs(x: number): string {
 
 export function fmtNs(x: number): string {
   if (!Number.isFinite(x)) return '-';
+  if (x < 0) return `-${fmtNs(-x)}`;
   return x >= 1e6 ? `${(x / 1e6).toFixed(2)} ms` : x >= 1e3 ? `${(x / 1e3).toFixed(2)} us` : `${Math.round(x)} ns`;
 }
 

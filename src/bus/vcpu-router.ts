@@ -120,6 +120,22 @@ export class VcpuRouter {
     return false;
   }
 
+  /**
+   * The handler serving a `size`-byte access at `port` of in-vCPU record `at` with one read or
+   * write of that size (no split into pieces), or null. What RunPagePortIo caches for the rest of
+   * its read section: valid only while the section that found `at` is held.
+   */
+  wholeAccessHandler(at: number, size: AccessSize): InVcpuDeviceHandler | null {
+    const w = this.words;
+    if (w[at + REC_ROUTE] !== ROUTE_IN_VCPU || pieceOf(w[at + REC_PIECES]!, size) !== size) return null;
+    return this.handlerFor(at);
+  }
+
+  /** Count one in-vCPU access served through a cached handler (inVcpuRead counts its own). */
+  countInVcpu(): void {
+    this.counters[this.counterIndex.inVcpu]++;
+  }
+
   /** A non-string IN from an in-vCPU device record. */
   inVcpuRead(at: number, port: number, size: AccessSize): number {
     const w = this.words;

@@ -117,6 +117,10 @@ export class Cpu extends CpuState {
       // A bug in the interpreter must not take the worker down: report it as a guest fault.
       this.pending = RUN_FAULT;
       this.faultMessage = `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    } finally {
+      // Whatever ended the slice (budget, HLT, a stop request, a fault, an exit in flight): the
+      // PortIo leaves the read section it may hold across the slice before the worker waits.
+      this.io.endSlice?.();
     }
     this.instructions += done;
     this.retiredInSlice = 0; // between slices, `instructions` alone is the boundary's index

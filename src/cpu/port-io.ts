@@ -43,6 +43,13 @@ export interface PortIo {
    * false means portOut must follow at once with the same arguments, as for tryIn.
    */
   tryOut?(port: number, size: AccessSize, value: number): boolean;
+  /**
+   * Optional: the run slice is over (Cpu.run calls it on every return, HLT included). A PortIo that
+   * keeps state across the accesses of one slice (the worker's slice-wide SRCU read section,
+   * docs/DESIGN.md "The read section across a run slice") drops it here, so nothing it holds
+   * outlives the slice: not an HLT, not a wait between slices.
+   */
+  endSlice?(): void;
 }
 
 /** What tryIn returns when the access needs an exit (values are never negative). */

@@ -21,6 +21,7 @@ import { loadLe, mask } from '../bus/little-endian.js';
 import { ROUTE_COALESCED, ROUTE_IN_VCPU, ROUTE_MAIN } from '../bus/routes.js';
 import { VIA_IN_VCPU, VIA_IOEVENTFD, type VcpuTraceWriter } from '../report/vcpu-trace-ring.js';
 import type { VcpuRouter } from '../bus/vcpu-router.js';
+import type { InVcpuDeviceHandler } from '../bus/in-vcpu-device.js';
 
 /** What the exit path kicks when a request is pending: the CPU (its requestStop). */
 export interface StopTarget {
@@ -89,6 +90,28 @@ export class RunPagePortIo implements PortIo {
    */
   private held = false;
   private heldAt = -1;
+  /**
+   * The slice-wide read section (docs/DESIGN.md, "The read section across a run slice"): entered
+   * by the first access of a run slice that needs the bus table, kept for the accesses after it,
+   * and left at the slice's end (endSlice, which Cpu.run calls on every return: budget, HLT, stop,
+   * fault) or handed to an exit, whose section it becomes (released once the exit completes, as
+   * before). So no section is held across an HLT, a wait between slices or after an exit, and a
+   * grace period waits at most for the rest of one slice.
+   */
+  private sliceHeld = false;
+  private sliceToken = 0;
+  /**
+   * The last in-vCPU IN served in the slice section, for the next IN to the same port and size
+   * (a guest polling the PM timer): its handler, register offset and device word. inPort is -1
+   * whenever the section that found it is not held: the record and handler it names are valid only
+   * inside that section (the writer cannot reuse the table slot, nor destroy the instance, before
+   * the section ends), so the cache never outlives it and needs no check against the table.
+   */
+  private inPort = -1;
+  private inSize = 0;
+  private inHandler: InVcpuDeviceHandler | null = null;
+  private inOffset = 0;
+  private inDevice = 0;
   /** For the exit in flight: startTiming()'s t0, or UNTIMED. */
   private flightT0 = UNTIMED;
   private flightWeight = 1;
@@ -147,39 +170,98 @@ export class RunPagePortIo implements PortIo {
    * by portIn, and by translated code (PortIo.tryIn) so a block can go on past an in-vCPU access.
    */
   tryIn(port: number, size: AccessSize): number {
+    // The same port and size as the last in-vCPU IN of this slice section: its cached handler.
+    if (port === this.inPort && size === this.inSize) return this.cachedIn(port, size);
     const r = this.router;
     if (this.inFlight || r === null) return NOT_SERVED; // portIn resumes the exit, or exits
-    const token = r.lock();
+    const token = this.sliceSection(r);
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
       if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_IN_READ_SECTION);
       const v = r.inVcpuRead(at, port, size);
       if (this.trace !== null) this.trace.record(DIR_IN, port, size, v, VIA_IN_VCPU, r.device(at));
-      r.unlock(token);
+      this.cacheIn(r, at, port, size);
       return v >>> 0;
     }
-    this.token = token;
-    this.heldAt = at;
-    this.held = true;
+    this.holdForExit(token, at);
     return NOT_SERVED;
+  }
+
+  /** An IN served by the handler cached in this slice section (see inPort). */
+  private cachedIn(port: number, size: AccessSize): number {
+    const f = this.f;
+    if (f[RP_FAULT_INJECT] !== 0) faultAt(f, FAULT_IN_READ_SECTION);
+    const v = mask(this.inHandler!.read(this.inOffset, size), size);
+    this.router!.countInVcpu();
+    if (this.trace !== null) this.trace.record(DIR_IN, port, size, v, VIA_IN_VCPU, this.inDevice);
+    return v >>> 0;
+  }
+
+  private cacheIn(r: VcpuRouter, at: number, port: number, size: AccessSize): void {
+    const handler = r.wholeAccessHandler(at, size);
+    if (handler === null) return;
+    this.inHandler = handler;
+    this.inOffset = port - r.base(at);
+    this.inDevice = r.device(at);
+    this.inSize = size;
+    this.inPort = port;
   }
 
   /** An OUT that needs no exit (in-vCPU, coalesced, ioeventfd): true when served; else as tryIn. */
   tryOut(port: number, size: AccessSize, value: number): boolean {
     const r = this.router;
     if (this.inFlight || r === null) return false;
-    const token = r.lock();
+    const token = this.sliceSection(r);
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) !== ROUTE_MAIN && r.out(at, port, size, value)) {
       // Only accesses that did not exit look at the trace: a plain OUT's path does not.
       if (this.trace !== null) this.traceOut(at, port, size, value);
-      r.unlock(token);
       return true;
     }
+    this.holdForExit(token, at);
+    return false;
+  }
+
+  /** The slice-wide read section's token, entering the section if this slice has not yet. */
+  private sliceSection(r: VcpuRouter): number {
+    if (this.sliceHeld) return this.sliceToken;
+    const token = r.lock();
+    this.sliceToken = token;
+    this.sliceHeld = true;
+    return token;
+  }
+
+  /**
+   * The access must exit: the slice section becomes the exit's section (held until the exit
+   * completes, then released with unlockAfterExit), kept with the record found for the
+   * portIn/portOut that follows; the slice holds none after it: the next access that needs the
+   * table enters a new one. So no section is held across an exit but the exit's own, and an exit
+   * costs no lock more than before (a slice whose accesses all exit locks once per exit).
+   */
+  private holdForExit(token: number, at: number): void {
+    this.sliceHeld = false;
+    this.inPort = -1;
     this.token = token;
     this.heldAt = at;
     this.held = true;
-    return false;
+  }
+
+  /**
+   * The run slice is over (PortIo.endSlice; Cpu.run calls it on every return): leave the
+   * slice-wide section. A full-fence unlock: the section's reads (the table, device state) must
+   * not be reordered after it, and no release by this thread follows them here, unlike after an
+   * exit (SrcuReader.readUnlockAfterRelease).
+   */
+  endSlice(): void {
+    if (!this.sliceHeld) return;
+    this.sliceHeld = false;
+    this.inPort = -1;
+    this.router!.unlock(this.sliceToken);
+  }
+
+  /** True while the slice-wide read section is held (tests; see endSlice). */
+  get holdsSliceSection(): boolean {
+    return this.sliceHeld;
   }
 
   /** The exit after a tryIn that left the section held, to the record the try found. */
@@ -203,6 +285,9 @@ export class RunPagePortIo implements PortIo {
     this.checkBatch(size, count);
     const r = this.router;
     if (r === null) { this.exitStringIn(port, size, count, qualification, -1); return; }
+    // A batch has a section of its own (see endSlice's caller here): a slice of 4096 in-vCPU
+    // batches of up to 4096 elements each would otherwise hold one section for a long time.
+    this.endSlice();
     const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {
@@ -221,6 +306,7 @@ export class RunPagePortIo implements PortIo {
     this.checkBatch(size, count);
     const r = this.router;
     if (r === null) { this.exitStringOut(port, size, count, qualification, -1); return; }
+    this.endSlice(); // a section per batch, as for stringIn
     const token = r.lock();
     const at = r.find(token, port, size);
     if (at >= 0 && r.route(at) === ROUTE_IN_VCPU) {

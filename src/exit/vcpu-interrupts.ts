@@ -226,4 +226,8 @@ export class VirtualTimePortIo implements PortIo {
     this.publish();
     this.inner.stringOut(port, size, count, qualification);
   }
+
+  endSlice(): void {
+    this.inner.endSlice?.();
+  }
 }

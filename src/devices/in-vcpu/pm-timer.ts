@@ -62,25 +62,50 @@ function loadStartNs(state: Int32Array): number {
 /** How far (in ticks, ~0.29 s) a read may lag the last count and still be raised to it; see raiseLast. */
 export const PMT_BEHIND_WINDOW = 1 << 20;
 
-/** Ticks per nanosecond. */
-const TICKS_PER_NS = PM_TIMER_FREQUENCY / 1e9;
+const NS_PER_S = 1e9;
+
+/**
+ * floor(elapsedNs * PM_TIMER_FREQUENCY / 1e9) mod 2^32, exactly, for an integer 0 <= elapsedNs <
+ * 2^53 (104 days), in float64 integer arithmetic: no BigInt, no division. elapsedNs * 3579545
+ * overflows 2^53 after 2.5 s, so elapsedNs is split into whole seconds s and nanoseconds r first:
+ * ticks = s * 3579545 + floor(r * 3579545 / 1e9), every product below 2^53 (r * 3579545 < 3.6e15,
+ * s * 3579545 < 3.3e13), so exact. Each floor of a quotient is taken by multiplying by the rounded
+ * reciprocal (1e-9 is not exact in binary: the estimate may be one off) and corrected by one step
+ * with the exact remainder. Being the exact floor of a non-decreasing function, the result never
+ * goes back as elapsedNs grows (until the 2^32 wrap, which the 24-bit counter sees as its own).
+ * What the older `Math.floor(elapsedNs * (3579545 / 1e9))` was not: the rounded ratio drifts a
+ * tick off after minutes.
+ */
+export function pmTimerTicks(elapsedNs: number): number {
+  let s = Math.floor(elapsedNs * 1e-9);
+  let r = elapsedNs - s * NS_PER_S;
+  if (r < 0) { s--; r += NS_PER_S; } else if (r >= NS_PER_S) { s++; r -= NS_PER_S; }
+  const scaled = r * PM_TIMER_FREQUENCY;
+  let t = Math.floor(scaled * 1e-9);
+  const rest = scaled - t * NS_PER_S;
+  if (rest < 0) t--; else if (rest >= NS_PER_S) t++;
+  return (s * PM_TIMER_FREQUENCY + t) >>> 0;
+}
 
 class PmTimerHandler implements InVcpuDeviceHandler {
   /** The state's atomics through the bus memory's wasm kernel: two Atomics calls cost more than the rest of a read. */
   private readonly atomics: StateAtomics;
+  /** ctx.nowNs, taken once: the read calls it straight, with no load of the context. */
+  private readonly nowNs: () => number;
   constructor(
     state: Int32Array,
-    private readonly ctx: InVcpuContext,
+    ctx: InVcpuContext,
     private readonly startNs: number,
   ) {
     this.atomics = ctx.atomicsFor(state);
+    this.nowNs = ctx.nowNs;
   }
 
   read(_offset: number, size: AccessSize): number {
-    const elapsedNs = this.ctx.nowNs() - this.startNs;
-    // Ticks since start mod 2^32 (>>> 0 is exact for integers below 2^53, ~80 years of ticks).
-    // A clock reading a hair before the start (another thread's clock) counts as 0.
-    const ticks = elapsedNs > 0 ? Math.floor(elapsedNs * TICKS_PER_NS) >>> 0 : 0;
+    // Every read reads the clock (no cached or interpolated time). A clock reading a hair before
+    // the start (another thread's clock) counts as 0.
+    const elapsedNs = this.nowNs() - this.startNs;
+    const ticks = elapsedNs > 0 ? pmTimerTicks(elapsedNs) : 0;
     const value = this.raiseLast(ticks);
     const counter = value & PM_TIMER_MASK;
     return size === 4 ? counter : counter & (size === 1 ? 0xff : 0xffff);
