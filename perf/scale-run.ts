@@ -158,6 +158,6 @@ export function iterationsFor(aggregatePerSec: number, vcpus: number, seconds: n
  * earliest one already was when the window opened, from a probe. With unfair progress the mean
  * gave windows of 12-80 ms at 8 vCPUs on 2 cores: scheduler slices, not fairness.
  */
-export function iterationsForWindow(probe: ScaleSample, seconds: number, min = 20_000, max = 50_000_000): number {
+export function iterationsForWindow(probe: ScaleSample, seconds: number, min = 200_000, max = 50_000_000): number {
   return Math.max(min, Math.min(max, Math.round((probe.leadExits + probe.maxVcpuPerSec * seconds) * 1.25)));
 }

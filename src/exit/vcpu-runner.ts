@@ -302,7 +302,7 @@ async function runOwnThreadLoop(s: VcpuSession, slice: number, codes: VcpuRunCod
     if (!s.halted) {
       // With run turns, guest code runs only with a turn (taken here, handed on at exits and
       // slice boundaries once its quantum is up and another vCPU waits).
-      if (turns !== null) { turns.enter(); turns.rotateIfDue(); }
+      if (turns !== null) { turns.enter(); turns.atBoundary(); }
       const budget = irq.budget(slice);
       const end = s.afterSlice(budget > 0 ? cpu.run(budget) : codes.budget);
       if (end !== null) { s.state = end; return; }
