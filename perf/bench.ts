@@ -8,6 +8,7 @@
  *   npm run bench -- --only vmexit --rows out-main,floor,postmessage
  *   npm run bench -- --only scaling --vcpus 1,2,4 --wait spin,block,adaptive
  *   npm run bench -- --only scaling --vcpus 1,4,8 --ports shared --vcpu-priority 0,auto --sibling-yield on,off
+ *   npm run bench -- --only scaling --vcpus 1,4,8 --ports shared --run-turns on,off
  *   npm run bench -- --list                        # the vmexit rows' keys
  *
  * Every configuration is calibrated once (a probe sizes its timed loop to about --seconds), then
@@ -47,6 +48,7 @@ interface BenchOptions {
   waits: WaitMode[];
   priorities: VcpuPriority[];
   siblingYields: boolean[];
+  runTurns: boolean[];
   json: string;
   report: string | null;
 }
@@ -115,13 +117,14 @@ function parseOptions(argv: string[]): BenchOptions | null {
     .option('--list', 'print the vmexit rows and exit')
     .addOption(new Option('--repeats <n>', 'timed runs per configuration (the median is reported)').argParser(positive('--repeats', true, 1000)).default(5))
     .addOption(new Option('--seconds <s>', 'length of one vmexit row\'s timed loop').argParser(positive('--seconds', false, 600)).default(0.1))
-    .addOption(new Option('--scaling-seconds <s>', 'length of one scaling window').argParser(positive('--scaling-seconds', false, 600)).default(0.2))
+    .addOption(new Option('--scaling-seconds <s>', 'length of one scaling window').argParser(positive('--scaling-seconds', false, 600)).default(0.5))
     .addOption(new Option('--warmup <n>', 'untimed exits per vCPU before a scaling window').argParser(positive('--warmup', true, 100_000_000)).default(50_000))
     .addOption(new Option('--vcpus <list>', 'scaling: vCPU counts').argParser(intList('--vcpus', 1, MAX_BENCH_VCPUS)).default([1, 2, 4, 8]))
     .addOption(new Option('--ports <list>', 'scaling: shared (one port) and/or per-vcpu (a port each)').argParser(list('--ports', PORT_LAYOUTS)).default([...PORT_LAYOUTS]))
     .addOption(new Option('--wait <list>', `scaling: --wait modes (${WAIT_MODES.join(', ')})`).argParser(list('--wait', WAIT_MODES)).default(['adaptive']))
     .addOption(new Option('--vcpu-priority <list>', 'scaling: vCPU thread priorities to compare (auto, or nice values; 0 = off)').argParser(priorityList).default(['auto']))
     .addOption(new Option('--sibling-yield <list>', 'scaling: the overcommit directed yield on and/or off, to compare in one run').argParser(list('--sibling-yield', ['on', 'off'] as const)).default(['on']))
+    .addOption(new Option('--run-turns <list>', 'scaling: the overcommit run turns on and/or off, to compare in one run').argParser(list('--run-turns', ['on', 'off'] as const)).default(['on']))
     .option('--json <file>', 'where the results go', join(projectRoot(), 'perf', 'results', 'bench.json'))
     .option('--report <file.html>', 'also write the results as a self-contained page')
     .exitOverride()
@@ -129,7 +132,7 @@ function parseOptions(argv: string[]): BenchOptions | null {
   program.parse(argv, { from: 'user' });
   const o = program.opts<{
     only: Part[]; rows?: VmexitRow[]; list?: boolean; repeats: number; seconds: number; scalingSeconds: number;
-    warmup: number; vcpus: number[]; ports: PortLayout[]; wait: WaitMode[]; vcpuPriority: VcpuPriority[]; siblingYield: ('on' | 'off')[]; json: string; report?: string;
+    warmup: number; vcpus: number[]; ports: PortLayout[]; wait: WaitMode[]; vcpuPriority: VcpuPriority[]; siblingYield: ('on' | 'off')[]; runTurns: ('on' | 'off')[]; json: string; report?: string;
   }>();
   if (o.list === true) {
     printTable(['key', 'row', 'unit'], VMEXIT_ROWS.map((r) => [r.key, r.label, r.unit === 'byte' ? 'ns/byte' : 'ns/op']));
@@ -140,7 +143,7 @@ function parseOptions(argv: string[]): BenchOptions | null {
   }
   return {
     only: o.only, rows: o.rows ?? [...VMEXIT_ROWS], repeats: o.repeats, seconds: o.seconds, scalingSeconds: o.scalingSeconds,
-    warmup: o.warmup, vcpus: o.vcpus, ports: o.ports, waits: o.wait, priorities: o.vcpuPriority, siblingYields: o.siblingYield.map((v) => v === 'on'), json: resolve(o.json),
+    warmup: o.warmup, vcpus: o.vcpus, ports: o.ports, waits: o.wait, priorities: o.vcpuPriority, siblingYields: o.siblingYield.map((v) => v === 'on'), runTurns: o.runTurns.map((v) => v === 'on'), json: resolve(o.json),
     report: o.report === undefined ? null : resolve(o.report),
   };
 }
@@ -202,12 +205,12 @@ async function measureVmexit(o: BenchOptions, progress: (s: string) => void): Pr
 
 function scalingConfigs(o: BenchOptions): ScalingConfig[] {
   const out: ScalingConfig[] = [];
-  for (const siblingYield of o.siblingYields) {
+  for (const runTurns of o.runTurns) for (const siblingYield of o.siblingYields) {
     for (const vcpuPriority of o.priorities) {
       for (const wait of o.waits) {
         for (const vcpus of o.vcpus) {
           // With one vCPU both layouts are the same VM: run it once, as the shared-port row.
-          for (const ports of vcpus === 1 ? ['shared' as const] : o.ports) out.push({ vcpus, ports, wait, vcpuPriority, siblingYield });
+          for (const ports of vcpus === 1 ? ['shared' as const] : o.ports) out.push({ vcpus, ports, wait, vcpuPriority, siblingYield, runTurns });
         }
       }
     }
@@ -231,10 +234,10 @@ async function measureScaling(o: BenchOptions, progress: (s: string) => void): P
   }
   const cores = cpus().length;
   return configs.map((c, k) => {
-    const one = configs.findIndex((x) => x.vcpus === 1 && x.wait === c.wait && x.vcpuPriority === c.vcpuPriority && x.siblingYield === c.siblingYield);
-    const m = (f: keyof BenchScalingFigures): number => median(runs[k]!.map((r) => r[f]));
+    const one = configs.findIndex((x) => x.vcpus === 1 && x.wait === c.wait && x.vcpuPriority === c.vcpuPriority && x.siblingYield === c.siblingYield && x.runTurns === c.runTurns);
+    const m = (f: Exclude<keyof BenchScalingFigures, 'vcpuExits'>): number => median(runs[k]!.map((r) => r[f]));
     return {
-      vcpus: c.vcpus, ports: c.ports, wait: c.wait, vcpuPriority: String(c.vcpuPriority), siblingYield: c.siblingYield, overcommitted: c.vcpus + 1 > cores, warmup: o.warmup, iterations: iterations[k]!,
+      vcpus: c.vcpus, ports: c.ports, wait: c.wait, vcpuPriority: String(c.vcpuPriority), siblingYield: c.siblingYield, runTurns: c.runTurns, overcommitted: c.vcpus + 1 > cores, warmup: o.warmup, iterations: iterations[k]!,
       median: {
         aggregatePerSec: m('aggregatePerSec'), fairness: m('fairness'), meanCycleNs: m('meanCycleNs'), p50Ns: m('p50Ns'),
         p99Ns: m('p99Ns'), p999Ns: m('p999Ns'), meanNs: m('meanNs'), maxNs: m('maxNs'), sleeps: m('sleeps'), windowMs: m('windowMs'),
@@ -288,9 +291,9 @@ function fmtExits(x: number): string {
 function printScaling(rows: BenchScalingRow[]): void {
   console.log('\nscaling (window = every vCPU in its measured loop; * = more runnable threads than cores: host placement decides)');
   printTable(
-    ['vCPUs', 'ports', 'wait', 'priority', 'yield', 'exits/s', 'vs 1 vCPU', 'fairness', 'mean cycle', 'p50', 'p99', 'p99.9', 'mean', 'max', 'sleeps'],
+    ['vCPUs', 'ports', 'wait', 'priority', 'turns', 'yield', 'exits/s', 'vs 1 vCPU', 'fairness', 'mean cycle', 'p50', 'p99', 'p99.9', 'mean', 'max', 'sleeps'],
     rows.map((r) => [
-      `${r.vcpus}${r.overcommitted ? '*' : ''}`, r.ports, r.wait, r.vcpuPriority ?? 'auto', r.siblingYield === false ? 'off' : 'on', fmtRate(r.median.aggregatePerSec),
+      `${r.vcpus}${r.overcommitted ? '*' : ''}`, r.ports, r.wait, r.vcpuPriority ?? 'auto', r.runTurns === true ? 'on' : 'off', r.siblingYield === false ? 'off' : 'on', fmtRate(r.median.aggregatePerSec),
       r.vsOneVcpu === null ? '-' : r.vsOneVcpu.toFixed(2), r.median.fairness.toFixed(2), fmtNs(r.median.meanCycleNs),
       fmtNs(r.median.p50Ns), fmtNs(r.median.p99Ns), fmtNs(r.median.p999Ns), fmtNs(r.median.meanNs), fmtNs(r.median.maxNs),
       String(Math.round(r.median.sleeps)),

@@ -61,6 +61,13 @@ export interface ScaleSample {
   aggregatePerSec: number;
   /** Slowest vCPU's exits over the fastest's, in the same window (1 = fair). */
   fairness: number;
+  /** The fastest vCPU's exits per second in the window. */
+  maxVcpuPerSec: number;
+  /**
+   * Most measured-loop exits any vCPU had made when the window opened (it entered its loop before
+   * the last one did): a loop must be this much longer than the window it is meant to fill.
+   */
+  leadExits: number;
   /**
    * Mean time per exit of one vCPU in the window (vCPUs x window / exits): the whole cycle of
    * round trip plus guest loop, counting every stall, unlike a sampled percentile.
@@ -124,6 +131,9 @@ export async function scaleRun(o: ScaleRunOptions): Promise<ScaleSample> {
     windowMs, vcpuExits,
     aggregatePerSec: total / (windowMs / 1000),
     fairness: Math.min(...vcpuExits) / Math.max(...vcpuExits),
+    maxVcpuPerSec: Math.max(...vcpuExits) / (windowMs / 1000),
+    // Exits at the open edge count the warm-up and the 'S' write before the measured loop.
+    leadExits: Math.max(0, ...atOpen.map((n) => n - o.warmup - 1)),
     meanCycleNs: (o.vcpus * windowMs * 1e6) / total,
     latency: result.latency,
     vcpuSleeps: result.vcpus.reduce((s, v) => s + v.sleeps, 0),
@@ -140,4 +150,14 @@ export async function scaleRun(o: ScaleRunOptions): Promise<ScaleSample> {
 export function iterationsFor(aggregatePerSec: number, vcpus: number, seconds: number, min = 20_000, max = 50_000_000): number {
   const perVcpuRate = aggregatePerSec / vcpus;
   return Math.max(min, Math.min(max, Math.round(perVcpuRate * seconds * 1.25)));
+}
+
+/**
+ * Measured-loop length per vCPU so that the window (every vCPU in its loop) lasts about `seconds`:
+ * sized for the fastest vCPU, not the mean (it closes the window), plus how far ahead the
+ * earliest one already was when the window opened, from a probe. With unfair progress the mean
+ * gave windows of 12-80 ms at 8 vCPUs on 2 cores: scheduler slices, not fairness.
+ */
+export function iterationsForWindow(probe: ScaleSample, seconds: number, min = 200_000, max = 50_000_000): number {
+  return Math.max(min, Math.min(max, Math.round((probe.leadExits + probe.maxVcpuPerSec * seconds) * 1.25)));
 }

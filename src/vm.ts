@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { releaseDeadTurn, runTurnSlotsFor } from './exit/run-turns.js';
 import { isOvercommitted, vcpuNiceFor, vcpuPriorityReport, type ThreadNiceOutcome } from './exit/thread-priority.js';
 import { VcpuControl } from './control.js';
 import { codeMapBytes } from './cpu/code-map.js';
@@ -89,6 +90,11 @@ export class Vm {
    * off, to measure what it is worth (README, "Benchmarks").
    */
   private readonly yieldToSiblings: boolean;
+  /**
+   * The same condition: vCPUs take turns on cores - 1 slots (src/exit/run-turns.ts), which
+   * replaces the directed yield. PIOSIM_RUN_TURNS=0 turns it off (the yield then applies).
+   */
+  private readonly runTurnSlots: number;
   private outcome: VmOutcome | null = null;
   private settled = 0;
   private started = false;
@@ -132,8 +138,9 @@ export class Vm {
     this.options = fillVmOptions(options);
     const o = this.options;
     this.vcpuNice = vcpuNiceFor(o.vcpuPriority, o.threads);
-    this.yieldToSiblings = o.threads === o.vcpus && o.vcpus > 1 && isOvercommitted(o.threads)
-      && process.env.PIOSIM_SIBLING_YIELD !== '0';
+    const overcommitted = o.threads === o.vcpus && o.vcpus > 1 && isOvercommitted(o.threads);
+    this.runTurnSlots = overcommitted && process.env.PIOSIM_RUN_TURNS !== '0' ? runTurnSlotsFor() : 0;
+    this.yieldToSiblings = overcommitted && this.runTurnSlots === 0 && process.env.PIOSIM_SIBLING_YIELD !== '0';
     this.ram = new SharedArrayBuffer(o.memoryBytes);
     new Uint8Array(this.ram).set(o.guest, GUEST_LOAD_ADDRESS);
     // From this thread's pool; back to it at the end of run().
@@ -380,7 +387,7 @@ export class Vm {
       const task: VcpuTask = {
         members, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
         bus: this.memories.bus, atomicKernel, inVcpuModules: o.inVcpuModules,
-        lockWord: this.lockWord, wait: o.wait, vcpuNice: this.vcpuNice, yieldToSiblings: this.yieldToSiblings, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
+        lockWord: this.lockWord, wait: o.wait, vcpuNice: this.vcpuNice, yieldToSiblings: this.yieldToSiblings, runTurnSlots: this.runTurnSlots, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT,
         stopOnException: o.stopOnException, clock: o.clock, cpu: o.cpu, codeMap: this.codeMap,
       };
@@ -675,6 +682,8 @@ export class Vm {
   private releaseDeadVcpu(i: number): boolean {
     this.bus.srcu.balanceDeadReader(i);
     const page = this.pages[i];
+    // A run turn it held (or waited for) goes to the next vCPU (src/exit/run-turns.ts).
+    releaseDeadTurn(this.ring.words, page.fields);
     return this.ring.releaseDeadClaim(Atomics.load(page.fields, RP_RING_POS), i);
   }
 

@@ -50,6 +50,7 @@ import { sharedNowMs } from './shared-clock.js';
 // sharing costs a cache-line transfer per round trip):
 //   line 0: capacity (read-only)      line 1: tail (producers' atomic add)
 //   line 2: doorbell (producers' add)  line 3: consumer-sleeping flag (consumer writes only when idle)
+//   lines 4, 5: run turns' tickets and releases (vCPUs, once per quantum; src/exit/run-turns.ts)
 //   line 6: head mirror (consumer, statistics only), alone in its 128-byte pair of lines (the
 //   spatial prefetcher fetches lines in pairs; a consumer store next to a slot pulled the slot)
 /** Power-of-two slot count, written once at creation. */
@@ -64,6 +65,13 @@ export const RING_DOORBELL = 32;
  * sleep (src/exit/wait.ts).
  */
 export const RING_RUNG_AT_F64 = 34;
+/**
+ * Run turns (src/exit/run-turns.ts), only on an overcommitted host: tickets drawn by vCPUs that
+ * want to run guest code (atomic add), and turns given back (atomic add; waiters sleep on it).
+ * Lines 4 and 5, away from the exit path's words: touched once per quantum, not per exit.
+ */
+export const RING_TURN_TICKETS = 64;
+export const RING_TURN_RELEASED = 80;
 /** 1 while the consumer is (about to be) waiting on the doorbell; producers read it on every push. */
 export const RING_CONSUMER_SLEEPING = 48;
 /** Consumer position (main thread only; a mirror of its private head, for statistics). */

@@ -12,7 +12,6 @@ import {
   RP_REQUEST, RP_SEQUENCE, RP_FAULT_INJECT, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE,
   STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
-import type { SiblingYield } from './sibling-yield.js';
 import { CompletionWaiter } from './wait.js';
 import type { BreakdownRecorder, SharedClock } from './latency-breakdown.js';
 import { FAULT_AFTER_CLAIM, FAULT_AFTER_PUBLISH, FAULT_IN_READ_SECTION, faultAt } from './fault-injection.js';
@@ -58,8 +57,11 @@ export class RunPagePortIo implements PortIo {
    * queue / device / completion (src/exit/latency-breakdown.ts). Looked at only on a timed exit.
    */
   breakdown: { recorder: BreakdownRecorder; clock: SharedClock } | null = null;
-  /** On an overcommitted host: yield the core to a sibling vCPU that waits for one (src/exit/sibling-yield.ts). */
-  siblingYield: SiblingYield | null = null;
+  /**
+   * On an overcommitted host, told after every completed exit: the run turns (src/exit/run-turns.ts)
+   * or the directed yield to a sibling (src/exit/sibling-yield.ts). Null: nothing to do.
+   */
+  pacer: ExitPacer | null = null;
   private readonly f: Int32Array;
   private readonly waiter: CompletionWaiter;
   private readonly k: AtomicKernel;
@@ -443,7 +445,7 @@ export class RunPagePortIo implements PortIo {
     const state = this.publishAndWait(pos, seq);
     this.finishTiming(t0, weight, state);
     this.kickIfRequested(state);
-    if (this.siblingYield !== null) this.siblingYield.afterExit();
+    if (this.pacer !== null) this.pacer.afterExit();
     return state;
   }
 
@@ -538,6 +540,11 @@ export class RunPagePortIo implements PortIo {
     if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_AFTER_PUBLISH);
     return this.waiter.wait();
   }
+}
+
+/** Something that runs after each completed exit of a vCPU (RunPagePortIo.pacer). */
+export interface ExitPacer {
+  afterExit(): void;
 }
 
 /** An exit's t0 when it is not timed (the clocks start at 0 and only go up). */

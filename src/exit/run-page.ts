@@ -153,6 +153,13 @@ export const RP_IOEVENTFD_SIGNALS = 76;
 export const RP_INTERRUPTS = 77;
 /** Times HLT with IF=1 waited for an interrupt. */
 export const RP_HALT_WAITS = 78;
+/**
+ * TURN_COUNTED while the vCPU holds or waits for a run turn (src/exit/run-turns.ts), else
+ * TURN_NONE: the main thread releases the turn of a vCPU whose worker died.
+ */
+export const RP_TURN_STATE = 79;
+/** Times the vCPU waited for a run turn. */
+export const RP_TURN_WAITS = 80;
 // Breakdown group (byte 384): with VmOptions.latencyBreakdown only (src/exit/latency-breakdown.ts);
 // untouched otherwise. Two float64s, 8-byte aligned. Not next to the vCPU group: the main thread
 // writes it on every exit while the breakdown is on, and byte 384 starts a new 128-byte pair of
@@ -191,6 +198,10 @@ export const STATE_EXIT_ABORTED = 3;
  * round trip; this state carries a stop decided in between.)
  */
 export const STATE_EXIT_DONE_STOP = 4;
+
+/** RP_TURN_STATE values. */
+export const TURN_NONE = 0;
+export const TURN_COUNTED = 1;
 
 /** RP_SLEEPING: the vCPU's own thread sleeps on RP_STATE (notify it there). */
 export const SLEEPING_ON_STATE = 1;

@@ -16,6 +16,7 @@ import {
 import { runVcpuGroup } from './vcpu-group.js';
 import { setOwnThreadNice } from './thread-priority.js';
 import { SiblingYield } from './sibling-yield.js';
+import { RunTurns } from './run-turns.js';
 import { VcpuRouter } from '../bus/vcpu-router.js';
 import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
@@ -76,6 +77,8 @@ export class VcpuSession {
   endedWhileStepping: VcpuEndState | null = null;
   /** In HLT with IF=1: waiting for an interrupt, not running guest code. */
   halted = false;
+  /** On an overcommitted host, the vCPU's run turns (src/exit/run-turns.ts); null otherwise. */
+  turns: RunTurns | null = null;
 
   constructor(
     private readonly task: VcpuTask,
@@ -99,10 +102,13 @@ export class VcpuSession {
       const router = new VcpuRouter(task.bus, vcpu, modules, f, ROUTER_COUNTERS);
       const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, this.histogram, task.latencySampleShift, router);
       this.io = io;
-      if (task.yieldToSiblings) {
+      if (task.runTurnSlots > 0) {
+        this.turns = new RunTurns(new RequestRing(task.ring).words, f, task.runTurnSlots);
+        io.pacer = this.turns;
+      } else if (task.yieldToSiblings) {
         const siblings: Int32Array[] = [];
         for (let j = 0; j < task.vcpus; j++) if (j !== vcpu) siblings.push(runPageOf(task.runPages, j).fields);
-        io.siblingYield = new SiblingYield(siblings);
+        io.pacer = new SiblingYield(siblings);
       }
       // vCPU 0 is the virtual clock's source: it publishes the time of each port access.
       const virtualClock = task.clock === 'virtual' && vcpu === 0;
@@ -280,11 +286,23 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
  * stop, pause, a control call. Ends on HLT with IF=0, a stop or a fault (s.state).
  */
 async function runOwnThread(s: VcpuSession, slice: number, codes: VcpuRunCodes): Promise<void> {
+  const turns = s.turns;
+  try {
+    await runOwnThreadLoop(s, slice, codes, turns);
+  } finally {
+    turns?.leave();
+  }
+}
+
+async function runOwnThreadLoop(s: VcpuSession, slice: number, codes: VcpuRunCodes, turns: RunTurns | null): Promise<void> {
   const f = s.f;
   const cpu = s.core!;
   const irq = s.irq!;
   for (;;) {
     if (!s.halted) {
+      // With run turns, guest code runs only with a turn (taken here, handed on at exits and
+      // slice boundaries once its quantum is up and another vCPU waits).
+      if (turns !== null) { turns.enter(); turns.atBoundary(); }
       const budget = irq.budget(slice);
       const end = s.afterSlice(budget > 0 ? cpu.run(budget) : codes.budget);
       if (end !== null) { s.state = end; return; }
@@ -293,11 +311,12 @@ async function runOwnThread(s: VcpuSession, slice: number, codes: VcpuRunCodes):
     if ((req & REQ_GUEST_SIGNALS) !== 0 || irq.deadlineReached || s.halted) {
       const end = s.takeSignals();
       if (end !== null) { s.state = end; return; }
-      if (s.halted) irq.haltWait();
+      if (s.halted) { turns?.leave(); irq.haltWait(); }
       req = Atomics.load(f, RP_REQUEST);
     }
     if ((req & ~REQ_GUEST_SIGNALS) === 0) continue;
     if ((req & REQ_STOP) !== 0) { s.state = s.stoppedState; return; }
+    turns?.leave();
     Atomics.store(f, RP_LIFECYCLE, LIFECYCLE_SERVICING);
     await serviceRequests(f);
     if ((Atomics.load(f, RP_REQUEST) & REQ_STOP) !== 0) { s.state = s.stoppedState; return; }

@@ -44,6 +44,11 @@ export interface VcpuTask {
    * vCPUs each on a thread of its own (the Vm decides; a task then has one member).
    */
   yieldToSiblings: boolean;
+  /**
+   * Run turns (src/exit/run-turns.ts): at most this many vCPUs run guest code at once, taking
+   * turns in FIFO order; 0: off. Set like yieldToSiblings (the turns then replace the yield).
+   */
+  runTurnSlots: number;
   stringBatch: StringBatchMode;
   /** Where every vCPU starts (0000:entryIp). */
   entryIp: number;

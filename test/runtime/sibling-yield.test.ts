@@ -51,7 +51,8 @@ describe('SiblingYield', () => {
 });
 
 /**
- * More vCPUs than cores, each on a thread of its own (sibling yield on): every vCPU completes
+ * More vCPUs than cores, each on a thread of its own (sibling yield on: the run turns, which
+ * replace it by default, off with PIOSIM_RUN_TURNS=0; test/runtime/run-turns.test.ts runs them): every vCPU completes
  * every one of its exits, in order, none lost or doubled (the hammer guest's checks, test/runtime/hammer.test.ts).
  */
 describe('overcommitted vCPUs all make progress', () => {
@@ -60,10 +61,18 @@ describe('overcommitted vCPUs all make progress', () => {
     it(`${vcpus} vCPUs on ${availableParallelism()} cores, --wait ${wait}: each vCPU completes its exits`, async () => {
       const rounds = Array.from({ length: vcpus }, (_, i) => 2000 + 300 * i);
       const seen: number[][] = Array.from({ length: vcpus }, () => []);
-      const result = await runVm({
-        guest: hammerGuest(rounds), vcpus, wait, timeoutMs: 120_000,
-        onDeviceAccess: (a) => { if (a.dev === 'testdev' && a.port === 0xe0) seen[a.vcpu]!.push(a.value); },
-      });
+      const before = process.env.PIOSIM_RUN_TURNS;
+      process.env.PIOSIM_RUN_TURNS = '0'; // read when the Vm is built
+      let result;
+      try {
+        result = await runVm({
+          guest: hammerGuest(rounds), vcpus, wait, timeoutMs: 120_000,
+          onDeviceAccess: (a) => { if (a.dev === 'testdev' && a.port === 0xe0) seen[a.vcpu]!.push(a.value); },
+        });
+      } finally {
+        if (before === undefined) delete process.env.PIOSIM_RUN_TURNS;
+        else process.env.PIOSIM_RUN_TURNS = before;
+      }
       expect(result.outcome).toEqual({ kind: 'halted' });
       rounds.forEach((k, i) => {
         const v = result.vcpus[i]!;

@@ -42,6 +42,8 @@ export interface BenchScalingFigures {
   maxNs: number;
   sleeps: number;
   windowMs: number;
+  /** Each vCPU's exits in the window; absent in results from before it. */
+  vcpuExits?: number[];
 }
 
 export interface BenchScalingRow {
@@ -52,6 +54,8 @@ export interface BenchScalingRow {
   vcpuPriority?: string;
   /** Whether the overcommit directed yield was on (src/exit/sibling-yield.ts); absent in results from before it. */
   siblingYield?: boolean;
+  /** Whether the overcommit run turns were on (src/exit/run-turns.ts); absent in results from before them. */
+  runTurns?: boolean;
   /** More runnable threads (vCPUs + the main thread) than the host has cores: placement decides. */
   overcommitted: boolean;
   warmup: number;
