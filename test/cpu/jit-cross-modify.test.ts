@@ -18,7 +18,8 @@ import { GuestMemory } from '../../src/cpu/memory.js';
  *    the flag read in the previous round.
  * Every stale round adds one to SI, which must end at 0. The writer starts only once the runner
  * has been round its loop twice (a round counter at 0x6004), so the runner's blocks exist before
- * the first rewrite, and the runner must then see its block invalidated: the test cannot pass
+ * the first rewrite, and waits after that first rewrite until the runner has started a round
+ * (the counter moved by 2), so the runner must see its block invalidated: the test cannot pass
  * without exercising the rewrites, however the two threads are scheduled.
  */
 const RUNNERS = [
