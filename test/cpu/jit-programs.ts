@@ -15,7 +15,8 @@ import { Prng } from '../prng.js';
  * random byte offsets (into the middle of instructions), stores into the program itself
  * (self-modifying code), string instructions with and without REP, LOCK and XCHG on memory,
  * port IN/OUT, DIV that may raise #DE (no handler: a fault), PUSH/POP, CLC/STC/CMC, SETcc,
- * MOVZX, and HLT at the end.
+ * MOVZX, and HLT at the end; and 32-bit addressing (0x67: SIB, disp32, scaled index, EBP/ESP
+ * bases) in ALU/MOV/group-1/MOV-imm/MOVZX/MOVSX/LEA/moffs/string forms, LOOPx/JECXZ on ECX.
  */
 
 export const LOAD = 0x7c00;
@@ -43,6 +44,24 @@ function memModrm(r: Prng, reg: number): number[] {
     case 1: return [0x40 | (reg << 3), r.int(0, 255)];
     case 2: return [(reg << 3) | 5];
     default: return [0x46 | (reg << 3), r.int(0, 255)];
+  }
+}
+
+/**
+ * A 32-bit-addressing memory ModR/M (after a 0x67 prefix): SIB with a scaled index, disp8/disp32,
+ * no base (disp32 + index), EBP/ESP bases (SS), plain [reg]. Mostly with the registers the runner
+ * seeds small (EBX ESI EDI EBP), so most accesses land in RAM; the rest go out of range.
+ */
+function memModrm32(r: Prng, reg: number): number[] {
+  const small = (): number => [3, 5, 6, 7][r.int(0, 3)]!;
+  switch (r.int(0, 6)) {
+    case 0: return [0x44 | (reg << 3), (r.int(0, 3) << 6) | (small() << 3) | small(), r.int(0, 255)]; // [b + i*s + d8]
+    case 1: return [0x04 | (reg << 3), (r.int(0, 3) << 6) | (small() << 3) | 5, ...le32(DATA + r.int(0, 0xff))]; // [i*s + d32]
+    case 2: return [0x05 | (reg << 3), ...le32(DATA + r.int(0, 0xff))]; // [d32]
+    case 3: return [0x40 | (reg << 3) | small(), r.int(0, 255)]; // [reg + d8]
+    case 4: return [0x80 | (reg << 3) | small(), ...le32(r.int(-64, 0x100) >>> 0)]; // [reg + d32]
+    case 5: return [0x44 | (reg << 3), (r.int(0, 3) << 6) | (r.int(0, 7) << 3) | 4, r.int(0, 255)]; // [esp + i*s + d8] (SS; index 4 = none)
+    default: return [(reg << 3) | [3, 6, 7][r.int(0, 2)]!]; // [reg]
   }
 }
 
@@ -77,6 +96,19 @@ const EMITTERS: [number, Emit][] = [
   [3, (r, o) => o.push(0xc6, 0x06, ...le16(LOAD + r.int(0, 200)), r.int(0, 255))], // store into the program (SMC)
   [1, (r, o) => o.push(0x66, 0xc7, 0x06, ...le16(LOAD + r.int(0, 200)), ...le32(r.u32()))],
   [2, (r, o) => o.push(0x89, 0x06 | (r.int(0, 7) << 3), ...le16(LOAD + r.int(0, 200)))],
+  // 32-bit addressing (0x67) and the forms the compute guests use around it
+  [5, (r, o) => { const op = (r.int(0, 7) << 3) | r.int(0, 3); o.push(...o32(r), 0x67, op, ...memModrm32(r, r.int(0, 7))); }], // ALU with a32 memory
+  [3, (r, o) => o.push(...o32(r), 0x67, 0x88 | r.int(0, 3), ...memModrm32(r, r.int(0, 7)))], // MOV with a32 memory
+  [2, (r, o) => { const w = o32(r); o.push(...w, 0x67, 0x83, ...memModrm32(r, r.int(0, 7)), r.int(0, 255)); }], // group 1, a32
+  [2, (r, o) => { const w = o32(r); const byte = r.int(0, 1) === 0; const a32 = r.int(0, 1) === 1; // MOV r/m, imm
+    o.push(...w, ...(a32 ? [0x67] : []), byte ? 0xc6 : 0xc7,...(a32 ? memModrm32(r, 0) : memModrm(r, 0)), ...(byte ? [r.int(0, 255)] : w.length > 0 ? le32(r.u32()) : le16(r.int(0, 0xffff)))); }],
+  [2, (r, o) => { const w = o32(r); const a32 = r.int(0, 1) === 1; const op2 = [0xb6, 0xb7, 0xbe, 0xbf][r.int(0, 3)]!; // MOVZX/MOVSX from memory
+    o.push(...w, ...(a32 ? [0x67] : []), 0x0f, op2, ...(a32 ? memModrm32(r, r.int(0, 7)) : memModrm(r, r.int(0, 7)))); }],
+  [1, (r, o) => o.push(0x67, [0xa0, 0xa1, 0xa2, 0xa3][r.int(0, 3)]!, ...le32(DATA + r.int(0, 0xff)))], // MOV acc <-> moffs32
+  [2, (r, o) => o.push(...o32(r), 0x67, [0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf][r.int(0, 9)]!)], // string op on ESI/EDI, no REP
+  [1, (r, o) => o.push(0x66, 0xb9, r.int(0, 6), 0, 0, 0, 0xf3, 0x67, [0xa4, 0xa5, 0xaa, 0xab][r.int(0, 3)]!)], // a32 REP with a small ECX
+  [1, (r, o) => o.push(...o32(r), 0x67, 0x8d, ...memModrm32(r, [0, 1, 2, 3, 5, 6, 7][r.int(0, 6)]!))], // LEA, a32
+  [1, (r, o) => o.push(0xf6, 0xf0 | r.int(1, 3), 0x67, 0x88, ...memModrm32(r, r.int(0, 7)))], // a DIV that may fault, then an a32 store
 ];
 const TOTAL_WEIGHT = EMITTERS.reduce((s, [w]) => s + w, 0);
 
@@ -89,7 +121,9 @@ export function randomProgram(seed: number, length: number): Uint8Array {
   for (let i = 0; i < length; i++) {
     starts.push(out.length);
     if (r.int(0, 9) < 2) {
-      const op = [0x70 | r.int(0, 15), 0xeb, 0xe2, 0x70 | r.int(0, 15)][r.int(0, 3)]!;
+      const op = [0x70 | r.int(0, 15), 0xeb, 0xe2, 0x70 | r.int(0, 15), 0xe0 | r.int(0, 3)][r.int(0, 4)]!;
+      // LOOPx/JCXZ: sometimes on ECX (0x67); ECX is seeded large, so mostly a LOOP falls through.
+      if (op >= 0xe0 && op <= 0xe3 && r.int(0, 1) === 1) out.push(0x67);
       out.push(op, 0);
       branches.push(out.length - 1);
       continue;

@@ -116,15 +116,23 @@ export class JitState {
   readonly epoch = nextEpoch();
   /** Invalidations per code page (thrash guard); made at the first one, as most guests never have any. */
   private invalidated: Uint8Array | null = null;
-  private readonly factoryArgs: unknown[];
+  /** The vCPU's registers, memory and helpers each block function binds; made at the first translation. */
+  private factoryArgs: unknown[] | null = null;
+  /**
+   * Instructions still to run before any entry is counted (warm-up). No entry can reach the
+   * threshold before `threshold` taken branches, so none before `threshold` instructions: the
+   * first threshold - 1 run as under `--cpu interp`, with no counter bumps and no cache lookups.
+   * A guest shorter than that (io-forms, exceptions: a few hundred instructions) pays nothing for
+   * the translator; a loop in it is translated after at most twice its threshold of entries.
+   */
+  warmup: number;
 
   /** `threshold`: entries before translation (1: translate at the first entry). */
   constructor(private readonly c: CpuState, readonly threshold: number = DEFAULT_JIT_THRESHOLD) {
     if (!Number.isInteger(threshold) || threshold < 1 || threshold > MAX_JIT_THRESHOLD) {
       throw new RangeError(`jitThreshold: expected an integer from 1 to ${MAX_JIT_THRESHOLD}, got ${threshold}`);
     }
-    this.factoryArgs = [c, c.r8, c.r16, c.r32, c.sbase, c.mem, c.mem.code.words, c.io,
-      PARITY, carryFlag, condition, HANDLERS, encodeIoQualification];
+    this.warmup = threshold - 1;
   }
 
   /** The valid cached entry for CS:IP, or null (never translated, or its page was rewritten). */
@@ -178,7 +186,8 @@ export class JitState {
         `"use strict";return function block_${linear.toString(16)}(done,left){${src.body}}`) as (...a: unknown[]) => BlockFn;
       // PIOSIM_JIT_DUMP=1 prints every block's source to stderr (for debugging the translator).
       if (process.env.PIOSIM_JIT_DUMP !== undefined) process.stderr.write(`block ${linear.toString(16)}:\n${src.body}\n`);
-      fn = factory(...this.factoryArgs);
+      fn = factory(...(this.factoryArgs ??= [c, c.r8, c.r16, c.r32, c.sbase, c.mem, c.mem.code.words, c.io,
+        PARITY, carryFlag, condition, HANDLERS, encodeIoQualification]));
       this.stats.blocksTranslated++;
     }
     this.stats.translateNs += Number(process.hrtime.bigint() - started);
@@ -220,6 +229,15 @@ export function runJitSlice(c: CpuState, jit: JitState, budget: number): number 
   let done = 0;
   let last: Block | null = null;
   while (done < budget) {
+    if (jit.warmup > 0) {
+      // Warm-up: the plain interpreter (epoch 0: no counting), exactly as `--cpu interp`.
+      const n = runSlice(c, Math.min(budget - done, jit.warmup), done);
+      jit.warmup -= n;
+      jit.stats.interpreted += n;
+      done += n;
+      if (c.pending !== 0) break; // runSlice settled it
+      continue;
+    }
     const ip = c.ip;
     const linear = sbase[1 /* CS */] + ip;
     const left = budget - done;

@@ -4,8 +4,9 @@
  * Each one keeps CS, IF and the CPU mode as they are, does no port I/O and, unless it is listed
  * as block-ending, does not transfer control: the properties the rest of the block relies on.
  * A handler may still raise an exception (DIV by zero: #DE) or fault; the block checks the
- * pending word after each call and stops there. Lengths are for 16-bit addressing (the
- * translator does not take 0x67); -> 0 means "not a helper: leave it to the interpreter".
+ * pending word after each call and stops there. Lengths follow the address size (16-bit, or
+ * 32-bit under 0x67, which the block sets in c.addr32 around the call); 0 means "not a helper:
+ * leave it to the interpreter".
  */
 
 /** Byte access to the instruction being translated (translate.ts BlockBuilder). */
@@ -14,15 +15,29 @@ export interface CodeBytes {
   byte(i: number): number;
 }
 
-/** Length of the ModR/M byte plus displacement at offset `at` (16-bit addressing), 0 if unreadable. */
-function modrmLength(b: CodeBytes, at: number): number {
+/**
+ * Length of the ModR/M byte plus SIB and displacement at offset `at`, 0 if unreadable. `a32`:
+ * 32-bit addressing (0x67): a SIB byte after rm = 4, disp32 for mod 2, for rm = 5 under mod 0,
+ * and for a SIB base of 5 under mod 0.
+ */
+function modrmLength(b: CodeBytes, at: number, a32: boolean): number {
   const m = b.byte(at);
   if (m < 0) return 0;
   const mod = m >> 6;
   if (mod === 3) return 1;
-  if (mod === 1) return 2;
-  if (mod === 2) return 3;
-  return (m & 7) === 6 ? 3 : 1;
+  if (!a32) {
+    if (mod === 1) return 2;
+    if (mod === 2) return 3;
+    return (m & 7) === 6 ? 3 : 1;
+  }
+  let len = 1;
+  if ((m & 7) === 4) {
+    const sib = b.byte(at + 1);
+    if (sib < 0) return 0;
+    len++;
+    if (mod === 0 && (sib & 7) === 5) len += 4;
+  } else if (mod === 0 && (m & 7) === 5) len += 4;
+  return len + (mod === 1 ? 1 : mod === 2 ? 4 : 0);
 }
 
 /** ModR/M reg field at `at`, -1 if unreadable. */
@@ -39,10 +54,10 @@ const OF_HELPERS = new Set([0xa3, 0xab, 0xaf, 0xb3, 0xb6, 0xb7, 0xbb, 0xbc, 0xbd
  * Length of helper instruction `op` whose opcode byte is at offset `at` (after `at` prefix
  * bytes), or 0 when `op` is not a helper. `wide`: 0x66 seen (32-bit operands).
  */
-export function helperLength(b: CodeBytes, at: number, op: number, wide: boolean): number {
+export function helperLength(b: CodeBytes, at: number, op: number, wide: boolean, a32 = false): number {
   const os = wide ? 4 : 2;
   let len: number;
-  const rm = (): number => modrmLength(b, at + 1);
+  const rm = (): number => modrmLength(b, at + 1, a32);
   switch (true) {
     case op >= 0x50 && op <= 0x5f: // PUSH/POP r
     case op >= 0x90 && op <= 0x99: // NOP, XCHG eAX,r, CBW/CWDE, CWD/CDQ
@@ -57,7 +72,7 @@ export function helperLength(b: CodeBytes, at: number, op: number, wide: boolean
       len = 2;
       break;
     case op === 0x68: len = 1 + os; break; // PUSH imm
-    case op >= 0xa0 && op <= 0xa3: len = 3; break; // MOV AL/eAX <-> moffs16
+    case op >= 0xa0 && op <= 0xa3: len = a32 ? 5 : 3; break; // MOV AL/eAX <-> moffs16 / moffs32
     case op === 0xc8: len = 4; break; // ENTER imm16, imm8
     case op === 0x8d: case op === 0x86: case op === 0x87: // LEA, XCHG r/m,r (atomic in the handler)
     case op >= 0xd0 && op <= 0xd3: // shifts by 1 or CL
@@ -77,7 +92,7 @@ export function helperLength(b: CodeBytes, at: number, op: number, wide: boolean
     case op === 0x0f: {
       const op2 = b.byte(at + 1);
       if (!OF_HELPERS.has(op2)) return 0;
-      const m = modrmLength(b, at + 2);
+      const m = modrmLength(b, at + 2, a32);
       len = m === 0 ? 0 : 2 + m;
       break;
     }
