@@ -3,7 +3,7 @@ import type { GuestMemory } from './memory.js';
 import { EXIT_IN_FLIGHT, type PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
 import { runSlice } from './run-loop.js';
-import { DEFAULT_JIT_THRESHOLD, JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
+import { checkJitThreshold, DEFAULT_JIT_THRESHOLD, JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
 import { FLAG_IF, FLAGS_POPF_WRITABLE } from './flags.js';
 import { deliverInterrupt, interruptsOpen } from './interrupts.js';
 import { CPUID_SIGNATURE } from './execute-0f.js';
@@ -56,6 +56,16 @@ export interface CpuOptions {
 export { CPU_ENGINES, type CpuEngine };
 
 /**
+ * The translator's warm-up, in instructions per entry of the threshold beyond the first: 4092 at
+ * the default threshold of 1024, none at threshold 1. No entry can be hot before `threshold`
+ * instructions (each entry is a taken branch), so threshold - 1 of them are free; four times that
+ * also covers the guests that run a few thousand instructions in all (exceptions: 1150, of which
+ * the last 127 used to pay the translator's counting and lookups, 3% of its run), and costs a hot
+ * loop about 3000 more interpreted instructions, some 50 us, once per vCPU.
+ */
+export const JIT_WARMUP_PER_ENTRY = 2;
+
+/**
  * One vCPU: an x86 real-mode interpreter over shared guest RAM, doing port I/O only through
  * its PortIo. run() never throws: an unsupported instruction, a CPU exception the guest has no
  * handler for (exceptions.ts), or an internal error ends the slice with RUN_FAULT and `fault`
@@ -68,14 +78,25 @@ export { CPU_ENGINES, type CpuEngine };
 export class Cpu extends CpuState {
   private faultInfo: GuestFaultInfo | null = null;
   readonly engine: CpuEngine;
-  /** The block translator's cache and statistics (engine 'jit'), else null. */
-  private readonly jit: JitState | null;
+  /** The block translator's cache and statistics (engine 'jit', once the warm-up is over), else null. */
+  private jit: JitState | null = null;
+  /** Engine 'jit': entries of a block before it is translated. */
+  private readonly jitThreshold: number;
+  /**
+   * Engine 'jit': instructions still to run before the translator's state is made (the warm-up,
+   * JIT_WARMUP_PER_ENTRY per threshold entry beyond the first). Until then run() is exactly
+   * `--cpu interp` (the same call, no translator state, no counting), so a guest of a few thousand
+   * instructions pays nothing for the translator.
+   */
+  private warmupLeft: number;
 
   constructor(options: CpuOptions) {
     super(options.memory, options.io, options.vcpuIndex, options.vcpuCount ?? 1);
     this.stopOnException = options.stopOnException ?? false;
     this.engine = options.engine ?? 'jit';
-    this.jit = this.engine === 'jit' ? new JitState(this, options.jitThreshold ?? DEFAULT_JIT_THRESHOLD) : null;
+    this.jitThreshold = checkJitThreshold(options.jitThreshold ?? DEFAULT_JIT_THRESHOLD);
+    this.warmupLeft = this.engine === 'jit' ? (this.jitThreshold - 1) * JIT_WARMUP_PER_ENTRY : 0;
+    if (this.engine === 'jit' && this.warmupLeft === 0) this.jit = new JitState(this, this.jitThreshold);
     this.reset();
   }
 
@@ -111,7 +132,18 @@ export class Cpu extends CpuState {
     this.retiredInSlice = 0;
     try {
       // A fault does not retire; HALT and an instruction that ended with a stop request do.
-      done = this.jit !== null ? runJitSlice(this, this.jit, budget) : runSlice(this, budget);
+      if (this.jit !== null) done = runJitSlice(this, this.jit, budget);
+      else if (this.warmupLeft === 0) done = runSlice(this, budget); // --cpu interp
+      else {
+        // The translator's warm-up: exactly --cpu interp, up to its end; the rest of the slice
+        // goes to the translator, made now.
+        done = runSlice(this, Math.min(budget, this.warmupLeft));
+        this.warmupLeft -= done;
+        if (this.warmupLeft === 0) {
+          this.startTranslator();
+          if (done < budget && this.pending === PENDING_NONE) done = runJitSlice(this, this.jit!, budget, done);
+        }
+      }
     } catch (e) {
       if (e === EXIT_IN_FLIGHT) return this.exitInFlight();
       // A bug in the interpreter must not take the worker down: report it as a guest fault.
@@ -143,9 +175,18 @@ export class Cpu extends CpuState {
     return RUN_EXIT;
   }
 
+  /** The warm-up is over: the translator's state takes over. */
+  private startTranslator(): void {
+    const jit = new JitState(this, this.jitThreshold);
+    jit.stats.interpreted = (this.jitThreshold - 1) * JIT_WARMUP_PER_ENTRY; // the warm-up ran as under `--cpu interp`
+    this.jit = jit;
+  }
+
   /** Translation statistics (engine 'jit'), else null. */
   get jitStats(): JitStats | null {
-    return this.jit === null ? null : { ...this.jit.stats };
+    if (this.engine !== 'jit') return null;
+    if (this.jit === null) return { blocksTranslated: 0, translateNs: 0, cacheHits: 0, invalidations: 0, interpreted: (this.jitThreshold - 1) * JIT_WARMUP_PER_ENTRY - this.warmupLeft, raced: 0 };
+    return { ...this.jit.stats };
   }
 
   /** IF=1 and no STI / MOV SS / POP SS shadow at this boundary: INTR would be recognized now. */

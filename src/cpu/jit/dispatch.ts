@@ -74,6 +74,14 @@ export const DEFAULT_JIT_THRESHOLD = 1024;
 /** Largest threshold: the per-entry counters are 16-bit. */
 export const MAX_JIT_THRESHOLD = 0xffff;
 
+/** `threshold` when it is a valid jitThreshold (an integer 1..MAX_JIT_THRESHOLD); else throws a RangeError saying so. */
+export function checkJitThreshold(threshold: number): number {
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > MAX_JIT_THRESHOLD) {
+    throw new RangeError(`jitThreshold: expected an integer from 1 to ${MAX_JIT_THRESHOLD}, got ${threshold}`);
+  }
+  return threshold;
+}
+
 let lastEpoch = 0;
 /** The next JitState epoch: 1..65535, then round again (0 marks a counter no JitState owns). */
 function nextEpoch(): number {
@@ -118,21 +126,10 @@ export class JitState {
   private invalidated: Uint8Array | null = null;
   /** The vCPU's registers, memory and helpers each block function binds; made at the first translation. */
   private factoryArgs: unknown[] | null = null;
-  /**
-   * Instructions still to run before any entry is counted (warm-up). No entry can reach the
-   * threshold before `threshold` taken branches, so none before `threshold` instructions: the
-   * first threshold - 1 run as under `--cpu interp`, with no counter bumps and no cache lookups.
-   * A guest shorter than that (io-forms, exceptions: a few hundred instructions) pays nothing for
-   * the translator; a loop in it is translated after at most twice its threshold of entries.
-   */
-  warmup: number;
 
   /** `threshold`: entries before translation (1: translate at the first entry). */
   constructor(private readonly c: CpuState, readonly threshold: number = DEFAULT_JIT_THRESHOLD) {
-    if (!Number.isInteger(threshold) || threshold < 1 || threshold > MAX_JIT_THRESHOLD) {
-      throw new RangeError(`jitThreshold: expected an integer from 1 to ${MAX_JIT_THRESHOLD}, got ${threshold}`);
-    }
-    this.warmup = threshold - 1;
+    checkJitThreshold(threshold);
   }
 
   /** The valid cached entry for CS:IP, or null (never translated, or its page was rewritten). */
@@ -218,26 +215,18 @@ function sameBytes(ram: Uint8Array, at: number, code: Uint8Array): boolean {
 const PENDING_FAULT = 2;
 
 /**
- * runSlice's contract with translated blocks. Returns the instructions retired; stops early once
+ * runSlice's contract with translated blocks. Returns the instructions retired in the slice,
+ * counting the `start` it had already retired before (the Cpu's warm-up); stops early once
  * something is pending, as runSlice does.
  */
-export function runJitSlice(c: CpuState, jit: JitState, budget: number): number {
+export function runJitSlice(c: CpuState, jit: JitState, budget: number, start = 0): number {
   const sbase = c.sbase;
   const words = c.mem.code.words;
   const epoch = jit.epoch;
   const threshold = jit.threshold;
-  let done = 0;
+  let done = start;
   let last: Block | null = null;
   while (done < budget) {
-    if (jit.warmup > 0) {
-      // Warm-up: the plain interpreter (epoch 0: no counting), exactly as `--cpu interp`.
-      const n = runSlice(c, Math.min(budget - done, jit.warmup), done);
-      jit.warmup -= n;
-      jit.stats.interpreted += n;
-      done += n;
-      if (c.pending !== 0) break; // runSlice settled it
-      continue;
-    }
     const ip = c.ip;
     const linear = sbase[1 /* CS */] + ip;
     const left = budget - done;
