@@ -155,11 +155,16 @@ class VcpuGroup {
     }
   }
 
-  /** Members with an exit in flight. */
-  private get waiting(): number {
-    let n = 0;
-    for (const m of this.members) if (m.waitingExit && !m.ended) n++;
-    return n;
+  /**
+   * Members with an exit in flight, kept as a count: it is read on every turn (the slice length,
+   * and whether completed exits should run next), and counting 32 members there cost a loop per turn.
+   */
+  private waiting = 0;
+
+  private setWaiting(m: Member, waiting: boolean): void {
+    if (m.waitingExit === waiting) return;
+    m.waitingExit = waiting;
+    this.waiting += waiting ? 1 : -1;
   }
 
   private get stopBit(): number {
@@ -168,6 +173,7 @@ class VcpuGroup {
 
   private end(m: Member, state: VcpuEndState): number {
     m.s.state = state;
+    this.setWaiting(m, false);
     m.ended = true;
     // Published now, not when the task ends: the VM's idle check counts it as gone (Vm.hasEnded).
     Atomics.store(m.s.f, RP_LIFECYCLE, lifecycleOf(state));
@@ -196,9 +202,10 @@ class VcpuGroup {
     }
     let rerun = false;
     if (m.waitingExit) {
-      m.waitingExit = false;
-      if (s.io!.exitInFlight) {
-        if (Atomics.load(f, RP_STATE) === STATE_EXIT_PENDING) { m.waitingExit = true; return TURN_BLOCKED; }
+      const inFlight = s.io!.exitInFlight;
+      if (inFlight && Atomics.load(f, RP_STATE) === STATE_EXIT_PENDING) return TURN_BLOCKED;
+      this.setWaiting(m, false);
+      if (inFlight) {
         rerun = true;
       } else {
         // A control call finished the instruction (VcpuSession.finishExitInFlight): this is the
@@ -226,7 +233,7 @@ class VcpuGroup {
       if (rerun && budget < 1) budget = 1;
       const status = budget > 0 ? cpu.run(budget) : codes.budget;
       if (status === codes.exit) {
-        m.waitingExit = true;
+        this.setWaiting(m, true);
         return TURN_RAN;
       }
       const end = s.afterSlice(status);
