@@ -385,7 +385,7 @@ export class Vm {
         if (o.threads < o.vcpus) Atomics.store(this.pages[i]!.fields, RP_WORKER_HOME, t + 1);
       }
       const task: VcpuTask = {
-        members, vcpus: o.vcpus, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
+        members, vcpus: o.vcpus, threads: o.threads, ram: this.ram, runPages: this.memories.runPages, ring: this.memories.ring,
         bus: this.memories.bus, atomicKernel, inVcpuModules: o.inVcpuModules,
         lockWord: this.lockWord, wait: o.wait, vcpuNice: this.vcpuNice, yieldToSiblings: this.yieldToSiblings, runTurnSlots: this.runTurnSlots, stringBatch: o.stringBatch, entryIp: GUEST_LOAD_ADDRESS,
         sliceInstructions: SLICE_INSTRUCTIONS, latencySampleShift: LATENCY_SAMPLE_SHIFT,

@@ -16,6 +16,7 @@ import { clipMessage } from './quote.js';
 import { freshReportPath } from './report-path.js';
 import { parseContentionSeconds, runContentionPhase } from './demo-contention.js';
 import { demoDiskLine, demoDiskPath } from './demo-disk.js';
+import { demoThreads } from './demo-threads.js';
 import { checkDiskImage } from './machine-options.js';
 import { planMachine } from '../devices/machine-spec.js';
 import { stdoutIsOwned } from '../report/buffered-file.js';
@@ -63,10 +64,10 @@ const IN_VCPU_MODULE_HELP =
   'load an in-vCPU device module FILE (README, "Your own in-vCPU device"); with base=PORT plug one at PORT ' +
   '(length=N ports, default the module\'s); repeatable';
 
-function addRunOptions(cmd: Command, defaultVcpus: number): Command {
+function addRunOptions(cmd: Command, defaultVcpus: number, threadsDefault = 'one per vCPU'): Command {
   return cmd
     .option('--vcpus <n>', `vCPUs, 1 to ${MAX_VCPUS} (default ${defaultVcpus})`)
-    .option('--threads <k>', 'worker threads running the vCPUs, 1 to the vCPU count; fewer than the vCPUs multiplexes them (default: one per vCPU)')
+    .option('--threads <k>', `worker threads running the vCPUs, 1 to the vCPU count; fewer than the vCPUs multiplexes them (default: ${threadsDefault})`)
     .option('--vcpu-priority <nice>', 'scheduling priority of the vCPU threads: auto (nice +10 when the threads outnumber the cores, so the io loop is never starved), a nice value -20 to 19, or 0 to leave it alone (default auto)')
     .option('--serial <file>', 'write the guest serial output to FILE (default: stdout)')
     .option('--trace <file>', 'device trace, JSON lines: one line per device access')
@@ -147,6 +148,7 @@ function buildProgram(setStatus: (status: number) => void): Command {
   withExamples(addRunOptions(
     program.command('demo').description('run the embedded demo guest: every vCPU reports over the UART; ends by writing a report page'),
     CLI_DEFAULTS.demoVcpus,
+    'one per vCPU, or one per host core when the vCPUs outnumber the cores',
   ), ['piosim demo', 'piosim demo --vcpus 8 --json report.json', 'piosim demo --report demo.html', 'piosim demo --contention 1   # what npm start runs'])
     .option('--no-report', 'do not write the report page (default: a new file in the temporary directory)')
     .option('--contention <seconds>', 'end with a contention phase: piosim stress on the demo\'s vCPUs for SECONDS (0.1 to 60), its summary on stderr')
@@ -162,6 +164,10 @@ function buildProgram(setStatus: (status: number) => void): Command {
         config.diskWriteback = false;
       }
       const diskPath = config.disk;
+      // More vCPUs than cores: the demo multiplexes them unless --threads says otherwise (src/cli/demo-threads.ts).
+      const shape = demoThreads(config.vcpus, opts['threads'] !== undefined, config.threads);
+      config.threads = shape.threads;
+      if (shape.note !== null && !config.quiet) process.stderr.write(shape.note);
       const demoStatus = await runGuest({
         ...request, version: ver, status: { successValue: DEMO_SUCCESS_VALUE }, announceReport: contentionMs === 0,
         closingText: (result) => (diskPath === null ? null : demoDiskLine(result, diskPath)),

@@ -23,6 +23,12 @@ export const EXCEPTION_VECTORS = 32;
 
 /** Why the current run() slice must end after this instruction (0 = keep going). */
 export const PENDING_NONE = 0;
+/**
+ * The instruction's non-string IN/OUT was posted as an exit and not waited for (Cpu.exitPosted):
+ * the slice ends and the instruction does not retire, as if EXIT_IN_FLIGHT had been thrown.
+ * (1-3 are RUN_HALT/FAULT/STOP, 4 is PENDING_EXCEPTION.)
+ */
+export const PENDING_EXIT_POSTED = 5;
 
 /**
  * The architectural state plus the per-instruction decode state, shared by the decoder modules

@@ -25,6 +25,11 @@ import type { InVcpuDeviceHandler } from '../bus/in-vcpu-device.js';
 /** What the exit path kicks when a request is pending: the CPU (its requestStop). */
 export interface StopTarget {
   requestStop(): void;
+  /**
+   * A non-string IN/OUT was posted and not waited for: end the slice with the instruction not
+   * retired (src/cpu/cpu.ts Cpu.exitPosted). False: the PortIo throws EXIT_IN_FLIGHT instead.
+   */
+  exitPosted?(): boolean;
 }
 
 /**
@@ -271,7 +276,8 @@ export class RunPagePortIo implements PortIo {
     this.held = false;
     const token = this.token;
     const v = this.exitIn(port, size, qualification, this.heldAt);
-    r.unlockAfterExit(token);
+    // Posted and in flight: the read section stays held until the re-run (resume).
+    if (!this.inFlight) r.unlockAfterExit(token);
     return v;
   }
 
@@ -279,7 +285,7 @@ export class RunPagePortIo implements PortIo {
     this.held = false;
     const token = this.token;
     this.exitOut(port, size, value, qualification, this.heldAt);
-    r.unlockAfterExit(token);
+    if (!this.inFlight) r.unlockAfterExit(token);
   }
 
   stringIn(port: number, size: AccessSize, count: number, qualification: number): void {
@@ -348,7 +354,7 @@ export class RunPagePortIo implements PortIo {
     this.fill(DIR_IN, port, size, 1, qualification, 0, at);
     f[RP_VALUE] = 0;
     f[RP_EXITS_FAST_IN]++;
-    return this.completedIn(this.exit(pos), size);
+    return this.completedIn(this.exit(pos, true), size);
   }
 
   /** The value an IN's completed exit returns: an aborted one (VM shutting down) reads as all ones, like an unassigned port. */
@@ -368,7 +374,7 @@ export class RunPagePortIo implements PortIo {
     this.fill(DIR_OUT, port, size, 1, qualification, 0, at);
     f[RP_VALUE] = value;
     f[RP_EXITS_FAST_OUT]++;
-    this.exit(pos);
+    this.exit(pos, true);
   }
 
   private exitStringIn(port: number, size: AccessSize, count: number, qualification: number, at: number): void {
@@ -378,7 +384,7 @@ export class RunPagePortIo implements PortIo {
     this.fill(DIR_IN, port, size, count, qualification, 1, at);
     f[RP_EXITS_STRING_IN]++;
     f[RP_STRING_ELEMENTS] += count;
-    this.completedStringIn(this.exit(pos), size, count);
+    this.completedStringIn(this.exit(pos, false), size, count);
   }
 
   private exitStringOut(port: number, size: AccessSize, count: number, qualification: number, at: number): void {
@@ -388,7 +394,7 @@ export class RunPagePortIo implements PortIo {
     this.fill(DIR_OUT, port, size, count, qualification, 1, at);
     f[RP_EXITS_STRING_OUT]++;
     f[RP_STRING_ELEMENTS] += count;
-    this.exit(pos);
+    this.exit(pos, false);
   }
 
   /**
@@ -425,9 +431,11 @@ export class RunPagePortIo implements PortIo {
 
   /**
    * Post the exit filled in the run page in the ring slot claimed at `pos`, and wait for its
-   * completion; returns the completion state.
+   * completion; returns the completion state. With deferExits it does not wait: a non-string
+   * access (`plain`) returns STATE_EXIT_PENDING with the CPU told (exitPosted), else it throws
+   * EXIT_IN_FLIGHT (an INS would store its batch and both would step SI/DI/CX after return).
    */
-  private exit(pos: number): number {
+  private exit(pos: number, plain: boolean): number {
     const f = this.f;
     const seq = (this.seq + 1) | 0;
     this.seq = seq;
@@ -441,7 +449,10 @@ export class RunPagePortIo implements PortIo {
     if (timedAll) this.timeAllLeft--;
     const t0 = timedAll || this.sampler.next() ? this.startTiming() : UNTIMED;
     const weight = timedAll ? 1 : this.sampler.weight;
-    if (this.deferExits) this.post(pos, seq, t0, weight); // throws
+    if (this.deferExits) {
+      this.post(pos, seq, t0, weight, plain); // throws unless the CPU ends the slice for it
+      return STATE_EXIT_PENDING;
+    }
     const state = this.publishAndWait(pos, seq);
     this.finishTiming(t0, weight, state);
     this.kickIfRequested(state);
@@ -494,15 +505,18 @@ export class RunPagePortIo implements PortIo {
 
   /**
    * A multiplexed worker's exit: publish it, remember how to time it, and leave the instruction
-   * (EXIT_IN_FLIGHT) with the read section still held; resume() finishes it when the instruction
-   * runs again.
+   * with the read section still held; resume() finishes it when the instruction runs again. A
+   * plain IN/OUT returns with the CPU's slice ending at it (StopTarget.exitPosted); a string
+   * access, or one the CPU cannot end so, throws EXIT_IN_FLIGHT.
    */
-  private post(pos: number, seq: number, t0: number, weight: number): never {
+  private post(pos: number, seq: number, t0: number, weight: number, plain: boolean): void {
     this.flightT0 = t0;
     this.flightWeight = weight;
     this.inFlight = true;
     this.ring.publish(pos, this.page.vcpu, seq);
     if (this.f[RP_FAULT_INJECT] !== 0) faultAt(this.f, FAULT_AFTER_PUBLISH);
+    const cpu = this.stopTarget;
+    if (plain && cpu !== null && cpu.exitPosted !== undefined && cpu.exitPosted()) return;
     throw EXIT_IN_FLIGHT;
   }
 

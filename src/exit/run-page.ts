@@ -160,6 +160,14 @@ export const RP_HALT_WAITS = 78;
 export const RP_TURN_STATE = 79;
 /** Times the vCPU waited for a run turn. */
 export const RP_TURN_WAITS = 80;
+// Multiplexed workers' balance (src/exit/worker-balance.ts), in the home page of each worker that
+// runs several vCPUs only: written by that worker, read by the VM's other such workers.
+/** Rounds of turns the worker has run (a round: each runnable member one turn). */
+export const RP_WORKER_ROUNDS = 81;
+/** 1 while the worker runs turns; 0 before it starts, while it has nothing to run, and once it ended. */
+export const RP_WORKER_BUSY = 82;
+/** Set by another worker that gave up its core for this one: the next round notifies RP_WORKER_ROUNDS. */
+export const RP_WORKER_YIELDED_TO = 83;
 // Breakdown group (byte 384): with VmOptions.latencyBreakdown only (src/exit/latency-breakdown.ts);
 // untouched otherwise. Two float64s, 8-byte aligned. Not next to the vCPU group: the main thread
 // writes it on every exit while the breakdown is on, and byte 384 starts a new 128-byte pair of

@@ -6,6 +6,7 @@ import {
 } from './run-page.js';
 import { lifecycleOf, type VcpuEndState } from './vcpu-task.js';
 import type { VcpuRunCodes, VcpuSession } from './vcpu-runner.js';
+import type { WorkerBalance } from './worker-balance.js';
 
 /**
  * Several vCPUs on one worker thread (VmOptions.threads, docs/DESIGN.md "Multiplexed vCPUs").
@@ -66,8 +67,10 @@ class Member {
 }
 
 /** Run `sessions` on this thread until every one has ended (each session's state says how). */
-export async function runVcpuGroup(sessions: readonly VcpuSession[], slice: number, wait: WaitMode, codes: VcpuRunCodes): Promise<void> {
-  const group = new VcpuGroup(slice, wait, codes, sessions[0]!.f);
+export async function runVcpuGroup(
+  sessions: readonly VcpuSession[], slice: number, wait: WaitMode, codes: VcpuRunCodes, balance: WorkerBalance | null = null,
+): Promise<void> {
+  const group = new VcpuGroup(slice, wait, codes, sessions[0]!.f, balance);
   for (const s of sessions) {
     if (await s.open()) {
       s.io!.deferExits = true;
@@ -91,6 +94,8 @@ class VcpuGroup {
     private readonly codes: VcpuRunCodes,
     /** The run page holding this worker's doorbell (its first vCPU's; Vm sets RP_WORKER_HOME to match). */
     private readonly home: Int32Array,
+    /** Fairness with the VM's other multiplexed workers (src/exit/worker-balance.ts); null: none. */
+    private readonly balance: WorkerBalance | null,
   ) {
     this.pollNs = wait === 'spin' ? SPIN_POLL_NS : wait === 'adaptive' ? GROUP_POLL_NS : 0;
   }
@@ -101,6 +106,7 @@ class VcpuGroup {
     const n = members.length;
     /** Where the next round starts: one further each round, so no vCPU is always first after a wake-up. */
     let first = 0;
+    this.balance?.busy(true);
     while (live > 0) {
       let ran = false;
       let parked = false;
@@ -122,14 +128,23 @@ class VcpuGroup {
         }
       }
       if (live === 0) break;
+      if (ran && this.balance !== null) this.balance.afterRound();
       if (parked) {
         // comlink messages (control calls, resume) arrive through the event loop.
-        if (ran) await yieldToEventLoop();
-        else await this.sleepAsync();
+        if (ran) {
+          await yieldToEventLoop();
+        } else {
+          this.balance?.busy(false);
+          await this.sleepAsync();
+          this.balance?.busy(true);
+        }
       } else if (!ran) {
+        this.balance?.busy(false);
         this.idle();
+        this.balance?.busy(true);
       }
     }
+    this.balance?.busy(false);
   }
 
   /**
@@ -155,11 +170,16 @@ class VcpuGroup {
     }
   }
 
-  /** Members with an exit in flight. */
-  private get waiting(): number {
-    let n = 0;
-    for (const m of this.members) if (m.waitingExit && !m.ended) n++;
-    return n;
+  /**
+   * Members with an exit in flight, kept as a count: it is read on every turn (the slice length,
+   * and whether completed exits should run next), and counting 32 members there cost a loop per turn.
+   */
+  private waiting = 0;
+
+  private setWaiting(m: Member, waiting: boolean): void {
+    if (m.waitingExit === waiting) return;
+    m.waitingExit = waiting;
+    this.waiting += waiting ? 1 : -1;
   }
 
   private get stopBit(): number {
@@ -168,6 +188,7 @@ class VcpuGroup {
 
   private end(m: Member, state: VcpuEndState): number {
     m.s.state = state;
+    this.setWaiting(m, false);
     m.ended = true;
     // Published now, not when the task ends: the VM's idle check counts it as gone (Vm.hasEnded).
     Atomics.store(m.s.f, RP_LIFECYCLE, lifecycleOf(state));
@@ -196,9 +217,10 @@ class VcpuGroup {
     }
     let rerun = false;
     if (m.waitingExit) {
-      m.waitingExit = false;
-      if (s.io!.exitInFlight) {
-        if (Atomics.load(f, RP_STATE) === STATE_EXIT_PENDING) { m.waitingExit = true; return TURN_BLOCKED; }
+      const inFlight = s.io!.exitInFlight;
+      if (inFlight && Atomics.load(f, RP_STATE) === STATE_EXIT_PENDING) return TURN_BLOCKED;
+      this.setWaiting(m, false);
+      if (inFlight) {
         rerun = true;
       } else {
         // A control call finished the instruction (VcpuSession.finishExitInFlight): this is the
@@ -226,7 +248,7 @@ class VcpuGroup {
       if (rerun && budget < 1) budget = 1;
       const status = budget > 0 ? cpu.run(budget) : codes.budget;
       if (status === codes.exit) {
-        m.waitingExit = true;
+        this.setWaiting(m, true);
         return TURN_RAN;
       }
       const end = s.afterSlice(status);

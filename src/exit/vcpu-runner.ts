@@ -14,6 +14,7 @@ import {
   ROUTER_COUNTERS, RP_THREAD_ID, ringWorkerOf, runPageOf, type RunPage,
 } from './run-page.js';
 import { runVcpuGroup } from './vcpu-group.js';
+import { WorkerBalance } from './worker-balance.js';
 import { setOwnThreadNice } from './thread-priority.js';
 import { SiblingYield } from './sibling-yield.js';
 import { RunTurns } from './run-turns.js';
@@ -253,6 +254,21 @@ export class VcpuSession {
 }
 
 /**
+ * The balance with the VM's other multiplexed workers (src/exit/worker-balance.ts): worker t's home
+ * is vCPU t's page, and it runs several vCPUs when t + threads < vcpus. Null with no other such
+ * worker, or with PIOSIM_WORKER_BALANCE=0 (for A/B measurements).
+ */
+function workerBalanceFor(task: VcpuTask, home: Int32Array): WorkerBalance | null {
+  const threads = task.threads ?? task.vcpus;
+  if (process.env['PIOSIM_WORKER_BALANCE'] === '0') return null;
+  const others: Int32Array[] = [];
+  for (let t = 0; t < threads; t++) {
+    if (t !== task.members[0]!.vcpu && t + threads < task.vcpus) others.push(runPageOf(task.runPages, t).fields);
+  }
+  return others.length === 0 ? null : new WorkerBalance(home, others);
+}
+
+/**
  * The body of a vCPU task (docs/DESIGN.md): one session per member. A task of several vCPUs is
  * multiplexed (src/exit/vcpu-group.ts); a task of one runs the loop below, its own thread
  * waiting in each exit. Resolves with one result per member; never rejects on purpose.
@@ -264,7 +280,7 @@ export async function runVcpuTask(task: VcpuTask, makeCore: VcpuCoreFactory, cod
   const threadNice = task.vcpuNice !== 0 ? setOwnThreadNice(task.vcpuNice) : undefined;
   const sessions = task.members.map((m) => new VcpuSession(task, m, makeCore, codes));
   if (sessions.length > 1) {
-    await runVcpuGroup(sessions, task.sliceInstructions, task.wait, codes);
+    await runVcpuGroup(sessions, task.sliceInstructions, task.wait, codes, workerBalanceFor(task, sessions[0]!.f));
   } else {
     const s = sessions[0]!;
     if (await s.open()) {

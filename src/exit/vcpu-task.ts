@@ -18,6 +18,11 @@ export interface VcpuTask {
   members: VcpuMember[];
   /** vCPUs in the VM (CPUID leaf 1 reports it). */
   vcpus: number;
+  /**
+   * Worker threads of the VM (VmOptions.threads): worker t runs vCPUs t, t + threads, ...; its
+   * home page is vCPU t's. Absent: a thread per vCPU.
+   */
+  threads?: number;
   /** Guest RAM, shared by every vCPU. */
   ram: SharedArrayBuffer;
   /** All run pages (src/exit/run-page.ts), a shared WebAssembly.Memory. */
