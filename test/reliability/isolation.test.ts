@@ -47,7 +47,10 @@ describe('guests that try to escape are contained', () => {
   it('REP STOSD / MOVSD / INSW with ECX = 0xFFFFFFFF under a32: run past RAM until the watchdog, host memory bounded', () => {
     // Each of vCPUs 0-2 runs one 4 G-element string instruction from below the end of RAM; the
     // watchdog (status 6) ends them mid-instruction; each one's accesses past RAM are counted.
-    const { status, rep, stderr, cwd } = contained('rep-escape', ['--vcpus', '4', '--timeout', '1', '--exit-trace', 'e.jsonl', '--trace-limit', '1000']);
+    // 3 s, not 1: with more vCPUs than cores they take run turns (src/exit/run-turns.ts), handed
+    // over at slice boundaries, and a slice of these REP instructions can take 100 ms or more on a
+    // loaded host; every vCPU must have had its turn before the watchdog.
+    const { status, rep, stderr, cwd } = contained('rep-escape', ['--vcpus', '4', '--timeout', '3', '--exit-trace', 'e.jsonl', '--trace-limit', '1000']);
     expect(status, stderr).toBe(6);
     expect(rep['outcome'].kind).toBe('timeout');
     const vcpus = rep['vcpus'] as { vcpu: number; memoryOutOfRange: number; state: string }[];

@@ -114,8 +114,10 @@ describe('the slice-wide read section (real workers, cpu jit)', () => {
     const readsAtUnplug = word(PM_READS);
     await vm.vcpu(0).resume();
     await until(() => word(UNASSIGNED_READS) > 1000, 'unassigned reads after the resume');
-    // Paused, the vCPU made no access: none after the unplug reached the PM timer.
-    expect(word(PM_READS)).toBe(readsAtUnplug);
+    // Paused, the vCPU made no access: none after the unplug reached the PM timer. A pause takes
+    // effect right after a port access (a translated block leaves there when a stop is pending),
+    // so the guest may count the read it made before the pause only after the resume: one more.
+    expect(word(PM_READS) - readsAtUnplug).toBeLessThanOrEqual(1);
     expect(word(MIXED)).toBe(0);
     const result = await stop();
     expect(result.outcome.kind).toBe('stopped');
