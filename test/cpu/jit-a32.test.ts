@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runOn, type EngineRun } from './jit-programs.js';
+import { expectSameRun, runOn } from './jit-programs.js';
 
 /**
  * The block translator's 32-bit addressing (0x67) and the compute-guest forms around it, on
@@ -47,16 +47,6 @@ const FAULT = new Uint8Array([
   0x44, 0x73, 0x04, 0xfe, 0xc9, 0x67, 0x88, 0x4c, 0x73, 0x40, 0xeb, 0xe1,
 ]);
 
-function expectSame(b: EngineRun, a: EngineRun): void {
-  expect(b.registers).toEqual(a.registers);
-  expect(b.instructions).toBe(a.instructions);
-  expect(b.reasons).toEqual(a.reasons);
-  expect(b.fault).toBe(a.fault);
-  expect(b.trace).toEqual(a.trace);
-  expect(b.outOfRange).toBe(a.outOfRange);
-  expect(Buffer.compare(Buffer.from(b.memory), Buffer.from(a.memory))).toBe(0);
-}
-
 const THRESHOLDS = [1, 2, 64];
 const SLICE_SEEDS = [1, 7, 1234];
 
@@ -66,7 +56,7 @@ describe('block translator: 32-bit addressing', () => {
       for (const slices of SLICE_SEEDS) {
         const a = runOn('interp', SIB, 42, slices, 400_000);
         const b = runOn('jit', SIB, 42, slices, 400_000, threshold);
-        expectSame(b, a);
+        expectSameRun(b, a);
         expect(b.fault).toBeNull();
         expect(b.registers.ecx).toBe(0); // the LOOP counted ECX (CX alone would stop at 0x10000 rounds)
         expect(b.registers.eip & 0xffff).toBe(SIB.length + 0x7c00); // JECXZ taken, past the second HLT
@@ -88,7 +78,7 @@ describe('block translator: 32-bit addressing', () => {
       for (const slices of SLICE_SEEDS) {
         const a = runOn('interp', FAULT, 9, slices, 10_000);
         const b = runOn('jit', FAULT, 9, slices, 10_000, threshold);
-        expectSame(b, a);
+        expectSameRun(b, a);
         expect(b.fault).toMatch(/at 0000:7C1F /);
         expect(b.registers.eip & 0xffff).toBe(0x7c1f);
         expect(b.registers.ecx & 0xff).toBe(0); // CL: the divisor that faulted

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { randomProgram, runOn } from './jit-programs.js';
+import { expectSameRun, randomProgram, runOn } from './jit-programs.js';
 
 /**
  * The block translator against the interpreter, on random programs (jit-programs.ts: self-
@@ -31,13 +31,7 @@ describe('block translator = interpreter on random programs', () => {
             const a = runOn('interp', program, regSeed, sliceSeed);
             const b = runOn('jit', program, regSeed, sliceSeed, undefined, threshold);
             translated += b.translated;
-            expect(b.registers).toEqual(a.registers);
-            expect(b.instructions).toBe(a.instructions);
-            expect(b.reasons).toEqual(a.reasons);
-            expect(b.fault).toBe(a.fault);
-            expect(b.trace).toEqual(a.trace);
-            expect(b.outOfRange).toBe(a.outOfRange);
-            expect(Buffer.compare(Buffer.from(b.memory), Buffer.from(a.memory))).toBe(0);
+            expectSameRun(b, a);
           }),
         { numRuns: Number(process.env.PIOSIM_JIT_RUNS ?? 400), seed: Number(process.env.PIOSIM_JIT_SEED ?? 0x1e7) },
       );

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { Cpu, RUN_BUDGET, type CpuEngine } from '../../src/cpu/cpu.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
 import type { RegisterSnapshot } from '../../src/types.js';
@@ -197,4 +198,15 @@ export function runOn(engine: CpuEngine, program: Uint8Array, regSeed: number, s
     translated: cpu.jitStats?.blocksTranslated ?? 0,
     interpreted: cpu.jitStats?.interpreted ?? 0,
   };
+}
+
+/** The translator's run `b` ends exactly as the interpreter's `a`: registers, counts, stops, fault, port trace and RAM. */
+export function expectSameRun(b: EngineRun, a: EngineRun): void {
+  expect(b.registers).toEqual(a.registers);
+  expect(b.instructions).toBe(a.instructions);
+  expect(b.reasons).toEqual(a.reasons);
+  expect(b.fault).toBe(a.fault);
+  expect(b.trace).toEqual(a.trace);
+  expect(b.outOfRange).toBe(a.outOfRange);
+  expect(Buffer.compare(Buffer.from(b.memory), Buffer.from(a.memory))).toBe(0);
 }

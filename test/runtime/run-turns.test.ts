@@ -4,9 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createRequestRingMemory, RequestRing, RING_TURN_RELEASED, RING_TURN_TICKETS } from '../../src/exit/request-ring.js';
 import { createRunPagesMemory, runPageOf, RP_TURN_STATE, RP_TURN_WAITS, TURN_COUNTED, TURN_NONE } from '../../src/exit/run-page.js';
 import { releaseDeadTurn, RunTurns, runTurnSlotsFor } from '../../src/exit/run-turns.js';
-import { runVm } from '../../src/vm.js';
 import type { WaitMode } from '../../src/types.js';
-import { hammerGuest } from './helpers.js';
+import { expectHammerCompletes } from './helpers.js';
 
 const TAKER = new URL('./workers/turn-taker.mjs', import.meta.url);
 
@@ -86,26 +85,7 @@ describe('overcommitted vCPUs taking run turns all make progress', () => {
   for (const { wait, env } of cases) {
     const label = Object.keys(env).length === 0 ? 'run turns' : 'no turns, no yield';
     it(`${vcpus} vCPUs on ${availableParallelism()} cores, --wait ${wait}, ${label}: each vCPU completes its exits`, async () => {
-      const before = { ...process.env };
-      Object.assign(process.env, env);
-      try {
-        const rounds = Array.from({ length: vcpus }, (_, i) => 1500 + 300 * i);
-        const seen: number[][] = Array.from({ length: vcpus }, () => []);
-        const result = await runVm({
-          guest: hammerGuest(rounds), vcpus, wait, timeoutMs: 120_000,
-          onDeviceAccess: (a) => { if (a.dev === 'testdev' && a.port === 0xe0) seen[a.vcpu]!.push(a.value); },
-        });
-        expect(result.outcome).toEqual({ kind: 'halted' });
-        rounds.forEach((k, i) => {
-          const v = result.vcpus[i]!;
-          expect(v.state).toBe('halted');
-          expect(v.exits.total, `vCPU ${i}`).toBe(2 * k);
-          expect(seen[i], `device writes of vCPU ${i}`).toEqual(Array.from({ length: k }, (_, j) => ((i << 24) | (k - j)) >>> 0));
-          expect(v.registers.edi >>> 0).toBe(k * 0xff);
-        });
-      } finally {
-        for (const k of Object.keys(env)) if (before[k] === undefined) delete process.env[k]; else process.env[k] = before[k];
-      }
+      await expectHammerCompletes(Array.from({ length: vcpus }, (_, i) => 1500 + 300 * i), wait, env);
     });
   }
 });

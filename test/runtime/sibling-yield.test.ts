@@ -3,9 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createRunPagesMemory, runPageOf, RP_SLEEPING, RP_STATE, SLEEPING_ON_STATE, SLEEPING_ON_WORKER, STATE_EXIT_DONE, STATE_EXIT_PENDING } from '../../src/exit/run-page.js';
 import { SIBLING_CHECK_EVERY, SiblingYield } from '../../src/exit/sibling-yield.js';
-import { runVm } from '../../src/vm.js';
 import type { WaitMode } from '../../src/types.js';
-import { hammerGuest } from './helpers.js';
+import { expectHammerCompletes } from './helpers.js';
 
 describe('SiblingYield', () => {
   function pages(n: number): Int32Array[] {
@@ -59,28 +58,8 @@ describe('overcommitted vCPUs all make progress', () => {
   const vcpus = Math.min(64, 2 * availableParallelism() + 2);
   for (const wait of ['adaptive', 'block'] as WaitMode[]) {
     it(`${vcpus} vCPUs on ${availableParallelism()} cores, --wait ${wait}: each vCPU completes its exits`, async () => {
-      const rounds = Array.from({ length: vcpus }, (_, i) => 2000 + 300 * i);
-      const seen: number[][] = Array.from({ length: vcpus }, () => []);
-      const before = process.env.PIOSIM_RUN_TURNS;
-      process.env.PIOSIM_RUN_TURNS = '0'; // read when the Vm is built
-      let result;
-      try {
-        result = await runVm({
-          guest: hammerGuest(rounds), vcpus, wait, timeoutMs: 120_000,
-          onDeviceAccess: (a) => { if (a.dev === 'testdev' && a.port === 0xe0) seen[a.vcpu]!.push(a.value); },
-        });
-      } finally {
-        if (before === undefined) delete process.env.PIOSIM_RUN_TURNS;
-        else process.env.PIOSIM_RUN_TURNS = before;
-      }
-      expect(result.outcome).toEqual({ kind: 'halted' });
-      rounds.forEach((k, i) => {
-        const v = result.vcpus[i]!;
-        expect(v.state).toBe('halted');
-        expect(v.exits.total, `vCPU ${i}`).toBe(2 * k);
-        expect(seen[i], `device writes of vCPU ${i}`).toEqual(Array.from({ length: k }, (_, j) => ((i << 24) | (k - j)) >>> 0));
-        expect(v.registers.edi >>> 0).toBe(k * 0xff);
-      });
+      // PIOSIM_RUN_TURNS=0: the yield, not the run turns that replace it by default.
+      await expectHammerCompletes(Array.from({ length: vcpus }, (_, i) => 2000 + 300 * i), wait, { PIOSIM_RUN_TURNS: '0' });
     });
   }
 });
