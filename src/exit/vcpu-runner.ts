@@ -314,13 +314,23 @@ async function runOwnThreadLoop(s: VcpuSession, slice: number, codes: VcpuRunCod
   const f = s.f;
   const cpu = s.core!;
   const irq = s.irq!;
+  let fullSlice = false;
   for (;;) {
     if (!s.halted) {
       // With run turns, guest code runs only with a turn (taken here, handed on at exits and
-      // slice boundaries once its quantum is up and another vCPU waits).
-      if (turns !== null) { turns.enter(); turns.atBoundary(); }
+      // slice boundaries once its quantum is up and another vCPU waits). After a slice that ran
+      // its whole budget the clock is looked at every time: such a slice can take hundreds of ms
+      // (4096 steps of a REP string instruction), so counting boundaries like exits would let one
+      // vCPU keep the turn for seconds; a slice ended early (an exit raising a signal) is counted.
+      if (turns !== null) {
+        turns.enter();
+        if (fullSlice) turns.rotateIfDue();
+        else turns.atBoundary();
+      }
       const budget = irq.budget(slice);
-      const end = s.afterSlice(budget > 0 ? cpu.run(budget) : codes.budget);
+      const reason = budget > 0 ? cpu.run(budget) : codes.budget;
+      fullSlice = budget > 0 && reason === codes.budget;
+      const end = s.afterSlice(reason);
       if (end !== null) { s.state = end; return; }
     }
     let req = Atomics.load(f, RP_REQUEST);
