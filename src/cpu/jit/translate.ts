@@ -525,15 +525,14 @@ function branch(b: BlockBuilder, cond: string | null, target: number, fall: numb
   if (target === b.startIp) {
     // Chained to itself: loop while the budget allows another full round, nothing is pending and
     // the code page was not rewritten (by another vCPU: the back edge is a block entry too).
-    // A plain load of the page's word, as smcCheck's and the guest's own loads: Atomics.load here
-    // (a builtin call in V8) halved the ALU loop (722 vs 1637 MIPS, the two forms A/B in one
-    // process); the plain load costs nothing measurable. It still sees a
-    // rewrite published before a flag the round read: x86 keeps loads in order, V8 keeps plain
-    // typed-array loads in program order and re-executes them every round (a guest's spin on a
-    // flag in a self-looping block relies on that too), and the writer's bump is an atomic RMW.
+    // Atomics.load, not a plain load: a plain one (twice as fast on the ALU loop, 1637 vs 722
+    // MIPS) let one stale round in about 2,800 two-vCPU stress runs through, most likely because
+    // V8 may reuse an earlier plain load of the same word in the round (a store's smcCheck, made
+    // before the round read the guest's flag) instead of loading again. An atomic load is never
+    // merged or moved, so the check really follows every load of the round.
     b.loop = true;
     const backEdge = b.flags.entryRead ? b.flags.flushCode() : '';
-    const stay = `n+=${retired};if(n+${retired}>left||c.pending!==0||(words[${b.page}]|${MARK})!==${b.stamp}){${b.flags.flushCode()}c.ip=${hex(target)};c.startIp=${hex(me)};return n;}${backEdge}continue;`;
+    const stay = `n+=${retired};if(n+${retired}>left||c.pending!==0||(Atomics.load(words,${b.page})|${MARK})!==${b.stamp}){${b.flags.flushCode()}c.ip=${hex(target)};c.startIp=${hex(me)};return n;}${backEdge}continue;`;
     if (cond === null) b.emit(stay);
     else b.emit(`if(${cond}){${stay}}${b.flags.flushCode()}c.ip=${hex(fall)};c.startIp=${hex(me)};return n+${retired};`);
     return;
