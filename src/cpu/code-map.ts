@@ -96,6 +96,14 @@ export class CodeMap {
     return Atomics.or(this.words, page, MARK) | MARK;
   }
 
+  /**
+   * A stamp no page word ever matches (MARK clear, while every word is compared with MARK set):
+   * for a translation that must not run even once (a raced one, JitState.translate).
+   */
+  static neverCurrent(stamp: number): number {
+    return stamp & ~MARK;
+  }
+
   /** Whether a block stamped `stamp` from page `page` is still current. */
   current(page: number, stamp: number): boolean {
     return (Atomics.load(this.words, page) | MARK) === stamp;

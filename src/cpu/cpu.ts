@@ -3,7 +3,7 @@ import type { GuestMemory } from './memory.js';
 import { EXIT_IN_FLIGHT, type PortIo } from './port-io.js';
 import { resetDecodeState } from './execute.js';
 import { runSlice } from './run-loop.js';
-import { checkJitThreshold, DEFAULT_JIT_THRESHOLD, JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
+import { checkJitThreshold, DEFAULT_JIT_THRESHOLD, emptyJitStats, JitState, runJitSlice, type JitStats } from './jit/dispatch.js';
 import { FLAG_IF, FLAGS_POPF_WRITABLE } from './flags.js';
 import { deliverInterrupt, interruptsOpen } from './interrupts.js';
 import { CPUID_SIGNATURE } from './execute-0f.js';
@@ -57,12 +57,13 @@ export interface CpuOptions {
 export { CPU_ENGINES, type CpuEngine };
 
 /**
- * The translator's warm-up, in instructions per entry of the threshold beyond the first: 4092 at
+ * The translator's warm-up, in instructions per entry of the threshold beyond the first: 2046 at
  * the default threshold of 1024, none at threshold 1. No entry can be hot before `threshold`
- * instructions (each entry is a taken branch), so threshold - 1 of them are free; four times that
- * also covers the guests that run a few thousand instructions in all (exceptions: 1150, of which
+ * instructions (each entry is a taken branch), so threshold - 1 of them are free; twice that also
+ * covers the guests that run a couple of thousand instructions in all (exceptions: 1150, of which
  * the last 127 used to pay the translator's counting and lookups, 3% of its run), and costs a hot
- * loop about 3000 more interpreted instructions, some 50 us, once per vCPU.
+ * loop about 1000 more interpreted instructions once per vCPU (4x left string-batch's loop
+ * translated too late to pay for itself: docs/DESIGN.md, "Warm-up").
  */
 export const JIT_WARMUP_PER_ENTRY = 2;
 
@@ -83,6 +84,8 @@ export class Cpu extends CpuState {
   private jit: JitState | null = null;
   /** Engine 'jit': entries of a block before it is translated. */
   private readonly jitThreshold: number;
+  /** Engine 'jit': the warm-up's length in instructions (see warmupLeft); 0 for 'interp'. */
+  private readonly warmupLength: number;
   /**
    * Engine 'jit': instructions still to run before the translator's state is made (the warm-up,
    * JIT_WARMUP_PER_ENTRY per threshold entry beyond the first). Until then run() is exactly
@@ -96,8 +99,9 @@ export class Cpu extends CpuState {
     this.stopOnException = options.stopOnException ?? false;
     this.engine = options.engine ?? 'jit';
     this.jitThreshold = checkJitThreshold(options.jitThreshold ?? DEFAULT_JIT_THRESHOLD);
-    this.warmupLeft = this.engine === 'jit' ? (this.jitThreshold - 1) * JIT_WARMUP_PER_ENTRY : 0;
-    if (this.engine === 'jit' && this.warmupLeft === 0) this.jit = new JitState(this, this.jitThreshold);
+    this.warmupLength = this.engine === 'jit' ? (this.jitThreshold - 1) * JIT_WARMUP_PER_ENTRY : 0;
+    this.warmupLeft = this.warmupLength;
+    if (this.engine === 'jit' && this.warmupLength === 0) this.jit = new JitState(this, this.jitThreshold);
     this.reset();
   }
 
@@ -181,14 +185,14 @@ export class Cpu extends CpuState {
   /** The warm-up is over: the translator's state takes over. */
   private startTranslator(): void {
     const jit = new JitState(this, this.jitThreshold);
-    jit.stats.interpreted = (this.jitThreshold - 1) * JIT_WARMUP_PER_ENTRY; // the warm-up ran as under `--cpu interp`
+    jit.stats.interpreted = this.warmupLength; // the warm-up ran as under `--cpu interp`
     this.jit = jit;
   }
 
   /** Translation statistics (engine 'jit'), else null. */
   get jitStats(): JitStats | null {
     if (this.engine !== 'jit') return null;
-    if (this.jit === null) return { blocksTranslated: 0, translateNs: 0, cacheHits: 0, invalidations: 0, interpreted: (this.jitThreshold - 1) * JIT_WARMUP_PER_ENTRY - this.warmupLeft, raced: 0 };
+    if (this.jit === null) return { ...emptyJitStats(), interpreted: this.warmupLength - this.warmupLeft };
     return { ...this.jit.stats };
   }
 

@@ -101,12 +101,16 @@ export class RunTurns {
   }
 
   /**
-   * At a run-slice boundary (a vCPU that computes without exits is rotated here). Counted with the
+   * At a run-slice boundary (a vCPU that computes without exits is rotated here). After a slice
+   * that ran its whole budget (`fullSlice`) the clock is read every time: such a slice can take
+   * hundreds of ms (4096 steps of a REP string instruction), and counting those boundaries like
+   * exits let one vCPU keep its turn for seconds. A slice that ended early is counted with the
    * exits: a vCPU whose request word holds a guest signal (vCPU 0 with INTR high under IF=0) ends
    * a slice at every exit, and a clock read at each of them cost it ~20% of its exits per turn.
    */
-  atBoundary(): void {
-    this.afterExit();
+  atBoundary(fullSlice: boolean): void {
+    if (fullSlice) this.rotateIfDue();
+    else this.afterExit();
   }
 
   /** Hand the turn on now if its quantum is up and someone waits. */

@@ -101,10 +101,11 @@ export class VcpuSession {
       this.memory = memory;
       const modules = await loadVmInVcpuModules(task.inVcpuModules);
       const router = new VcpuRouter(task.bus, vcpu, modules, f, ROUTER_COUNTERS);
-      const io = new RunPagePortIo(page, new RequestRing(task.ring), task.wait, task.stringBatch, this.histogram, task.latencySampleShift, router);
+      const ring = new RequestRing(task.ring);
+      const io = new RunPagePortIo(page, ring, task.wait, task.stringBatch, this.histogram, task.latencySampleShift, router);
       this.io = io;
       if (task.runTurnSlots > 0) {
-        this.turns = new RunTurns(new RequestRing(task.ring).words, f, task.runTurnSlots);
+        this.turns = new RunTurns(ring.words, f, task.runTurnSlots);
         io.pacer = this.turns;
       } else if (task.yieldToSiblings) {
         const siblings: Int32Array[] = [];
@@ -318,15 +319,8 @@ async function runOwnThreadLoop(s: VcpuSession, slice: number, codes: VcpuRunCod
   for (;;) {
     if (!s.halted) {
       // With run turns, guest code runs only with a turn (taken here, handed on at exits and
-      // slice boundaries once its quantum is up and another vCPU waits). After a slice that ran
-      // its whole budget the clock is looked at every time: such a slice can take hundreds of ms
-      // (4096 steps of a REP string instruction), so counting boundaries like exits would let one
-      // vCPU keep the turn for seconds; a slice ended early (an exit raising a signal) is counted.
-      if (turns !== null) {
-        turns.enter();
-        if (fullSlice) turns.rotateIfDue();
-        else turns.atBoundary();
-      }
+      // slice boundaries once its quantum is up and another vCPU waits).
+      if (turns !== null) { turns.enter(); turns.atBoundary(fullSlice); }
       const budget = irq.budget(slice);
       const reason = budget > 0 ? cpu.run(budget) : codes.budget;
       fullSlice = budget > 0 && reason === codes.budget;

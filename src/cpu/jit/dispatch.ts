@@ -1,4 +1,4 @@
-import { CODE_PAGE_SHIFT, MARK } from '../code-map.js';
+import { CODE_PAGE_SHIFT, CodeMap } from '../code-map.js';
 import { deliverException, PENDING_EXCEPTION } from '../exceptions.js';
 import { HANDLERS } from '../execute.js';
 import { PARITY } from '../flags.js';
@@ -108,6 +108,11 @@ export interface JitStats {
   raced: number;
 }
 
+/** Statistics of a vCPU that has translated nothing yet. */
+export function emptyJitStats(): JitStats {
+  return { blocksTranslated: 0, translateNs: 0, cacheHits: 0, invalidations: 0, interpreted: 0, raced: 0 };
+}
+
 /**
  * Per-vCPU translator state. Tiering: code runs in the interpreter (runSlice, exact) until a block
  * entry has been reached `threshold` times, counted in HEAT (run-loop.ts: a 16-bit counter per
@@ -119,7 +124,7 @@ export interface JitStats {
  */
 export class JitState {
   readonly cache = new Map<number, Block>();
-  readonly stats: JitStats = { blocksTranslated: 0, translateNs: 0, cacheHits: 0, invalidations: 0, interpreted: 0, raced: 0 };
+  readonly stats: JitStats = emptyJitStats();
   /** Tags this vCPU's counters in HEAT: 1..65535. */
   readonly epoch = nextEpoch();
   /** Invalidations per code page (thrash guard); made at the first one, as most guests never have any. */
@@ -136,7 +141,7 @@ export class JitState {
   cached(linear: number, ip: number): Block | null {
     const old = this.cache.get(linear);
     if (old === undefined || old.ip !== ip) return null;
-    if ((Atomics.load(this.c.mem.code.words, old.page) | MARK) === old.stamp) {
+    if (this.c.mem.code.current(old.page, old.stamp)) {
       if (old.fn !== null) this.stats.cacheHits++;
       return old;
     }
@@ -195,7 +200,7 @@ export class JitState {
     if (src.count > 0 && !sameBytes(c.bytes, linear, src.code)) {
       // Still current: the store missed the mark (otherwise it bumped the generation, as usual).
       if (c.mem.code.current(page, stamp)) this.stats.raced++;
-      blockStamp = stamp & ~MARK;
+      blockStamp = CodeMap.neverCurrent(stamp);
     }
     const b: Block = { ip, linear, page, stamp: blockStamp, count: src.count, fn, next: null };
     this.cache.set(linear, b);
@@ -221,7 +226,7 @@ const PENDING_FAULT = 2;
  */
 export function runJitSlice(c: CpuState, jit: JitState, budget: number, start = 0): number {
   const sbase = c.sbase;
-  const words = c.mem.code.words;
+  const code = c.mem.code;
   const epoch = jit.epoch;
   const threshold = jit.threshold;
   let done = start;
@@ -233,7 +238,7 @@ export function runJitSlice(c: CpuState, jit: JitState, budget: number, start = 
     let b: Block;
     const chained: Block | null = last !== null ? last.next : null;
     if (chained !== null && chained.linear === linear && chained.ip === ip &&
-        (Atomics.load(words, chained.page) | MARK) === chained.stamp) { // other vCPUs' rewrites are seen here
+        code.current(chained.page, chained.stamp)) { // other vCPUs' rewrites are seen here
       b = chained;
       if (b.fn !== null) jit.stats.cacheHits++;
     } else {
