@@ -16,6 +16,14 @@
  *                                  handed in by the VM, the same Int32Array cell for every vCPU).
  *    Without a `lockWord` the last case falls back to a private lock, atomic only within this
  *    instance: guests that keep their lock variables naturally aligned never reach it.
+ *  - a plain 16/32-bit access is one host load or store, aligned or not (an aligned one through the
+ *    matching typed array, an unaligned one through a DataView, which V8's optimizing tier turns
+ *    into one unaligned x86 move): another vCPU never sees half of it, as the SDM promises for
+ *    unaligned accesses inside one cache line on P6 and later. The bytes of a split store could
+ *    be seen torn, and a vCPU stalled between them (preempted) left a half-written instruction
+ *    that another vCPU translated and ran: stale code that no later code-map check catches,
+ *    since the store's check comes after both bytes. (V8's unoptimized DataView builtins still
+ *    move bytes singly: the warm-up of a cold path can split, a hot one does not.)
  *  - every store that lands in RAM tells the code map (code-map.ts) when its page holds
  *    translated code, after the bytes are written: testing the page word's MARK bit is the only
  *    cost a store to a data page pays.
@@ -30,6 +38,8 @@ export class GuestMemory {
 
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
+  /** Unaligned 16/32-bit accesses, each as one host access (the contract above). */
+  private readonly view: DataView;
   private readonly i64: BigInt64Array | null;
   private readonly lockWord: Int32Array;
   /** Translated-code pages and their generations, shared by every vCPU of the VM. */
@@ -44,6 +54,7 @@ export class GuestMemory {
     // Views cover the aligned prefix; aligned accesses past it take the byte path.
     this.u16 = new Uint16Array(buffer, 0, this.size >>> 1);
     this.u32 = new Uint32Array(buffer, 0, this.size >>> 2);
+    this.view = new DataView(buffer);
     this.i64 = this.size >= 8 ? new BigInt64Array(buffer, 0, this.size >>> 3) : null;
     this.lockWord = lockWord ?? new Int32Array(1);
     this.code = new CodeMap(this.size, codeMap);
@@ -66,7 +77,7 @@ export class GuestMemory {
 
   read16(a: number): number {
     if (a >= 0 && a + 1 < this.size) {
-      return (a & 1) === 0 ? this.u16[a >>> 1] : this.bytes[a] | (this.bytes[a + 1] << 8);
+      return (a & 1) === 0 ? this.u16[a >>> 1] : this.view.getUint16(a, true);
     }
     this.outOfRange++;
     return this.byteOrOnes(a) | (this.byteOrOnes(a + 1) << 8);
@@ -74,9 +85,7 @@ export class GuestMemory {
 
   read32(a: number): number {
     if (a >= 0 && a + 3 < this.size) {
-      if ((a & 3) === 0) return this.u32[a >>> 2];
-      const b = this.bytes;
-      return (b[a] | (b[a + 1] << 8) | (b[a + 2] << 16) | (b[a + 3] << 24)) >>> 0;
+      return (a & 3) === 0 ? this.u32[a >>> 2] : this.view.getUint32(a, true);
     }
     this.outOfRange++;
     return (this.byteOrOnes(a) | (this.byteOrOnes(a + 1) << 8) | (this.byteOrOnes(a + 2) << 16) |
@@ -93,7 +102,7 @@ export class GuestMemory {
   write16(a: number, v: number): void {
     if (a >= 0 && a + 1 < this.size) {
       if ((a & 1) === 0) this.u16[a >>> 1] = v;
-      else { this.bytes[a] = v; this.bytes[a + 1] = v >>> 8; }
+      else this.view.setUint16(a, v, true);
       this.stored(a, a + 1);
       return;
     }
@@ -105,10 +114,7 @@ export class GuestMemory {
   write32(a: number, v: number): void {
     if (a >= 0 && a + 3 < this.size) {
       if ((a & 3) === 0) this.u32[a >>> 2] = v;
-      else {
-        const b = this.bytes;
-        b[a] = v; b[a + 1] = v >>> 8; b[a + 2] = v >>> 16; b[a + 3] = v >>> 24;
-      }
+      else this.view.setUint32(a, v, true);
       this.stored(a, a + 3);
       return;
     }

@@ -20,7 +20,10 @@ import { GuestMemory } from '../../src/cpu/memory.js';
  * has been round its loop twice (a round counter at 0x6004), so the runner's blocks exist before
  * the first rewrite, and the runner stops only a round after its code held the writer's last
  * value, through a block entry: it must have seen its block invalidated, so the test cannot pass
- * without exercising the rewrites, however the two threads are scheduled.
+ * without exercising the rewrites, however the two threads are scheduled. The immediates are
+ * unaligned on purpose: the writer's store must reach RAM as one host store (src/cpu/memory.ts);
+ * split into bytes, a writer preempted between them left a half-new immediate that the runner
+ * translated, matched against RAM and ran (about one failure in 3,200 stress runs).
  */
 const RUNNERS = [
   { name: 'runner-blocks', imm: 0x7c0f },
