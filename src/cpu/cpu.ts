@@ -215,16 +215,6 @@ export class Cpu extends CpuState {
   }
 
   /**
-   * True while a pending INTR already waits for its window with IF=0 (waitForInterruptWindow): the
-   * instruction that sets IF ends the slice itself, so ending one for INTR before that only costs
-   * a slice boundary (StopTarget.awaitsInterruptWindow). False with IF=1 (a shadow's end is
-   * stepped to by the caller) and once the interrupt was delivered.
-   */
-  awaitsInterruptWindow(): boolean {
-    return this.interruptWindow && (this.flagBits & FLAG_IF) === 0;
-  }
-
-  /**
    * Delivers external interrupt `vector` through the IVT at this boundary (interruptsOpen must be
    * true). Returns RUN_BUDGET, or RUN_FAULT when the guest installed no handler for it.
    */

@@ -9,7 +9,7 @@ import { RequestRing } from './request-ring.js';
 import {
   EXIT_REASON_IO, RP_COUNT, RP_DATA_OFFSET, RP_DEVICE, RP_DEVICE_BASE, RP_DIRECTION, RP_EXIT_REASON, RP_EXITS_FAST_IN,
   RP_EXITS_FAST_OUT, RP_EXITS_STRING_IN, RP_EXITS_STRING_OUT, RP_PORT, RP_QUALIFICATION, RP_RING_POS,
-  RP_REQUEST, RP_SEQUENCE, RP_FAULT_INJECT, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE, REQ_INTR,
+  RP_REQUEST, RP_SEQUENCE, RP_FAULT_INJECT, RP_SIZE, RP_STATE, RP_STRING, RP_STRING_ELEMENTS, RP_VALUE,
   STATE_EXIT_ABORTED, STATE_EXIT_DONE, STATE_EXIT_PENDING, type RunPage,
 } from './run-page.js';
 import { CompletionWaiter } from './wait.js';
@@ -30,12 +30,6 @@ export interface StopTarget {
    * retired (src/cpu/cpu.ts Cpu.exitPosted). False: the PortIo throws EXIT_IN_FLIGHT instead.
    */
   exitPosted?(): boolean;
-  /**
-   * True while INTR cannot be taken before an instruction sets IF, and that instruction ends the
-   * slice itself (src/cpu/cpu.ts Cpu.awaitsInterruptWindow): a request word holding only REQ_INTR
-   * is then no reason to end the slice at an exit.
-   */
-  awaitsInterruptWindow?(): boolean;
 }
 
 /**
@@ -473,24 +467,10 @@ export class RunPagePortIo implements PortIo {
    * at this very boundary: the interrupt follows the OUT that caused it, on every run. The
    * word is written rarely, so the load is a hit in this core's cache. An aborted exit, or one
    * served as the VM began stopping, leaves the guest loop at once too.
-   *
-   * Not for INTR alone while the CPU already waits for its window with IF=0: the guest cannot take
-   * it at this boundary, and the instruction that sets IF ends the slice (src/cpu/interrupts.ts).
-   * A guest running with interrupts off while an IRQ is pending (the benchmarks' port loops, with
-   * the PIT's IRQ 0 high) otherwise ended a run slice at every exit (110,001 slices for 110,000
-   * exits in the out-main window; now 80): the vCPU loop's boundary work (the request word, the
-   * interrupt check and its result object, re-entering the translated code) sat between the
-   * completion and the next exit of every round trip.
    */
   private kickIfRequested(state: number): void {
     const stopTarget = this.stopTarget;
-    if (stopTarget === null) return;
-    if (state === STATE_EXIT_DONE) {
-      const request = this.k.load(this.requestWord);
-      if (request === 0) return;
-      if (request === REQ_INTR && stopTarget.awaitsInterruptWindow !== undefined && stopTarget.awaitsInterruptWindow()) return;
-    }
-    stopTarget.requestStop();
+    if ((state !== STATE_EXIT_DONE || this.k.load(this.requestWord) !== 0) && stopTarget !== null) stopTarget.requestStop();
   }
 
   /**
