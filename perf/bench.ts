@@ -29,7 +29,7 @@ import { WAIT_MODES, type WaitMode } from '../src/types.js';
 import { isVcpuPriority, MAX_NICE, MIN_NICE, type VcpuPriority } from '../src/exit/thread-priority.js';
 import { fmtNs, fmtRate, median, printTable } from './bench-common.js';
 import { calibrateScaling, scalingFigures, scalingKey, scalingRun, type PortLayout, type ScalingConfig } from './scaling.js';
-import { stringProbeReps, VMEXIT_ROWS, type VmexitRow } from './vmexit.js';
+import { stringProbeReps, VMEXIT_ROWS, type RowSample, type VmexitRow } from './vmexit.js';
 
 const PARTS = ['vmexit', 'scaling'] as const;
 type Part = (typeof PARTS)[number];
@@ -163,8 +163,18 @@ function probeIterations(row: VmexitRow): number {
 
 interface Sized { row: VmexitRow; warmup: number; iterations: number }
 
-function runSample(row: VmexitRow, s: { ms: number; units: number; exits: number }, iterations: number): BenchVmexitRun {
-  return { nsPerUnit: (s.ms * 1e6) / s.units, exitsPerIteration: s.exits / iterations };
+function runSample(row: VmexitRow, s: RowSample, iterations: number): BenchVmexitRun {
+  const run: BenchVmexitRun = { nsPerUnit: (s.ms * 1e6) / s.units, exitsPerIteration: s.exits / iterations };
+  if (s.sleeps !== undefined) run.sleeps = s.sleeps;
+  return run;
+}
+
+/** The median of each figure over a row's runs (sleeps only where the runs have them). */
+function medianRun(runs: BenchVmexitRun[]): BenchVmexitRun {
+  const m: BenchVmexitRun = { nsPerUnit: median(runs.map((r) => r.nsPerUnit)), exitsPerIteration: median(runs.map((r) => r.exitsPerIteration)) };
+  const sleeps = runs.flatMap((r) => (r.sleeps === undefined ? [] : [r.sleeps]));
+  if (sleeps.length > 0) m.sleeps = median(sleeps);
+  return m;
 }
 
 async function sizeRow(row: VmexitRow, seconds: number): Promise<Sized> {
@@ -195,7 +205,7 @@ async function measureVmexit(o: BenchOptions, progress: (s: string) => void): Pr
     return {
       key: s.row.key, group: s.row.group, label: s.row.label, unit: s.row.unit, unitsPerIteration: s.row.unitsPerIteration,
       warmup: s.warmup, iterations: s.iterations,
-      median: { nsPerUnit: median(ns), exitsPerIteration: median(runs[k]!.map((r) => r.exitsPerIteration)) },
+      median: medianRun(runs[k]!),
       minNsPerUnit: Math.min(...ns), maxNsPerUnit: Math.max(...ns), runs: runs[k]!,
     };
   });
@@ -265,7 +275,7 @@ function targets(rows: BenchVmexitRow[]): BenchTarget[] {
     target(rows, 'string-page-vs-1', '4 KiB REP INSB bytes/s, --string-batch page vs 1', 'rep-insb-4k-1', 'rep-insb-4k-page', 100,
       'page: one exit per 4 KiB; 1: one exit per byte'),
     target(rows, 'adaptive-vs-floor', '1 vCPU adaptive OUT exit rate vs the raw SAB floor', 'floor', 'out-main', 0.5,
-      'depends on host placement: the floor swings between ~110 and ~340 ns with where the host puts the two threads; each round runs the floor just before the exit'),
+      'each round runs the floor just before the exit (~450-540 ns on the 2-core test host, where a cache line takes ~250 ns to cross; ~150-220 ns in sessions where the host places the threads closer); the 0.1 s window opens 50 ms into a fresh VM whose worker still compiles, so stalls put the waiters to sleep (the sleeps column): --seconds 0.5 reads the steady state (README, "Where the 1-vCPU exit\'s time goes")'),
   ];
 }
 
@@ -274,12 +284,13 @@ function targets(rows: BenchVmexitRow[]): BenchTarget[] {
 function printVmexit(rows: BenchVmexitRow[]): void {
   console.log('\nvmexit (1 vCPU, --wait adaptive; median of the runs, min..max beside it)');
   printTable(
-    ['row', 'key', 'median', 'min..max', 'exits/iter', 'throughput'],
+    ['row', 'key', 'median', 'min..max', 'exits/iter', 'throughput', 'sleeps'],
     rows.map((r) => {
       const unit = r.unit === 'byte' ? '/B' : '/op';
       const rate = r.unit === 'byte' ? `${(1e3 / r.median.nsPerUnit).toFixed(1)} MB/s` : fmtRate(1e9 / r.median.nsPerUnit);
       return [r.label, r.key, `${fmtNs(r.median.nsPerUnit)}${unit}`, `${fmtNs(r.minNsPerUnit)}..${fmtNs(r.maxNsPerUnit)}`,
-        r.group === 'baseline' ? '-' : fmtExits(r.median.exitsPerIteration), rate];
+        r.group === 'baseline' ? '-' : fmtExits(r.median.exitsPerIteration), rate,
+        r.median.sleeps === undefined ? '-' : String(Math.round(r.median.sleeps))];
     }),
   );
 }

@@ -39,8 +39,11 @@ export function stringLoopGuest(dir: 'in' | 'out', port: number, bytes: number, 
   return guest;
 }
 
-/** One timed run of a row: `ms` for `units` accesses (or bytes), and the exits they took. */
-export interface RowSample { ms: number; units: number; exits: number }
+/**
+ * One timed run of a row: `ms` for `units` accesses (or bytes), the exits they took and, for a row
+ * that runs a VM, how many waits slept over the whole run (vCPU and main thread).
+ */
+export interface RowSample { ms: number; units: number; exits: number; sleeps?: number }
 
 export interface VmexitRow {
   /** What `--rows` selects. */
@@ -76,7 +79,7 @@ function portRow(s: PortRowSpec): VmexitRow {
     key: s.key, group: s.group, label: s.label, unit: 'op', unitsPerIteration: 1, minWarmup: 50_000,
     run: async (warmup, n) => {
       const w = await windowedRun({ vcpus: 1, guest: portLoopGuest(s.mode, s.port, warmup, n), setup: s.setup, options: s.options });
-      return { ms: w.ms, units: n, exits: exitsInWindow(w.result, warmup) };
+      return { ms: w.ms, units: n, exits: exitsInWindow(w.result, warmup), sleeps: sleepsOf(w.result) };
     },
   };
 }
@@ -98,9 +101,14 @@ function stringRow(dir: 'in' | 'out', bytes: number, mode: StringBatchMode): Vme
         vcpus: 1, guest: stringLoopGuest(dir, PORT_MAIN_NULL, bytes, warmup, n),
         options: { stringBatch: mode, customDevices: [{ device: () => new BenchNullDevice(), base: PORT_MAIN_NULL, length: 1 }] },
       });
-      return { ms: w.ms, units: n * bytes, exits: exitsInWindow(w.result, warmup, n) };
+      return { ms: w.ms, units: n * bytes, exits: exitsInWindow(w.result, warmup, n), sleeps: sleepsOf(w.result) };
     },
   };
+}
+
+/** Waits that slept in the run, the vCPU's and the main thread's. */
+function sleepsOf(result: { vcpus: { sleeps: number }[]; mainThreadSleeps: number }): number {
+  return result.vcpus[0]!.sleeps + result.mainThreadSleeps;
 }
 
 /**

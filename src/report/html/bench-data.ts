@@ -9,6 +9,12 @@ export interface BenchVmexitRun {
   nsPerUnit: number;
   /** Exits per iteration (per access, or per REP for the string rows). */
   exitsPerIteration: number;
+  /**
+   * Waits that ended in a sleep over the whole VM run (the vCPU's and the main thread's), for
+   * the rows that run a VM; absent for the baselines. A round trip that sleeps costs a thread
+   * wake-up (100-300 us on a small VM host) instead of ~1 us, so a few dozen of them move a row.
+   */
+  sleeps?: number;
 }
 
 export interface BenchVmexitRow {
