@@ -150,8 +150,14 @@ function parseOptions(argv: string[]): BenchOptions | null {
 
 // ---- vmexit ------------------------------------------------------------------------------------
 
-/** Untimed warm-up of a row, in seconds of its own pace (at least the row's minWarmup). */
-const WARMUP_SECONDS = 0.05;
+/**
+ * Untimed warm-up of a row, in seconds of its own pace (at least the row's minWarmup). Long enough
+ * for V8 to finish tiering up the fresh VM's worker (the interpreter's run loop takes 7-13 ms of
+ * TurboFan time, each translated block 1-5 ms, on background threads): with 0.05 s the out-main
+ * window still held those stalls, hundreds of adaptive sleeps, and measured 1.0-1.2 us where the
+ * warm VM takes ~0.85.
+ */
+const WARMUP_SECONDS = 0.3;
 const MAX_ITERATIONS = 50_000_000;
 
 /** First-probe sizes: enough to time, small enough for the slowest row (a 64 KiB REP one byte per exit). */

@@ -2,7 +2,7 @@
  * What an exit costs in compute alone: both sides of the exit path run in this one thread, the
  * "main thread" side called straight from the ring push, so there is no cache-line transfer and
  * no waiting. The round-trip benchmark (perf/exit-throughput.ts) is noisy on a shared host (its
- * floor moves between ~110 and ~350 ns with where the host puts the two threads); this one is
+ * floor moves between ~110 and ~540 ns with where the host puts the two threads); this one is
  * steady to a few ns, so it shows what a change to the exit path's code is worth.
  *
  *   npm run bench:compute     (env: PIOSIM_BENCH_REPEATS=N, PIOSIM_COMPUTE_EXITS=N, PIOSIM_COMPUTE_CLOCK=cpu)

@@ -151,7 +151,7 @@ const BASELINE_WARMUP = 200_000;
  * sized from a cold probe, the old runs came out at ~1,500 exits per vCPU.
  *
  * Every run is also set against a short floor run made just before it ("vs floor"). The host
- * places the two threads now close (a ~110 ns floor) and now far apart (~340 ns), and switches
+ * places the two threads now close (a ~110 ns floor) and now far apart (~340-540 ns), and switches
  * between the two within seconds; a ratio of medians taken in different placements meant nothing
  * (one run read 89% with the floor's median from the slow placement and the VM's from the fast).
  */
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
     'exits/s and fairness (slowest vCPU / fastest) are counted inside the window where every vCPU is in its',
     'measured loop; mean = vCPUs x window / exits (every stall counted); p50..max = the sampled round-trip',
     'histogram of the whole run (warm-up included). Medians of the runs.',
-    'Depends on host thread placement: "vs floor" (the floor swings ~110-340 ns with where the host puts',
+    'Depends on host thread placement: "vs floor" (the floor swings ~110-540 ns with where the host puts',
     'the two threads) and every row with more runnable threads than this machine has cores',
     `(${cpus().length} here, shared with other work): compare ratios within one run, not across runs.`,
   ].join('\n'));

@@ -76,7 +76,7 @@ interface PortRowSpec {
 /** A row of single accesses (guests/runtime/port-loop): `out dx, al` or `in eax, dx`. */
 function portRow(s: PortRowSpec): VmexitRow {
   return {
-    key: s.key, group: s.group, label: s.label, unit: 'op', unitsPerIteration: 1, minWarmup: 50_000,
+    key: s.key, group: s.group, label: s.label, unit: 'op', unitsPerIteration: 1, minWarmup: 200_000,
     run: async (warmup, n) => {
       const w = await windowedRun({ vcpus: 1, guest: portLoopGuest(s.mode, s.port, warmup, n), setup: s.setup, options: s.options });
       return { ms: w.ms, units: n, exits: exitsInWindow(w.result, warmup), sleeps: sleepsOf(w.result) };
