@@ -281,7 +281,7 @@ function targets(rows: BenchVmexitRow[]): BenchTarget[] {
     target(rows, 'string-page-vs-1', '4 KiB REP INSB bytes/s, --string-batch page vs 1', 'rep-insb-4k-1', 'rep-insb-4k-page', 100,
       'page: one exit per 4 KiB; 1: one exit per byte'),
     target(rows, 'adaptive-vs-floor', '1 vCPU adaptive OUT exit rate vs the raw SAB floor', 'floor', 'out-main', 0.5,
-      'each round runs the floor just before the exit (~450-540 ns on the 2-core test host, where a cache line takes ~250 ns to cross; ~150-220 ns in sessions where the host places the threads closer); the 0.1 s window opens 50 ms into a fresh VM whose worker still compiles, so stalls put the waiters to sleep (the sleeps column): --seconds 0.5 reads the steady state (README, "Where the 1-vCPU exit\'s time goes")'),
+      'each round runs the floor just before the exit (~450-540 ns on the 2-core test host, where a cache line takes ~250 ns to cross; ~150-220 ns in sessions where the host places the threads closer); the window opens after a 0.3 s warm-up, once V8 has compiled the fresh VM\'s worker (README, "Where the 1-vCPU exit\'s time goes")'),
   ];
 }
 

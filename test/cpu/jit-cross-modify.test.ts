@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { codeMapBytes } from '../../src/cpu/code-map.js';
 import { GuestMemory } from '../../src/cpu/memory.js';
+import { runBareVcpus } from './bare-vcpus.js';
 
 /**
  * Cross-modifying code with the block translator: two real worker threads over one RAM and one
@@ -34,47 +34,23 @@ const ROUNDS = 20_000;
 const RUNS = Number(process.env.PIOSIM_XMODIFY_RUNS ?? 1);
 const guest = (name: string): Buffer => readFileSync(fileURLToPath(new URL(`../../guests/xmodify/${name}.bin`, import.meta.url)));
 
-const distCpu = fileURLToPath(new URL('../../dist/src/cpu/cpu.js', import.meta.url));
-const distMemory = fileURLToPath(new URL('../../dist/src/cpu/memory.js', import.meta.url));
-
-interface WorkerResult { reason: number; fault: unknown; registers: { esi: number; eax: number }; jitStats: { invalidations: number; blocksTranslated: number } | null }
-
 const CASES = RUNNERS.flatMap((runner) => (['interp', 'jit'] as const).map((writerEngine) => ({ runner, writerEngine })));
 
 describe.each(CASES)('cross-modifying code ($runner.name --cpu jit, writer --cpu $writerEngine)', ({ runner: runnerGuest, writerEngine }) => {
   it.each(Array.from({ length: RUNS }, (_, i) => i + 1))('the runner runs the rewritten code from its next block entry on (run %i)', async () => {
-    if (!existsSync(distCpu)) throw new Error(`${distCpu} is missing: build first (npm run build)`);
     const ram = new SharedArrayBuffer(1 << 20);
     const codeMap = new SharedArrayBuffer(codeMapBytes(1 << 20));
-    const lockWord = new SharedArrayBuffer(4);
-    const barrier = new SharedArrayBuffer(8);
     const mem = new GuestMemory(ram);
     mem.bytes.set(guest(runnerGuest.name), 0x7c00);
     mem.bytes.set(guest('writer'), 0x9000);
     expect(mem.read8(runnerGuest.imm - 1)).toBe(0xb8); // the immediate of `mov ax, imm`
     mem.write16(0x6006, runnerGuest.imm); // where the writer stores
     mem.write16(0x6008, ROUNDS); // its last value: the runner stops when its code holds it
-    const vcpus = [
-      { entry: 0x7c00, engine: 'jit', iterations: 0 },
-      { entry: 0x9000, engine: writerEngine, iterations: ROUNDS },
-    ];
-    const workers = vcpus.map((v, index) => new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), {
-      workerData: {
-        ram, lockWord, codeMap, barrier, index, iterations: v.iterations, entry: v.entry, engine: v.engine,
-        jitThreshold: 1, // translate at the first entry: the runner's blocks must exist to go stale
-        cpuUrl: pathToFileURL(distCpu).href, memoryUrl: pathToFileURL(distMemory).href,
-      },
-    }));
-    const results = workers.map((w) => new Promise<WorkerResult>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    }));
-    const b = new Int32Array(barrier);
-    while (Atomics.load(b, 0) < vcpus.length) await new Promise((r) => setTimeout(r, 5));
-    Atomics.store(b, 1, 1); // publishes "go" to both vCPUs
-    Atomics.notify(b, 1);
-    const [runner, writer] = await Promise.all(results);
-    await Promise.all(workers.map((w) => w.terminate()));
+    // jitThreshold 1: translate at the first entry, so the runner's blocks exist to go stale.
+    const [runner, writer] = await runBareVcpus(ram, [
+      { entry: 0x7c00, engine: 'jit', iterations: 0, jitThreshold: 1 },
+      { entry: 0x9000, engine: writerEngine, iterations: ROUNDS, jitThreshold: 1 },
+    ], codeMap);
 
     expect(writer).toMatchObject({ reason: 1, fault: null });
     expect(runner).toMatchObject({ reason: 1, fault: null });

@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { GuestMemory } from '../../src/cpu/memory.js';
 import { Prng } from '../prng.js';
+import { runBareVcpus } from './bare-vcpus.js';
 
 /**
  * LOCK and XCHG-with-memory are atomic across vCPUs sharing guest RAM, proved with real Worker
@@ -27,37 +25,16 @@ const WORKERS = 4;
 const BASE_ITERATIONS = Number(process.env.PIOSIM_LOCK_ITERATIONS ?? 5000);
 const SEED = 0x5eed1234;
 
-const distCpu = fileURLToPath(new URL('../../dist/src/cpu/cpu.js', import.meta.url));
-const distMemory = fileURLToPath(new URL('../../dist/src/cpu/memory.js', import.meta.url));
-
 describe.each(['interp', 'jit'] as const)('LOCK atomicity across real worker threads (--cpu %s)', (engine) => {
   it(`${WORKERS} vCPUs lose no locked update (seed ${SEED.toString(16)})`, async () => {
-    if (!existsSync(distCpu)) throw new Error(`${distCpu} is missing: build first (npx tsc -p tsconfig.json or npm test)`);
     const ram = new SharedArrayBuffer(1 << 20);
-    const lockWord = new SharedArrayBuffer(4);
-    const barrier = new SharedArrayBuffer(8);
     const mem = new GuestMemory(ram);
     mem.bytes.set(LOCK_LOOP, 0x7c00);
     const rand = new Prng(SEED);
     const counts = Array.from({ length: WORKERS }, () => Math.floor(BASE_ITERATIONS * (0.5 + rand.float())));
     const total = counts.reduce((a, b) => a + b, 0);
 
-    const workers = counts.map((iterations, index) => new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), {
-      workerData: {
-        ram, lockWord, barrier, index, iterations, entry: 0x7c00, engine,
-        cpuUrl: pathToFileURL(distCpu).href, memoryUrl: pathToFileURL(distMemory).href,
-      },
-    }));
-    const results = workers.map((w) => new Promise<{ reason: number; fault: unknown }>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    }));
-    const b = new Int32Array(barrier);
-    while (Atomics.load(b, 0) < WORKERS) await new Promise((r) => setTimeout(r, 5));
-    Atomics.store(b, 1, 1); // publishes "go" to every waiting vCPU
-    Atomics.notify(b, 1);
-    const done = await Promise.all(results);
-    await Promise.all(workers.map((w) => w.terminate()));
+    const done = await runBareVcpus(ram, counts.map((iterations) => ({ entry: 0x7c00, iterations, engine })));
 
     for (const d of done) expect(d).toMatchObject({ reason: 1, fault: null });
     expect(mem.read32(0x1000)).toBe(total);

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GuestMemory } from '../../src/cpu/memory.js';
+import { runBareVcpus } from './bare-vcpus.js';
 
 /**
  * A plain unaligned store or load inside one cache line is seen whole by another vCPU (the SDM's
@@ -17,37 +17,17 @@ import { GuestMemory } from '../../src/cpu/memory.js';
  */
 const ROUNDS = Number(process.env.PIOSIM_TEAR_ROUNDS ?? 2_000_000);
 const guest = (name: string): Buffer => readFileSync(fileURLToPath(new URL(`../../guests/tear/${name}.bin`, import.meta.url)));
-const distCpu = fileURLToPath(new URL('../../dist/src/cpu/cpu.js', import.meta.url));
-const distMemory = fileURLToPath(new URL('../../dist/src/cpu/memory.js', import.meta.url));
-
-interface WorkerResult { reason: number; fault: unknown; registers: { esi: number; edi: number; ebp: number } }
 
 describe.each(['interp', 'jit'] as const)('unaligned accesses across real worker threads (--cpu %s)', (engine) => {
   it('a vCPU never sees half of another vCPU\'s unaligned word or dword store', async () => {
-    if (!existsSync(distCpu)) throw new Error(`${distCpu} is missing: build first (npm run build)`);
     const ram = new SharedArrayBuffer(1 << 20);
-    const lockWord = new SharedArrayBuffer(4);
-    const barrier = new SharedArrayBuffer(8);
     const mem = new GuestMemory(ram);
     mem.bytes.set(guest('reader'), 0x7c00);
     mem.bytes.set(guest('writer'), 0x9000);
-    const vcpus = [{ entry: 0x7c00, iterations: 0 }, { entry: 0x9000, iterations: ROUNDS }];
-    const workers = vcpus.map((v, index) => new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), {
-      workerData: {
-        ram, lockWord, barrier, index, iterations: v.iterations, entry: v.entry, engine,
-        cpuUrl: pathToFileURL(distCpu).href, memoryUrl: pathToFileURL(distMemory).href,
-      },
-    }));
-    const results = workers.map((w) => new Promise<WorkerResult>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    }));
-    const b = new Int32Array(barrier);
-    while (Atomics.load(b, 0) < vcpus.length) await new Promise((r) => setTimeout(r, 5));
-    Atomics.store(b, 1, 1);
-    Atomics.notify(b, 1);
-    const [reader, writer] = await Promise.all(results);
-    await Promise.all(workers.map((w) => w.terminate()));
+    const [reader, writer] = await runBareVcpus(ram, [
+      { entry: 0x7c00, iterations: 0, engine },
+      { entry: 0x9000, iterations: ROUNDS, engine },
+    ]);
 
     expect(writer).toMatchObject({ reason: 1, fault: null });
     expect(reader).toMatchObject({ reason: 1, fault: null });
