@@ -8,6 +8,7 @@
 ; last value (set by the test).
 bits 16
 org 0x7c00
+        nop                     ; puts the rewritten immediate at an even address (the test's comment)
         xor si, si
         xor di, di
 round:  inc word [0x6004]

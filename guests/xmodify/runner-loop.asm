@@ -7,6 +7,7 @@
 ; words as in runner-blocks.asm.
 bits 16
 org 0x7c00
+        nop                     ; puts the rewritten immediate at an even address (the test's comment)
         xor si, si
         xor di, di
         xor dx, dx

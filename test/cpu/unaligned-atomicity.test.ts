@@ -8,7 +8,9 @@ import { runBareVcpus } from './bare-vcpus.js';
  * A plain unaligned store or load inside one cache line is seen whole by another vCPU (the SDM's
  * P6-and-later guarantee; src/cpu/memory.ts), with two real worker threads over one RAM
  * (guests/tear/): vCPU 1 keeps storing all zeros and all ones into an unaligned word and dword,
- * vCPU 0 keeps loading them.
+ * vCPU 0 keeps loading them. Both first warm up their path on words of their own: the promise
+ * holds once V8 has optimized GuestMemory's unaligned access into one host access (its
+ * unoptimized DataView builtin moves bytes singly, as src/cpu/memory.ts says).
  *
  * Invariant: vCPU 0 never reads a value that is neither all zeros nor all ones (its ESI and EDI
  * count the torn words and dwords; both end at 0). Negative control: with the word and dword
