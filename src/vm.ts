@@ -30,7 +30,7 @@ import {
   RP_EXITS_STRING_OUT, RP_LIFECYCLE, RP_REQUEST, RP_RING_POS, RP_IN_VCPU_ACCESSES, RP_COALESCED_WRITES,
   RP_COALESCED_RING_FULL, RP_IOEVENTFD_SIGNALS, RP_WORKER_HOME, LIFECYCLE_HALTED, RP_SLEEPS, RP_STRING_ELEMENTS, RP_THREAD_ID, runPageOf, type RunPage, notifyRequest
 } from './exit/run-page.js';
-import { ZERO_REGISTERS, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
+import { workerMembers, ZERO_REGISTERS, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './exit/vcpu-task.js';
 import { fillVmOptions, GUEST_LOAD_ADDRESS, isInterruptController, type FilledVmOptions } from './vm-options.js';
 import { HostDeviceClock, VirtualDeviceClock } from './exit/device-clock.js';
 import { InterruptGlue } from './exit/interrupt-glue.js';
@@ -380,7 +380,7 @@ export class Vm {
     }
     for (let t = 0; t < o.threads; t++) {
       const members: VcpuMember[] = [];
-      for (let i = t; i < o.vcpus; i += o.threads) {
+      for (const i of workerMembers(t, o.threads, o.vcpus)) {
         members.push({ vcpu: i, control: ports[i]! });
         if (o.threads < o.vcpus) Atomics.store(this.pages[i]!.fields, RP_WORKER_HOME, t + 1);
       }

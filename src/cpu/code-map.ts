@@ -108,4 +108,15 @@ export class CodeMap {
   current(page: number, stamp: number): boolean {
     return (Atomics.load(this.words, page) | MARK) === stamp;
   }
+
+  /**
+   * The same test as `current`, negated, as JavaScript source for translated code, whose block
+   * binds the page words as `words`. `atomic`: Atomics.load, never merged with an earlier load of
+   * the word nor hoisted out of a loop (a self-looping block's back edge); plain: right after this
+   * thread's own store (a block's check of its own page), where no other thread's write must be seen.
+   */
+  static staleSource(page: number, stamp: number, atomic: boolean): string {
+    const word = atomic ? `Atomics.load(words,${page})` : `words[${page}]`;
+    return `(${word}|${MARK})!==${stamp}`;
+  }
 }

@@ -23,7 +23,7 @@ import { loadVmInVcpuModules } from '../devices/in-vcpu/index.js';
 import { RunPagePortIo } from './run-page-port-io.js';
 import { VcpuTraceWriter } from '../report/vcpu-trace-ring.js';
 import { SIGNALS_FAULT, SIGNALS_STOP, VcpuInterrupts, VirtualTimePortIo, type InterruptCore } from './vcpu-interrupts.js';
-import { lifecycleOf, ZERO_REGISTERS, type VcpuEndState, type VcpuFault, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './vcpu-task.js';
+import { lifecycleOf, workerMembers, ZERO_REGISTERS, type VcpuEndState, type VcpuFault, type VcpuMember, type VcpuTask, type VcpuTaskResult } from './vcpu-task.js';
 
 /** The interpreter as the vCPU loop drives it (src/cpu/cpu.ts Cpu satisfies it). */
 export interface VcpuCore extends InterruptCore {
@@ -255,16 +255,17 @@ export class VcpuSession {
 }
 
 /**
- * The balance with the VM's other multiplexed workers (src/exit/worker-balance.ts): worker t's home
- * is vCPU t's page, and it runs several vCPUs when t + threads < vcpus. Null with no other such
- * worker, or with PIOSIM_WORKER_BALANCE=0 (for A/B measurements).
+ * The balance with the VM's other multiplexed workers (src/exit/worker-balance.ts): those that run
+ * several vCPUs (workerMembers), each by its home page. Null with no other such worker, or with
+ * PIOSIM_WORKER_BALANCE=0 (for A/B measurements).
  */
 function workerBalanceFor(task: VcpuTask, home: Int32Array): WorkerBalance | null {
   const threads = task.threads ?? task.vcpus;
   if (process.env['PIOSIM_WORKER_BALANCE'] === '0') return null;
   const others: Int32Array[] = [];
   for (let t = 0; t < threads; t++) {
-    if (t !== task.members[0]!.vcpu && t + threads < task.vcpus) others.push(runPageOf(task.runPages, t).fields);
+    const members = workerMembers(t, threads, task.vcpus);
+    if (members[0] !== task.members[0]!.vcpu && members.length > 1) others.push(runPageOf(task.runPages, members[0]!).fields);
   }
   return others.length === 0 ? null : new WorkerBalance(home, others);
 }

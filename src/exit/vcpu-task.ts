@@ -18,10 +18,7 @@ export interface VcpuTask {
   members: VcpuMember[];
   /** vCPUs in the VM (CPUID leaf 1 reports it). */
   vcpus: number;
-  /**
-   * Worker threads of the VM (VmOptions.threads): worker t runs vCPUs t, t + threads, ...; its
-   * home page is vCPU t's. Absent: a thread per vCPU.
-   */
+  /** Worker threads of the VM (VmOptions.threads; workerMembers says which vCPUs each runs). Absent: a thread per vCPU. */
   threads?: number;
   /** Guest RAM, shared by every vCPU. */
   ram: SharedArrayBuffer;
@@ -84,6 +81,17 @@ export interface VcpuTask {
    * timed exits are split into queue / device / completion. Absent: off.
    */
   latencyBreakdown?: { baseMs: number };
+}
+
+/**
+ * The vCPUs worker `t` runs when `threads` workers serve `vcpus` vCPUs: t, t + threads, ... (its
+ * home page is the first one's). The one definition of the assignment: the Vm starts the tasks by
+ * it, and a worker finds the other multiplexed workers by it (src/exit/vcpu-runner.ts).
+ */
+export function workerMembers(t: number, threads: number, vcpus: number): number[] {
+  const members: number[] = [];
+  for (let i = t; i < vcpus; i += threads) members.push(i);
+  return members;
 }
 
 /** One vCPU of a task. */

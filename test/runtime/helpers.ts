@@ -4,6 +4,17 @@ import { expect } from 'vitest';
 import type { WaitMode } from '../../src/types.js';
 import { runVm } from '../../src/vm.js';
 
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits, letting the event loop run every `pollMs`, until `done()`; fails after `ms` naming `what`. */
+export async function until(done: () => boolean, what: string, ms = 60_000, pollMs = 2): Promise<void> {
+  const start = Date.now();
+  while (!done()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}
+
 /** A committed guest binary from guests/runtime (a fresh copy the caller may patch). */
 export function runtimeGuest(name: string): Uint8Array {
   return Uint8Array.from(readFileSync(fileURLToPath(new URL(`../../guests/runtime/${name}.bin`, import.meta.url))));

@@ -8,6 +8,7 @@ import type { AccessSize } from '../../src/types.js';
 import { Vm } from '../../src/vm.js';
 import type { VmHandle } from '../../src/vm-api.js';
 import { Prng } from '../prng.js';
+import { sleep } from './helpers.js';
 
 /** How long the guests run under the storm; PIOSIM_STORM_MS for longer runs. */
 const STORM_MS = Number(process.env.PIOSIM_STORM_MS ?? 2500);
@@ -59,7 +60,6 @@ function stormGuest(): Uint8Array {
   return Uint8Array.from(readFileSync(join(projectRoot(), 'guests', 'runtime', 'hotplug-storm.bin')));
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The hot-plug storm of issue 8: 8 vCPUs issue IN, OUT, INS and OUTS continuously (each round of

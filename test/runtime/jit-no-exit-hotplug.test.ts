@@ -5,6 +5,7 @@ import type { AccessSize } from '../../src/types.js';
 import type { VmHandle } from '../../src/vm-api.js';
 import { Vm } from '../../src/vm.js';
 import { portLoopGuest } from '../../perf/bench-common.js';
+import { sleep, until } from './helpers.js';
 
 /**
  * Translated code serves an IN/OUT that needs no exit inside its block (PortIo.tryIn/tryOut,
@@ -41,16 +42,6 @@ class LifeDevice implements PioDevice {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Waits (polling the event loop) until `done()`; fails after `ms`. */
-async function until(done: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!done()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** Starts an endless port loop on one vCPU; returns the VM, its run and a stop that resolves with the result. */
 function startLoop(mode: 'in' | 'out', port: number) {

@@ -3,7 +3,7 @@ import { PORT_PM_TIMER } from '../../src/devices/in-vcpu/pm-timer.js';
 import { TestDevice } from '../../src/devices/test-device.js';
 import type { VmHandle } from '../../src/vm-api.js';
 import { Vm } from '../../src/vm.js';
-import { runtimeGuest } from './helpers.js';
+import { runtimeGuest, sleep, until } from './helpers.js';
 
 /**
  * The slice-wide SRCU read section (src/exit/run-page-port-io.ts, docs/DESIGN.md "The read section
@@ -31,15 +31,6 @@ function pmPollGuest(spin: number, haltAfter: number): Uint8Array {
   return guest;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(done: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!done()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
 /** A VM running pm-poll on `vcpus` vCPUs (vCPU 0 polls, the others spin), with its RAM counters. */
 function startPoll(spin: number, haltAfter: number, vcpus = 1) {

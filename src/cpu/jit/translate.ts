@@ -1,5 +1,5 @@
 import { BYTE_REG, type CpuState } from '../state.js';
-import { CODE_PAGE_SHIFT, MARK } from '../code-map.js';
+import { CODE_PAGE_SHIFT, CodeMap } from '../code-map.js';
 import { NOT_SERVED } from '../port-io.js';
 import { FlagTracker, type SetterKind } from './flag-tracker.js';
 import { helperLength, isBlockEndingHelper } from './helper-ops.js';
@@ -162,7 +162,7 @@ class BlockBuilder {
 
   /** After a store: leave right after this instruction if it hit this block's code page. */
   smcCheck(nextIp: string): void {
-    this.emit(`if((words[${this.page}]|${MARK})!==${this.stamp}){${this.exitCode(nextIp, this.ip, this.k + 1)}}`);
+    this.emit(`if(${CodeMap.staleSource(this.page, this.stamp, false)}){${this.exitCode(nextIp, this.ip, this.k + 1)}}`);
   }
 
   /**
@@ -525,14 +525,14 @@ function branch(b: BlockBuilder, cond: string | null, target: number, fall: numb
   if (target === b.startIp) {
     // Chained to itself: loop while the budget allows another full round, nothing is pending and
     // the code page was not rewritten (by another vCPU: the back edge is a block entry too).
-    // Atomics.load, not a plain load: a plain one (twice as fast on the ALU loop, 1637 vs 722
-    // MIPS) let one stale round in about 2,800 two-vCPU stress runs through, most likely because
-    // V8 may reuse an earlier plain load of the same word in the round (a store's smcCheck, made
-    // before the round read the guest's flag) instead of loading again. An atomic load is never
-    // merged or moved, so the check really follows every load of the round.
+    // Atomics.load, not a plain load (twice as fast on the ALU loop, 1637 vs 722 MIPS): V8 may
+    // merge a plain load with an earlier one of the same word in the round, or hoist it out of a
+    // loop with no calls, and the check must follow every load of the round. (A stale round seen
+    // once in ~2,800 stress runs with the plain load was then blamed on it; the cause later found
+    // for such rounds was a torn store of the rewritten immediate: jit-cross-modify.test.ts.)
     b.loop = true;
     const backEdge = b.flags.entryRead ? b.flags.flushCode() : '';
-    const stay = `n+=${retired};if(n+${retired}>left||c.pending!==0||(Atomics.load(words,${b.page})|${MARK})!==${b.stamp}){${b.flags.flushCode()}c.ip=${hex(target)};c.startIp=${hex(me)};return n;}${backEdge}continue;`;
+    const stay = `n+=${retired};if(n+${retired}>left||c.pending!==0||${CodeMap.staleSource(b.page, b.stamp, true)}){${b.flags.flushCode()}c.ip=${hex(target)};c.startIp=${hex(me)};return n;}${backEdge}continue;`;
     if (cond === null) b.emit(stay);
     else b.emit(`if(${cond}){${stay}}${b.flags.flushCode()}c.ip=${hex(fall)};c.startIp=${hex(me)};return n+${retired};`);
     return;
